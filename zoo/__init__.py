@@ -1,0 +1,31 @@
+"""Generative image models as Keras 3 models.
+
+Every model is a subclassed `keras.Model` with its own `train_step`, trained
+with `model.fit`, and exposes the same small surface: `generator` (latent ->
+image functional model), `sample(n, seed=...)`, `latent_dim`, `image_shape`
+and `pixel_range`; VAEs also have `encoder`.
+"""
+
+__version__ = "0.1.0"
+
+from zoo import gan  # noqa: F401  (registers dcgan, wgan_gp)
+from zoo import vae  # noqa: F401  (registers vae)
+from zoo.gan import DCGAN, GAN, WGANGP
+from zoo.latents import latents_from_seeds
+from zoo.presets import PRESETS, preset
+from zoo.registry import create, get, load, names
+from zoo.vae import VAE
+
+__all__ = [
+    "DCGAN",
+    "GAN",
+    "PRESETS",
+    "VAE",
+    "WGANGP",
+    "create",
+    "get",
+    "latents_from_seeds",
+    "load",
+    "names",
+    "preset",
+]

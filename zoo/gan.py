@@ -1,0 +1,225 @@
+"""GAN family: one training loop, variants override a loss or a penalty hook."""
+
+import keras
+import tensorflow as tf
+
+from zoo import losses, networks
+from zoo.base import GenerativeModel
+from zoo.registry import register
+
+
+def _images(data):
+    """Images from a batch that is `images` or `(images, labels, ...)`."""
+    return data[0] if isinstance(data, (tuple, list)) else data
+
+
+class GAN(GenerativeModel):
+    """Adversarial training loop shared by every GAN in the zoo.
+
+    Each `train_step` runs `critic_steps` discriminator updates, each on the
+    batch's real images and freshly drawn fakes, then one generator update.
+    Subclasses change the game by overriding `discriminator_loss`,
+    `generator_loss` and `discriminator_penalty`.
+
+    Args:
+        image_shape: `(height, width, channels)`; sides divisible by 4.
+        latent_dim: length of the latent vector `z`.
+        width: channels of the first discriminator / last generator layer;
+            the other layers scale with it.
+        seed: seed of the training-time random draws.
+    """
+
+    pixel_range = (-1.0, 1.0)
+    #: Normalisation inside the discriminator: "batch", "layer" or "none".
+    discriminator_normalization = "batch"
+    #: Adam settings of `default_optimizers` (shared by D and G unless overridden).
+    learning_rate = 2e-4
+    adam_beta_1 = 0.5
+    adam_beta_2 = 0.999
+    critic_steps = 1
+
+    def __init__(
+        self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None, **kwargs
+    ):
+        super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
+        self.width = int(width)
+        self.generator = networks.conv_generator(
+            self.image_shape, self.latent_dim, self.width, output_activation="tanh"
+        )
+        self.discriminator = networks.conv_discriminator(
+            self.image_shape, self.width, self.discriminator_normalization
+        )
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width)
+        return config
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    # Compilation: two optimizers, saved and restored with the model.
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Configures the discriminator and generator optimizers.
+
+        Args:
+            d_optimizer: optimizer (or its name) for the discriminator.
+            g_optimizer: optimizer (or its name) for the generator.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
+                `steps_per_execution`, `run_eagerly`).
+        """
+        # No `optimizer`: keras.Model.compile would install an unused RMSprop.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+        if self.dtype_policy.name == "mixed_float16":
+            # Keras scales the loss of `self.optimizer` only; both need it.
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
+            self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        config["d_optimizer"] = keras.saving.serialize_keras_object(self.d_optimizer)
+        config["g_optimizer"] = keras.saving.serialize_keras_object(self.g_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("optimizer", None)
+        self.compile(**config)
+        # Built optimizers receive their saved state; unbuilt ones skip it.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def default_optimizers(self, d_lr=None, g_lr=None):
+        """Adam optimizers with this model's recommended settings (TTUR-ready)."""
+
+        def adam(lr):
+            return keras.optimizers.Adam(
+                self.learning_rate if lr is None else lr,
+                beta_1=self.adam_beta_1,
+                beta_2=self.adam_beta_2,
+            )
+
+        return {"d_optimizer": adam(d_lr), "g_optimizer": adam(g_lr)}
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    # Hooks that define the game.
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return losses.nonsaturating_discriminator_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores):
+        return losses.nonsaturating_generator_loss(fake_scores)
+
+    def discriminator_penalty(self, real, fake):
+        """Regulariser added to the discriminator loss; none by default."""
+        return 0.0
+
+    # The loop.
+
+    def discriminator_objective(self, real, fake, training):
+        real_scores = self.discriminator(real, training=training)
+        fake_scores = self.discriminator(fake, training=training)
+        loss = self.discriminator_loss(real_scores, fake_scores)
+        return loss + self.discriminator_penalty(real, fake)
+
+    def train_step(self, data):
+        real = _images(data)
+        batch_size = tf.shape(real)[0]
+        d_weights = self.discriminator.trainable_weights
+        g_weights = self.generator.trainable_weights
+        for _ in range(self.critic_steps):
+            fake = self.generator(self.random_latents(batch_size), training=True)
+            with tf.GradientTape() as tape:
+                d_loss = self.discriminator_objective(real, fake, training=True)
+                scaled = self.d_optimizer.scale_loss(d_loss)
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_weights), d_weights))
+        with tf.GradientTape() as tape:
+            fake = self.generator(self.random_latents(batch_size), training=True)
+            g_loss = self.generator_loss(self.discriminator(fake, training=True))
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_weights), g_weights))
+        return self._update_metrics(d_loss, g_loss)
+
+    def test_step(self, data):
+        real = _images(data)
+        fake = self.generator(self.random_latents(tf.shape(real)[0]), training=False)
+        d_loss = self.discriminator_objective(real, fake, training=False)
+        g_loss = self.generator_loss(self.discriminator(fake, training=False))
+        return self._update_metrics(d_loss, g_loss)
+
+    def _update_metrics(self, d_loss, g_loss):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+@register("dcgan")
+class DCGAN(GAN):
+    """Deep convolutional GAN with the non-saturating loss.
+
+    Example:
+        >>> model = DCGAN(image_shape=(28, 28, 1), latent_dim=64)
+        >>> model.compile(**model.default_optimizers())
+        >>> model.fit(training.data.load("fashion_mnist", model=model), epochs=1)
+
+    References:
+        Radford et al., "Unsupervised Representation Learning with Deep
+        Convolutional Generative Adversarial Networks", ICLR 2016.
+    """
+
+
+@register("wgan_gp")
+class WGANGP(GAN):
+    """Wasserstein GAN with gradient penalty.
+
+    The critic uses layer normalisation (batch norm would couple the examples
+    the penalty treats independently) and takes `critic_steps` updates per
+    generator update, each on the same real batch and new fakes.
+
+    Args:
+        critic_steps: critic updates per generator update (paper: 5).
+        gp_weight: weight of the gradient penalty (paper: 10).
+        **kwargs: `GAN` arguments.
+
+    References:
+        Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017.
+    """
+
+    discriminator_normalization = "layer"
+    learning_rate = 1e-4
+    adam_beta_1 = 0.0
+    adam_beta_2 = 0.9
+
+    def __init__(self, *args, critic_steps=5, gp_weight=10.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if int(critic_steps) < 1:
+            raise ValueError(f"critic_steps={critic_steps}; use an integer >= 1.")
+        self.critic_steps = int(critic_steps)
+        self.gp_weight = float(gp_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(critic_steps=self.critic_steps, gp_weight=self.gp_weight)
+        return config
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return losses.wasserstein_critic_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores):
+        return losses.wasserstein_generator_loss(fake_scores)
+
+    def discriminator_penalty(self, real, fake):
+        # One interpolation weight per example, uniform in [0, 1].
+        alpha = keras.random.uniform(
+            (tf.shape(real)[0], 1, 1, 1), seed=self.seed_generator
+        )
+        critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        return self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)

@@ -1,0 +1,95 @@
+"""Loss functions and penalties of the model families, as pure functions.
+
+Each takes tensors and returns a scalar (or a per-example vector where the
+docstring says so), so it can be checked against a hand-computed value.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def nonsaturating_discriminator_loss(real_logits, fake_logits):
+    """Standard GAN discriminator loss: `-log D(x) - log(1 - D(G(z)))`.
+
+    Written with softplus on logits, which is the same quantity computed
+    without overflow: `-log sigmoid(l) = softplus(-l)`,
+    `-log(1 - sigmoid(l)) = softplus(l)`.
+
+    References:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+    """
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def nonsaturating_generator_loss(fake_logits):
+    """Non-saturating generator loss `-log D(G(z))` (Goodfellow et al. 2014)."""
+    return ops.mean(ops.softplus(-fake_logits))
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """WGAN critic loss `E[f(G(z))] - E[f(x)]` (Arjovsky et al. 2017)."""
+    return ops.mean(fake_scores) - ops.mean(real_scores)
+
+
+def wasserstein_generator_loss(fake_scores):
+    """WGAN generator loss `-E[f(G(z))]` (Arjovsky et al. 2017)."""
+    return -ops.mean(fake_scores)
+
+
+def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12):
+    """WGAN-GP penalty `E[(||grad f(x_hat)||_2 - 1)^2]`.
+
+    Args:
+        critic: callable mapping a batch of images to scores `(batch, 1)`.
+        real: real images, `(batch, H, W, C)`.
+        fake: generated images, same shape.
+        alpha: interpolation weights, `(batch, 1, 1, 1)`, uniform in [0, 1]
+            per example; `x_hat = real + alpha * (fake - real)`.
+        epsilon: added inside the square root so the gradient of the norm
+            stays finite where the critic's gradient is zero.
+
+    Returns:
+        Scalar penalty, averaged over the batch.
+
+    References:
+        Gulrajani et al., "Improved Training of Wasserstein GANs", 2017.
+    """
+    interpolated = real + alpha * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(interpolated)
+        scores = critic(interpolated)
+    grads = tape.gradient(scores, interpolated)
+    norms = ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]) + epsilon)
+    return ops.mean(ops.square(norms - 1.0))
+
+
+def gaussian_kl_divergence(z_mean, z_log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per example, summed over latents.
+
+    Returns:
+        Tensor of shape `(batch,)`.
+
+    References:
+        Kingma & Welling, "Auto-Encoding Variational Bayes", 2014, appendix B.
+    """
+    return -0.5 * ops.sum(
+        1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1
+    )
+
+
+def bernoulli_reconstruction_loss(images, reconstructions):
+    """Binary cross-entropy summed over pixels, per example.
+
+    Args:
+        images: targets in [0, 1], `(batch, H, W, C)`.
+        reconstructions: decoder outputs in [0, 1], same shape.
+
+    Returns:
+        Tensor of shape `(batch,)`: the negative log-likelihood of the images
+        under independent Bernoulli pixels (up to the usual continuous relaxation).
+    """
+    per_pixel = keras.losses.binary_crossentropy(
+        images[..., None], reconstructions[..., None]
+    )
+    return ops.sum(per_pixel, axis=[1, 2, 3])

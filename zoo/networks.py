@@ -1,0 +1,114 @@
+"""Convolutional sub-networks shared by the model families.
+
+All builders return functional `keras.Model`s, so they serialise, export and
+plot like any Keras model. Spatial sizes follow one rule: an image of side `S`
+is reached from a `S / 2**k` base by `k` stride-2 up-samplings, with `k` the
+largest value keeping the base side an integer >= 4 (28 -> 7x7 base, k = 2;
+32 -> 4x4, k = 3; 64 -> 4x4, k = 4).
+"""
+
+import keras
+from keras import layers
+
+
+def num_resolution_steps(image_shape):
+    """Number of stride-2 stages between a 4+ pixel base and `image_shape`."""
+    height, width = image_shape[:2]
+    steps = 0
+    while (
+        height % 2 ** (steps + 1) == 0
+        and width % 2 ** (steps + 1) == 0
+        and min(height, width) // 2 ** (steps + 1) >= 4
+    ):
+        steps += 1
+    if steps == 0:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} cannot be built by stride-2 "
+            "up-sampling from a base of at least 4x4; use sides divisible by 2 "
+            "and at least 8 (e.g. 28, 32, 64)."
+        )
+    return steps
+
+
+def conv_generator(
+    image_shape, latent_dim, width, output_activation, name="generator"
+):
+    """DCGAN-style generator: Dense -> reshape -> stride-2 transposed convs.
+
+    Channels halve at each up-sampling, from `width * 2**(k-1)` at the base to
+    `width` before the last layer (DCGAN, Radford et al. 2016).
+    """
+    steps = num_resolution_steps(image_shape)
+    base_h = image_shape[0] // 2**steps
+    base_w = image_shape[1] // 2**steps
+    channels = width * 2 ** (steps - 1)
+
+    z = keras.Input((latent_dim,), name="z")
+    x = layers.Dense(base_h * base_w * channels, use_bias=False)(z)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Reshape((base_h, base_w, channels))(x)  # (batch, h0, w0, c0)
+    for step in range(steps - 1):
+        channels //= 2
+        x = layers.Conv2DTranspose(
+            channels, 4, strides=2, padding="same", use_bias=False
+        )(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    images = layers.Conv2DTranspose(
+        image_shape[2],
+        4,
+        strides=2,
+        padding="same",
+        activation=output_activation,
+        dtype="float32",
+        name="images",
+    )(x)
+    return keras.Model(z, images, name=name)
+
+
+def _downsampling_trunk(x, steps, width, normalization):
+    """Stride-2 convolutions doubling channels; returns the flattened features."""
+    channels = width
+    for step in range(steps):
+        x = layers.Conv2D(channels, 4, strides=2, padding="same")(x)
+        # The first layer is never normalised (DCGAN), and a WGAN-GP critic
+        # must not use batch norm: it couples the examples the penalty treats
+        # independently (Gulrajani et al. 2017, section 4).
+        if step > 0 and normalization == "batch":
+            x = layers.BatchNormalization()(x)
+        elif step > 0 and normalization == "layer":
+            x = layers.LayerNormalization(axis=[1, 2, 3])(x)
+        x = layers.LeakyReLU(0.2)(x)
+        channels *= 2
+    return layers.Flatten()(x)
+
+
+def conv_discriminator(image_shape, width, normalization, name="discriminator"):
+    """Stride-2 conv classifier returning one unbounded logit/score per image.
+
+    Args:
+        normalization: "batch", "layer" or "none" after each inner conv.
+    """
+    if normalization not in ("batch", "layer", "none"):
+        raise ValueError(
+            f"normalization={normalization!r}; use 'batch', 'layer' or 'none'."
+        )
+    images = keras.Input(tuple(image_shape), name="images")
+    features = _downsampling_trunk(
+        images, num_resolution_steps(image_shape), width, normalization
+    )
+    score = layers.Dense(1, dtype="float32", name="score")(features)
+    return keras.Model(images, score, name=name)
+
+
+def conv_encoder(image_shape, latent_dim, width, name="encoder"):
+    """VAE encoder: image -> (z_mean, z_log_var), each `(batch, latent_dim)`."""
+    images = keras.Input(tuple(image_shape), name="images")
+    features = _downsampling_trunk(
+        images, num_resolution_steps(image_shape), width, normalization="none"
+    )
+    features = layers.Dense(4 * latent_dim, activation="relu")(features)
+    z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(features)
+    z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(features)
+    return keras.Model(images, [z_mean, z_log_var], name=name)

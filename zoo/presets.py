@@ -1,0 +1,18 @@
+"""Named setups: plain dicts of a model's constructor arguments."""
+
+PRESETS = {
+    "dcgan_fashion_mnist": ("dcgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
+    "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
+    "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),
+}
+
+
+def preset(name):
+    """Returns `(model_name, constructor_arguments)` of a preset."""
+    try:
+        model_name, arguments = PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}"
+        ) from None
+    return model_name, dict(arguments)

@@ -1,0 +1,116 @@
+"""VAE family."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo import losses, networks
+from zoo.base import GenerativeModel
+from zoo.gan import _images
+from zoo.registry import register
+
+
+@register("vae")
+class VAE(GenerativeModel):
+    """Convolutional variational autoencoder with a Bernoulli decoder.
+
+    Loss per example = reconstruction (binary cross-entropy summed over
+    pixels) + `kl_weight()` x KL(q(z|x) || N(0, I)); logged as `loss`,
+    `reconstruction_loss` and `kl_loss` (batch means). Calling the model
+    reconstructs deterministically from the posterior mean.
+
+    Args:
+        image_shape: `(height, width, channels)`.
+        latent_dim: length of the latent vector.
+        width: channels of the first encoder / last decoder layer.
+        seed: seed of the reparameterisation noise.
+
+    Example:
+        >>> model = VAE(image_shape=(28, 28, 1), latent_dim=16)
+        >>> model.compile(**model.default_optimizers())
+        >>> model.fit(training.data.load("fashion_mnist", model=model), epochs=1)
+
+    References:
+        Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    """
+
+    pixel_range = (0.0, 1.0)
+    learning_rate = 1e-3
+
+    def __init__(
+        self, image_shape=(28, 28, 1), latent_dim=16, width=32, seed=None, **kwargs
+    ):
+        super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
+        self.width = int(width)
+        self.encoder = networks.conv_encoder(
+            self.image_shape, self.latent_dim, self.width
+        )
+        self.decoder = networks.conv_generator(
+            self.image_shape,
+            self.latent_dim,
+            self.width,
+            output_activation="sigmoid",
+            name="decoder",
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @property
+    def generator(self):
+        """The decoder: latent -> image."""
+        return self.decoder
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width)
+        return config
+
+    def default_optimizers(self, lr=None):
+        """Adam with this model's recommended learning rate."""
+        return {"optimizer": keras.optimizers.Adam(lr or self.learning_rate)}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    def kl_weight(self):
+        """Weight of the KL term; 1 is the evidence lower bound."""
+        return 1.0
+
+    def reparameterize(self, z_mean, z_log_var):
+        """z = mean + sigma * eps, eps ~ N(0, I) from the model's seed generator."""
+        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def call(self, images, training=False):
+        z_mean, _ = self.encoder(images, training=training)
+        return self.decoder(z_mean, training=training)
+
+    def compute_losses(self, images, training):
+        z_mean, z_log_var = self.encoder(images, training=training)
+        z = self.reparameterize(z_mean, z_log_var)
+        reconstructions = self.decoder(z, training=training)
+        reconstruction = ops.mean(
+            losses.bernoulli_reconstruction_loss(images, reconstructions)
+        )
+        kl = ops.mean(losses.gaussian_kl_divergence(z_mean, z_log_var))
+        return reconstruction + self.kl_weight() * kl, reconstruction, kl
+
+    def train_step(self, data):
+        images = _images(data)
+        with tf.GradientTape() as tape:
+            loss, reconstruction, kl = self.compute_losses(images, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        weights = self.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return self._update_metrics(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        return self._update_metrics(*self.compute_losses(_images(data), training=False))
+
+    def _update_metrics(self, loss, reconstruction, kl):
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
