@@ -1,0 +1,276 @@
+"""Image datasets -> normalised, shuffled, batched `tf.data` pipelines.
+
+`load(name, split, model=...)` gives `(images, labels)` batches in the
+model's image shape and pixel range. Names are TFDS dataset names
+(`fashion_mnist`, `mnist`, `cifar10`, `celeb_a`, ...).
+
+Fashion-MNIST also works offline from the Debian package
+`dataset-fashion-mnist`: TFDS rejects those files by checksum (Debian
+recompressed them; the IDX content is identical), so `prepare` writes the
+TFDS dataset from them with TFDS's own `fashion_mnist` builder and example
+generator. The result is the same dataset `tfds.load("fashion_mnist")` reads.
+"""
+
+import gzip
+import os
+import shutil
+import socket
+import tempfile
+import urllib.parse
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.images import from_uint8
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+#: Datasets cached in memory (as uint8) when smaller than this.
+CACHE_LIMIT_BYTES = 2 * 1024**3
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset is unknown, or cannot be downloaded or found locally."""
+
+
+def _builder(name, data_dir=None):
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        image_datasets = ", ".join(KNOWN_DATASETS)
+        raise DatasetUnavailableError(
+            f"unknown dataset {name!r}. Use a TFDS image dataset name such as "
+            f"{image_datasets} (see `zoo list`)."
+        ) from None
+
+
+def _debian_fashion_mnist_builder(data_dir, extracted):
+    """TFDS's fashion_mnist builder reading the Debian package's files.
+
+    Args:
+        extracted: an empty folder that receives the decompressed IDX files.
+    """
+    from tensorflow_datasets.image_classification import mnist
+
+    class DebianFashionMNIST(mnist.FashionMNIST, skip_registration=True):
+        name = "fashion_mnist"
+
+        def _split_generators(self, dl_manager):
+            del dl_manager  # The files are local; nothing is downloaded.
+            # TFDS's generator reads decompressed IDX files, as its download
+            # manager would have left them.
+            paths = {}
+            for key, filename in [
+                ("train_data", "train-images-idx3-ubyte"),
+                ("train_labels", "train-labels-idx1-ubyte"),
+                ("test_data", "t10k-images-idx3-ubyte"),
+                ("test_labels", "t10k-labels-idx1-ubyte"),
+            ]:
+                paths[key] = os.path.join(extracted, filename)
+                source = os.path.join(DEBIAN_FASHION_MNIST, filename + ".gz")
+                with gzip.open(source, "rb") as src, open(paths[key], "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            return [
+                tfds.core.SplitGenerator(
+                    name=split,
+                    gen_kwargs=dict(
+                        num_examples=count,
+                        data_path=paths[f"{prefix}_data"],
+                        label_path=paths[f"{prefix}_labels"],
+                    ),
+                )
+                for split, prefix, count in [
+                    (tfds.Split.TRAIN, "train", 60_000),
+                    (tfds.Split.TEST, "test", 10_000),
+                ]
+            ]
+
+    return DebianFashionMNIST(data_dir=data_dir)
+
+
+def _debian_files_present():
+    return all(
+        os.path.isfile(os.path.join(DEBIAN_FASHION_MNIST, f))
+        for f in (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        )
+    )
+
+
+def _check_download_hosts(builder):
+    """Fails in milliseconds when no download host of `builder` resolves.
+
+    Offline, TFDS retries each URL with back-off and gives up after minutes;
+    a DNS look-up of the hosts in its registered checksums answers at once.
+    """
+    hosts = {urllib.parse.urlparse(url).hostname for url in (builder.url_infos or {})}
+    hosts.discard(None)
+    unresolved = []
+    for host in sorted(hosts):
+        try:
+            socket.getaddrinfo(host, 443)
+        except OSError:
+            unresolved.append(host)
+    if hosts and len(unresolved) == len(hosts):
+        raise ConnectionError(f"cannot resolve {', '.join(unresolved)}: no network")
+
+
+def prepare(name, data_dir=None):
+    """Returns a prepared TFDS builder for `name`, downloading if needed.
+
+    Raises:
+        DatasetUnavailableError: unknown name, or the data cannot be had
+            (offline, blocked download, missing manual files).
+    """
+    builder = _builder(name, data_dir)
+    if builder.is_prepared():
+        return builder
+    if name == "fashion_mnist" and _debian_files_present():
+        with tempfile.TemporaryDirectory(prefix="fashion_mnist_") as extracted:
+            _debian_fashion_mnist_builder(data_dir, extracted).download_and_prepare()
+        return _builder(name, data_dir)
+    try:
+        _check_download_hosts(builder)
+        builder.download_and_prepare()
+    except Exception as error:  # TFDS raises many types for failed downloads.
+        hint = (
+            "install the Debian package `dataset-fashion-mnist` or connect to "
+            "the internet"
+            if name == "fashion_mnist"
+            else "connect to the internet and run again, or copy a prepared "
+            f"TFDS dataset into {os.path.dirname(os.path.dirname(builder.data_dir))}"
+        )
+        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        raise DatasetUnavailableError(
+            f"dataset {name!r} is not prepared under {builder.data_dir} and could "
+            f"not be downloaded ({type(error).__name__}: {reason}). To get it, {hint}."
+        ) from None
+    return builder
+
+
+def image_and_label_keys(builder):
+    """Feature keys of the image and (if any) the label of a TFDS dataset."""
+    features = builder.info.features
+    supervised = builder.info.supervised_keys
+    if supervised and isinstance(features[supervised[0]], tfds.features.Image):
+        return supervised[0], supervised[1]
+    images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    if not images:
+        raise DatasetUnavailableError(
+            f"dataset {builder.name!r} has no image feature; pick an image dataset."
+        )
+    return images[0], ("label" if "label" in features else None)
+
+
+def _normalise(images, image_shape, pixel_range):
+    """uint8 batch -> float32 batch in `image_shape` and `pixel_range`."""
+    images = from_uint8(images, pixel_range)
+    channels = images.shape[-1]
+    if image_shape is not None:
+        height, width, target_channels = image_shape
+        if channels == 1 and target_channels == 3:
+            images = tf.image.grayscale_to_rgb(images)
+        elif channels == 3 and target_channels == 1:
+            images = tf.image.rgb_to_grayscale(images)
+        elif channels != target_channels:
+            raise ValueError(
+                f"cannot convert {channels}-channel images to {target_channels}"
+            )
+        if tuple(images.shape[1:3]) != (height, width):
+            # Antialiased, from float: aliasing would show up in samples and metrics.
+            images = tf.image.resize(
+                images, (height, width), method="area" if height < images.shape[1] else "bilinear", antialias=True
+            )
+            images = tf.clip_by_value(images, *pixel_range)
+    return images
+
+
+def load(
+    name,
+    split="train",
+    model=None,
+    *,
+    image_shape=None,
+    pixel_range=(0.0, 1.0),
+    batch_size=128,
+    shuffle=None,
+    seed=0,
+    drop_remainder=None,
+    data_dir=None,
+):
+    """Loads an image dataset as batches of `(images, labels)`.
+
+    Args:
+        name: TFDS dataset name, e.g. "fashion_mnist".
+        split: TFDS split, e.g. "train", "test", "train[:10%]".
+        model: a zoo model; sets `image_shape` and `pixel_range` from it.
+        image_shape: `(H, W, C)` to resize and convert channels to; None
+            keeps the dataset's own.
+        pixel_range: value range of the float32 images.
+        batch_size: images per batch.
+        shuffle: shuffle examples (default: only for splits starting "train").
+        seed: seed of the shuffle order.
+        drop_remainder: drop a last, smaller batch (default: when shuffling).
+        data_dir: TFDS data directory (default: TFDS's, `~/tensorflow_datasets`).
+
+    Returns:
+        `tf.data.Dataset` of `(images, labels)`: float32 `(batch, H, W, C)` and
+        int64 `(batch,)` (-1 where the dataset has no labels).
+
+    Example:
+        >>> model = zoo.DCGAN()
+        >>> ds = load("fashion_mnist", "train", model=model, batch_size=128)
+    """
+    if model is not None:
+        image_shape, pixel_range = model.image_shape, model.pixel_range
+    shuffle = split.startswith("train") if shuffle is None else shuffle
+    drop_remainder = shuffle if drop_remainder is None else drop_remainder
+    builder = prepare(name, data_dir)
+    image_key, label_key = image_and_label_keys(builder)
+    ds = builder.as_dataset(
+        split=split,
+        shuffle_files=shuffle,
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+    )
+
+    def to_pair(example):
+        label = example[label_key] if label_key else tf.constant(-1, tf.int64)
+        return example[image_key], tf.cast(label, tf.int64)
+
+    ds = ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    num_examples = int(builder.info.splits[split].num_examples)
+    image_bytes = 1
+    for dim in builder.info.features[image_key].shape:
+        image_bytes *= dim or 256
+    if num_examples * image_bytes < CACHE_LIMIT_BYTES:
+        ds = ds.cache()  # decoded uint8, before the per-epoch shuffle
+    if shuffle:
+        ds = ds.shuffle(min(num_examples, 60_000), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(
+        lambda images, labels: (_normalise(images, image_shape, pixel_range), labels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def split_sizes(name, data_dir=None):
+    """Number of examples of each split of a dataset, e.g. `{"train": 60000}`."""
+    builder = prepare(name, data_dir)
+    return {k: int(v.num_examples) for k, v in builder.info.splits.items()}
+
+
+#: Image datasets the presets and docs name; any TFDS image dataset works.
+KNOWN_DATASETS = ("fashion_mnist", "mnist", "cifar10", "celeb_a")
+
+
+def availability(name, data_dir=None):
+    """How a dataset can be had here: "prepared", "debian package" or "download"."""
+    builder = _builder(name, data_dir)
+    if builder.is_prepared():
+        return "prepared"
+    if name == "fashion_mnist" and _debian_files_present():
+        return "debian package"
+    return "download"
