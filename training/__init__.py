@@ -1,0 +1,1 @@
+"""Data pipelines, callbacks, run configuration and the `zoo` command line."""

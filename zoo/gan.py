@@ -79,6 +79,10 @@ class GAN(GenerativeModel):
             # Keras scales the loss of `self.optimizer` only; both need it.
             self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
             self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer)
+        # Built now, so a model saved before `fit` round-trips its optimizers
+        # (an unbuilt optimizer skips loading its state, keras#19389).
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -90,9 +94,6 @@ class GAN(GenerativeModel):
         config = keras.saving.deserialize_keras_object(config)
         config.pop("optimizer", None)
         self.compile(**config)
-        # Built optimizers receive their saved state; unbuilt ones skip it.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
 
     def default_optimizers(self, d_lr=None, g_lr=None):
         """Adam optimizers with this model's recommended settings (TTUR-ready)."""

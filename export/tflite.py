@@ -1,0 +1,48 @@
+"""TFLite (LiteRT) conversion with builtin ops only, and a runner."""
+
+import numpy as np
+import tensorflow as tf
+
+from export.saved_model import INPUT, OUTPUT, SIGNATURE
+
+
+class TFLiteConversionError(RuntimeError):
+    """The generator needs ops outside the TFLite builtin set."""
+
+
+def convert_saved_model(saved_model_dir):
+    """Converts a static-batch SavedModel to a float32 `.tflite` flatbuffer.
+
+    Only `TFLITE_BUILTINS` are allowed: Select-TF (Flex) ops would make every
+    app link the Flex delegate, so needing one is an error, not a fallback.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[SIGNATURE]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        return converter.convert()
+    except Exception as error:  # The converter raises ConverterError and others.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise TFLiteConversionError(
+            f"TFLite conversion with builtin ops only failed: {first}"
+        ) from None
+
+
+def interpreter(model_path_or_content, num_threads=2):
+    """An allocated `ai_edge_litert` interpreter for a `.tflite` file or bytes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model_path_or_content, (bytes, bytearray)):
+        result = Interpreter(model_content=bytes(model_path_or_content), num_threads=num_threads)
+    else:
+        result = Interpreter(model_path=str(model_path_or_content), num_threads=num_threads)
+    result.allocate_tensors()
+    return result
+
+
+def run_tflite(model_path_or_content, z, num_threads=2):
+    """Runs `serving_default` on each row of `z` (the file has batch 1)."""
+    runner = interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE)
+    z = np.asarray(z, np.float32)
+    return np.concatenate([runner(**{INPUT: row[None]})[OUTPUT] for row in z])

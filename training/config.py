@@ -1,0 +1,62 @@
+"""Run settings: one frozen dataclass, written as JSON beside every artifact."""
+
+import dataclasses
+import json
+import platform
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything besides the model's hyperparameters that defines a run.
+
+    `model_config` holds the constructor arguments the model was built with,
+    so `config.json` alone rebuilds the same model and run.
+    """
+
+    model: str
+    model_config: dict
+    dataset: str = "fashion_mnist"
+    split: str = "train"
+    validation_split: Optional[str] = None
+    preset: Optional[str] = None
+    epochs: int = 1
+    batch_size: int = 128
+    steps_per_epoch: Optional[int] = None
+    seed: int = 0
+    learning_rates: dict = dataclasses.field(default_factory=dict)
+    grid_size: int = 64
+    grid_seed: int = 0
+    data_dir: Optional[str] = None
+    out: str = "runs/run"
+
+    def to_json(self, **extra):
+        """JSON text of the settings plus `extra` (e.g. versions, command)."""
+        payload = dataclasses.asdict(self)
+        payload.update(extra)
+        return json.dumps(payload, indent=2, sort_keys=True, default=list)
+
+    @classmethod
+    def from_json(cls, text):
+        payload = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+def environment():
+    """Versions that decide whether a run reproduces."""
+    import keras
+    import numpy
+    import tensorflow
+    import tensorflow_datasets
+
+    import zoo
+
+    return {
+        "python": platform.python_version(),
+        "zoo": zoo.__version__,
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "tensorflow_datasets": tensorflow_datasets.__version__,
+        "numpy": numpy.__version__,
+    }

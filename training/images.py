@@ -1,0 +1,34 @@
+"""Sample grids: uint8 image batches -> one PNG."""
+
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+def make_grid(images, columns=None, padding=2):
+    """Tiles uint8 images `(n, H, W, C)` into one `(rows*H', cols*W', C)` image.
+
+    Cells are separated by `padding` pixels of black; `columns` defaults to the
+    smallest square that fits `n`.
+    """
+    images = np.asarray(images)
+    n, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.zeros(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        dtype=np.uint8,
+    )
+    for i, image in enumerate(images):
+        top = padding + (i // columns) * (height + padding)
+        left = padding + (i % columns) * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def write_png(path, image):
+    """Writes a uint8 `(H, W, C)` image as PNG, creating parent folders."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tf.io.write_file(path, tf.io.encode_png(image))
