@@ -86,6 +86,8 @@ class GAN(GenerativeModel):
 
     def get_compile_config(self):
         config = super().get_compile_config()
+        if not config:  # not compiled
+            return config
         config["d_optimizer"] = keras.saving.serialize_keras_object(self.d_optimizer)
         config["g_optimizer"] = keras.saving.serialize_keras_object(self.g_optimizer)
         return config

@@ -1,0 +1,48 @@
+import json
+
+import keras
+import numpy as np
+
+from tests.conftest import tiny_images, tiny_model
+from training.callbacks import JSONHistory, SampleGrid, TerminateOnNonFinite
+from training.images import make_grid
+
+
+def test_make_grid_places_images_row_major_with_padding():
+    images = np.stack([np.full((2, 3, 1), i, np.uint8) for i in range(1, 6)])
+    grid = make_grid(images, columns=3, padding=1)
+    assert grid.shape == (2 * 3 + 1, 3 * 4 + 1, 1)
+    assert grid[1, 1, 0] == 1 and grid[1, 5, 0] == 2 and grid[4, 1, 0] == 4
+    assert grid[0, 0, 0] == 0 and grid[4, 9, 0] == 0  # padding and the empty sixth cell
+
+
+def test_sample_grid_uses_the_same_latents_every_epoch(tmp_path):
+    model = tiny_model("dcgan")
+    model.fit(tiny_images(model), batch_size=4, epochs=2, verbose=0,
+              callbacks=[SampleGrid(str(tmp_path), n=4, seed=0)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_000.png", "epoch_001.png", "epoch_002.png"]
+    expected = make_grid(model.sample(4, seed=0).numpy())
+    import tensorflow as tf
+    written = tf.io.decode_png(tf.io.read_file(str(tmp_path / "epoch_002.png"))).numpy()
+    np.testing.assert_array_equal(written, expected)
+
+
+def test_json_history_appends_across_fits(tmp_path):
+    path = str(tmp_path / "history.json")
+    model = tiny_model("vae")
+    images = tiny_images(model)
+    model.fit(images, batch_size=4, epochs=2, verbose=0, callbacks=[JSONHistory(path)])
+    model.fit(images, batch_size=4, epochs=3, initial_epoch=2, verbose=0, callbacks=[JSONHistory(path)])
+    history = json.load(open(path))
+    assert history["epoch"] == [1, 2, 3]
+    assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
+
+
+def test_terminate_on_non_finite_watches_every_logged_value():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    callback = TerminateOnNonFinite()
+    callback.set_model(model)
+    callback.on_batch_end(0, {"d_loss": 0.5, "g_loss": 1.0})
+    assert not model.stop_training
+    callback.on_batch_end(1, {"d_loss": 0.5, "g_loss": float("nan")})
+    assert model.stop_training

@@ -1,0 +1,113 @@
+"""The `zoo` command end to end, in subprocesses as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
+
+
+def zoo_cli(*args, check=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "training.cli", *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"zoo {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "dcgan"
+    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 2, "--steps-per-epoch", 3,
+            "--batch-size", 16, "--seed", 0, "--validation-split", "test[:64]", "--out", out)
+    return out
+
+
+def test_train_writes_the_run_folder(run_dir):
+    assert (run_dir / "model.keras").is_file()
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
+        "epoch_000.png", "epoch_001.png", "epoch_002.png"]
+    grid = tf.io.decode_png(tf.io.read_file(str(run_dir / "samples" / "epoch_002.png")))
+    assert grid.shape[-1] == 1 and grid.shape[0] > 8 * 16
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and len(history["val_d_loss"]) == 2
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "dcgan" and config["model_config"]["latent_dim"] == 8
+    assert config["model_config"]["image_shape"] == [16, 16, 1]
+    assert config["steps_per_epoch"] == 3 and config["seed"] == 0
+    assert config["environment"]["tensorflow"] == tf.__version__
+    assert any(name.startswith("events") for _, _, files in os.walk(run_dir / "logs") for name in files)
+
+
+def test_rerun_into_the_same_folder_is_refused_and_keeps_files(run_dir):
+    before = (run_dir / "model.keras").read_bytes()
+    result = zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--out", run_dir, check=False)
+    assert result.returncode == 2
+    assert "already holds a run" in result.stderr and "Traceback" not in result.stderr
+    assert (run_dir / "model.keras").read_bytes() == before
+
+
+def test_resume_continues_to_the_requested_epoch(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "resumed"
+    shutil.copytree(run_dir, copy)
+    zoo_cli("train", "--resume", "--out", copy, "--epochs", 3)
+    history = json.loads((copy / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3]
+    assert (copy / "samples" / "epoch_003.png").is_file()
+
+
+def test_export_then_sample(run_dir):
+    result = zoo_cli("export", run_dir, "--version", 2)
+    manifest = json.loads(result.stdout)
+    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    assert (run_dir / "saved_model" / "2" / "saved_model.pb").is_file()
+    assert (run_dir / "tflite" / "generator_float32.tflite").is_file()
+    zoo_cli("sample", run_dir, "-n", 9, "--seed", 4, "--out", run_dir / "nine.png")
+    grid = tf.io.decode_png(tf.io.read_file(str(run_dir / "nine.png")))
+    assert grid.shape[:2] == (3 * 18 + 2, 3 * 18 + 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "dcgan", "--set", "latent_size=3"], "has no hyperparameter 'latent_size'"),
+    (["train", "--model", "dcgan", "--set", "latent_dim=big"], "expected a number"),
+    (["train", "--model", "stylegan"], "unknown model 'stylegan'"),
+    (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--model", "vae", "--d-lr", "1e-3"], "--d-lr does not apply to model 'vae'; use --lr"),
+    (["train", "--model", "dcgan", "--dataset", "fashion_mnst"], "unknown dataset 'fashion_mnst'"),
+    (["export", "does-not-exist"], "no model file"),
+    (["sample", "does-not-exist"], "no model file"),
+])
+def test_user_errors_are_one_clear_line(args, message, tmp_path):
+    if args[0] == "train":
+        args = [*args, "--out", tmp_path / "run"]
+    result = zoo_cli(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_bad_flag_value_is_rejected_by_the_parser():
+    result = zoo_cli("train", "--model", "dcgan", "--epochs", "0", "--out", "x", check=False)
+    assert result.returncode == 2 and "expected a positive integer" in result.stderr
+
+
+def test_help_and_version():
+    assert "train" in zoo_cli("--help").stdout
+    assert "--steps-per-epoch" in zoo_cli("train", "--help").stdout
+    assert zoo_cli("--version").stdout.startswith("zoo ")
+
+
+def test_list_shows_models_presets_and_datasets():
+    out = zoo_cli("list").stdout
+    for name in ["dcgan", "wgan_gp", "vae", "dcgan_fashion_mnist", "fashion_mnist", "celeb_a"]:
+        assert name in out

@@ -1,0 +1,254 @@
+"""The `zoo` command line: train, export, sample, list.
+
+This is the one module that ties `zoo`, `training` and `export` together.
+"""
+
+import argparse
+import ast
+import json
+import os
+import sys
+
+
+
+class UsageError(ValueError):
+    """A flag value the user can fix."""
+
+
+def _parse_assignment(text):
+    """`key=value` -> (key, python value); value parsed as a literal if it is one."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--set expects key=value, got {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def _model_arguments(model_name, preset_name, assignments):
+    """Constructor arguments from a preset and `--set` overrides, validated."""
+    import zoo
+    from zoo.registry import constructor_arguments
+
+    arguments = {}
+    if preset_name:
+        try:
+            preset_model, arguments = zoo.preset(preset_name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if model_name and model_name != preset_model:
+            raise UsageError(
+                f"preset {preset_name!r} is for model {preset_model!r}, not {model_name!r}"
+            )
+        model_name = preset_model
+    if not model_name:
+        raise UsageError("name a model with --model (see `zoo list`) or a --preset")
+    try:
+        accepted = constructor_arguments(zoo.get(model_name))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    for text in assignments:
+        key, value = _parse_assignment(text)
+        if key not in accepted:
+            raise UsageError(
+                f"--set {key}=...: model {model_name!r} has no hyperparameter {key!r}; "
+                f"it accepts: {', '.join(sorted(accepted))}"
+            )
+        default = accepted[key]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"--set {key}={value!r}: expected a number like {default!r}")
+        if isinstance(default, tuple) and not isinstance(value, (tuple, list)):
+            raise UsageError(f"--set {key}={value!r}: expected a tuple like {','.join(map(str, default))}")
+        arguments[key] = value
+    return model_name, arguments
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def cmd_train(args):
+    from training.config import RunConfig
+    from training.train import load_run_config, train
+
+    if args.resume:
+        stored = load_run_config(args.out)
+        run = RunConfig.from_json(
+            stored.to_json() if args.epochs is None else
+            json.dumps({**json.loads(stored.to_json()), "epochs": args.epochs})
+        )
+    else:
+        model_name, model_config = _model_arguments(args.model, args.preset, args.set)
+        learning_rates = {
+            k: v for k, v in (("lr", args.lr), ("d_lr", args.d_lr), ("g_lr", args.g_lr)) if v is not None
+        }
+        import inspect
+
+        import zoo
+
+        accepted = inspect.signature(zoo.get(model_name).default_optimizers).parameters
+        for key in learning_rates:
+            if key not in accepted:
+                flags = ", ".join("--" + k.replace("_", "-") for k in accepted)
+                raise UsageError(
+                    f"--{key.replace('_', '-')} does not apply to model {model_name!r}; use {flags}"
+                )
+        run = RunConfig(
+            model=model_name,
+            model_config=model_config,
+            dataset=args.dataset,
+            split=args.split,
+            validation_split=args.validation_split,
+            preset=args.preset,
+            epochs=args.epochs or 1,
+            batch_size=args.batch_size,
+            steps_per_epoch=args.steps_per_epoch,
+            seed=args.seed,
+            learning_rates=learning_rates,
+            data_dir=args.data_dir,
+            out=args.out,
+        )
+    train(run, resume=args.resume, overwrite=args.overwrite)
+    print(f"Run written to {args.out}")
+
+
+def cmd_export(args):
+    from export import export_run
+
+    manifest = export_run(args.run, version=args.version)
+    print(json.dumps(manifest, indent=2))
+
+
+def cmd_sample(args):
+    import zoo
+    from training.images import make_grid, write_png
+
+    model = zoo.load(os.path.join(args.run, "model.keras"))
+    images = model.sample(args.n, seed=args.seed).numpy()
+    out = args.out or os.path.join(args.run, f"samples_seed{args.seed}.png")
+    write_png(out, make_grid(images))
+    print(f"{args.n} samples written to {out}")
+
+
+def cmd_list(args):
+    import zoo
+    from training import data
+    from zoo.registry import constructor_arguments
+
+    print("Models (zoo train --model NAME --set key=value):")
+    for name in zoo.names():
+        cls = zoo.get(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:10s} {cls.__name__}: {summary}")
+        defaults = ", ".join(f"{k}={v!r}" for k, v in constructor_arguments(cls).items())
+        print(f"             {defaults}")
+    print("\nPresets (zoo train --preset NAME):")
+    for name in sorted(zoo.PRESETS):
+        model_name, arguments = zoo.preset(name)
+        print(f"  {name:24s} {model_name}: {arguments}")
+    print("\nDatasets (zoo train --dataset NAME; any TFDS image dataset works):")
+    for name in data.KNOWN_DATASETS:
+        print(f"  {name:14s} {data.availability(name, args.data_dir)}")
+
+
+def build_parser():
+    import zoo
+
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="Train, export and sample Keras GANs and VAEs.",
+    )
+    parser.add_argument("--version", action="version", version=f"zoo {zoo.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train a model with model.fit and write a run folder",
+        description="Train a model on a TFDS image dataset. Writes OUT/model.keras "
+        "(every epoch), config.json, history.json, samples/epoch_NNN.png and "
+        "TensorBoard logs in OUT/logs.",
+    )
+    train.add_argument("--model", help="registered model name (see `zoo list`)")
+    train.add_argument("--preset", help="named hyperparameter set (see `zoo list`)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a constructor argument, e.g. --set latent_dim=128 "
+                       "--set image_shape=32,32,3 (repeatable)")
+    train.add_argument("--dataset", default="fashion_mnist", help="TFDS dataset name (default: fashion_mnist)")
+    train.add_argument("--split", default="train", help="TFDS split to train on (default: train)")
+    train.add_argument("--validation-split", help="TFDS split for validation_data, e.g. test")
+    train.add_argument("--epochs", type=_positive, help="epochs to train in total (default: 1)")
+    train.add_argument("--batch-size", type=_positive, default=128, help="default: 128")
+    train.add_argument("--steps-per-epoch", type=_positive, help="batches per epoch (default: the whole split)")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise (default: 0)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (single-optimizer models)")
+    train.add_argument("--d-lr", type=_positive_float, help="discriminator learning rate (GANs)")
+    train.add_argument("--g-lr", type=_positive_float, help="generator learning rate (GANs)")
+    train.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
+    train.add_argument("--out", required=True, help="run folder to write")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue the run in OUT (weights, optimizer states) up to --epochs")
+    mode.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
+    train.set_defaults(handler=cmd_train)
+
+    export = commands.add_parser(
+        "export", help="export a run's generator to SavedModel and TFLite",
+        description="Write RUN/saved_model/VERSION (TF Serving layout) and "
+        "RUN/tflite/generator_float32.tflite, check they match Keras on fixed "
+        "latents to 1/255, and write RUN/export.json.",
+    )
+    export.add_argument("run", help="run folder holding model.keras")
+    export.add_argument("--version", type=_positive, default=1, help="SavedModel version directory (default: 1)")
+    export.set_defaults(handler=cmd_export)
+
+    sample = commands.add_parser("sample", help="write a grid of samples from a run's model")
+    sample.add_argument("run", help="run folder holding model.keras")
+    sample.add_argument("-n", "--n", type=_positive, default=64, help="number of samples (default: 64)")
+    sample.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
+    sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png)")
+    sample.set_defaults(handler=cmd_sample)
+
+    listing = commands.add_parser("list", help="list models, presets and datasets")
+    listing.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
+    listing.set_defaults(handler=cmd_list)
+    return parser
+
+
+def _user_errors():
+    from export import ExportError
+    from training.data import DatasetUnavailableError
+    from training.train import RunFolderError
+    from zoo.registry import ModelFileError
+
+    return (UsageError, ExportError, DatasetUnavailableError, RunFolderError, ModelFileError)
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except _user_errors() as error:
+        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"zoo {args.command}: interrupted; files written so far are kept.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
