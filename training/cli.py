@@ -5,6 +5,8 @@ This is the one module that ties `zoo`, `training` and `export` together.
 
 import argparse
 import ast
+import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -85,18 +87,14 @@ def cmd_train(args):
     from training.train import load_run_config, train
 
     if args.resume:
-        stored = load_run_config(args.out)
-        run = RunConfig.from_json(
-            stored.to_json() if args.epochs is None else
-            json.dumps({**json.loads(stored.to_json()), "epochs": args.epochs})
-        )
+        run = load_run_config(args.out)
+        if args.epochs is not None:
+            run = dataclasses.replace(run, epochs=args.epochs)
     else:
         model_name, model_config = _model_arguments(args.model, args.preset, args.set)
         learning_rates = {
             k: v for k, v in (("lr", args.lr), ("d_lr", args.d_lr), ("g_lr", args.g_lr)) if v is not None
         }
-        import inspect
-
         import zoo
 
         accepted = inspect.signature(zoo.get(model_name).default_optimizers).parameters
@@ -236,7 +234,7 @@ def _user_errors():
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING noise
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -180,9 +180,7 @@ def _normalise(images, image_shape, pixel_range):
             )
         if tuple(images.shape[1:3]) != (height, width):
             # Antialiased, from float: aliasing would show up in samples and metrics.
-            images = tf.image.resize(
-                images, (height, width), method="area" if height < images.shape[1] else "bilinear", antialias=True
-            )
+            images = tf.image.resize(images, (height, width), antialias=True)
             images = tf.clip_by_value(images, *pixel_range)
     return images
 

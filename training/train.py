@@ -5,6 +5,7 @@ A run folder holds `model.keras` (saved after every epoch), `config.json`
 grid per epoch from fixed latents) and `logs/` (TensorBoard).
 """
 
+import json
 import os
 import sys
 
@@ -96,8 +97,12 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
         )
 
     os.makedirs(run.out, exist_ok=True)
+    commands = []
+    if resume and os.path.exists(paths["config"]):
+        with open(paths["config"]) as f:
+            commands = json.load(f).get("commands", [])
     with open(paths["config"], "w") as f:
-        f.write(run.to_json(environment=environment(), command=sys.argv))
+        f.write(run.to_json(environment=environment(), commands=commands + [sys.argv]))
     callbacks = [
         TerminateOnNonFinite(),
         keras.callbacks.ModelCheckpoint(paths["model"]),

@@ -173,10 +173,17 @@ class DCGAN(GAN):
         >>> model.compile(**model.default_optimizers())
         >>> model.fit(training.data.load("fashion_mnist", model=model), epochs=1)
 
+    The default learning rate is 1e-3 for both players rather than the
+    paper's 2e-4: on Fashion-MNIST at batch 128, one epoch at 2e-4 gave
+    texture blobs of tops only, and at 1e-3 recognisable trousers, shoes,
+    dresses and tops, at the same cost (measured; see the README).
+
     References:
         Radford et al., "Unsupervised Representation Learning with Deep
         Convolutional Generative Adversarial Networks", ICLR 2016.
     """
+
+    learning_rate = 1e-3
 
 
 @register("wgan_gp")
