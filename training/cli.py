@@ -87,7 +87,8 @@ def cmd_train(args):
     from training.train import load_run_config, train
 
     if args.resume:
-        run = load_run_config(args.out)
+        # The folder named now is the run, even if it was moved or copied.
+        run = dataclasses.replace(load_run_config(args.out), out=args.out)
         if args.epochs is not None:
             run = dataclasses.replace(run, epochs=args.epochs)
     else:
@@ -97,7 +98,7 @@ def cmd_train(args):
         }
         import zoo
 
-        accepted = inspect.signature(zoo.get(model_name).default_optimizers).parameters
+        accepted = [p for p in inspect.signature(zoo.get(model_name).default_optimizers).parameters if p != "self"]
         for key in learning_rates:
             if key not in accepted:
                 flags = ", ".join("--" + k.replace("_", "-") for k in accepted)

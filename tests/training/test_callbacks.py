@@ -40,6 +40,7 @@ def test_json_history_appends_across_fits(tmp_path):
 
 def test_terminate_on_non_finite_watches_every_logged_value():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
     callback = TerminateOnNonFinite()
     callback.set_model(model)
     callback.on_batch_end(0, {"d_loss": 0.5, "g_loss": 1.0})

@@ -63,6 +63,8 @@ def test_resume_continues_to_the_requested_epoch(run_dir, tmp_path):
     history = json.loads((copy / "history.json").read_text())
     assert history["epoch"] == [1, 2, 3]
     assert (copy / "samples" / "epoch_003.png").is_file()
+    # The copy was resumed, not the folder it was copied from.
+    assert json.loads((run_dir / "history.json").read_text())["epoch"] == [1, 2]
     commands = json.loads((copy / "config.json").read_text())["commands"]
     assert len(commands) == 2 and "--resume" in commands[1]
 
