@@ -43,7 +43,8 @@ def measure(model_name, batch_size, steps, repeats):
     dataset = data.load("fashion_mnist", "train", model=model, batch_size=batch_size).repeat()
     timer = EpochTimer()
     # Epoch 1 is warm-up (graph tracing); epochs 2.. are measured.
-    model.fit(dataset, epochs=repeats + 1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    model.fit(dataset, epochs=repeats + 1, steps_per_epoch=steps, verbose=0, callbacks=[timer],
+              shuffle=False)
     rates = [batch_size * steps / s for s in timer.seconds[1:]]
     return {"images_per_s_median": round(statistics.median(rates), 1),
             "images_per_s": [round(r, 1) for r in rates]}

@@ -118,5 +118,6 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
         validation_data=validation_data,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # the tf.data pipeline shuffles
     )
     return model
