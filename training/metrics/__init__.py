@@ -1,0 +1,2 @@
+"""Evaluation metrics for generators: distribution distances, manifold
+precision/recall/density/coverage, mode collapse, memorisation, reconstruction."""
