@@ -29,9 +29,11 @@ def test_fd_and_kid_of_a_set_with_itself_are_zero():
     features = np.random.default_rng(1).normal(size=(500, 16))
     mu, sigma = dist.feature_statistics(features)
     assert dist.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-6)
-    kid, kid_std = dist.kernel_inception_distance(features, features, subsets=50, subset_size=200)
+    kid, _ = dist.kernel_inception_distance(features, features, subsets=50, subset_size=200)
     shifted, _ = dist.kernel_inception_distance(features, features + 1.0, subsets=50, subset_size=200)
-    assert abs(kid) < 3 * kid_std / np.sqrt(50) and abs(kid) < 0.01 * shifted
+    # Subsets of one finite set share points, which biases the estimate
+    # slightly negative; it is still negligible next to a real difference.
+    assert abs(kid) < 0.01 * shifted
 
 
 def test_kid_is_unbiased_near_zero_for_two_samples_of_one_distribution_and_grows_with_shift():
