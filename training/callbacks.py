@@ -95,3 +95,58 @@ class TerminateOnNonFinite(keras.callbacks.Callback):
         if bad:
             print(f"\nBatch {batch}: non-finite {bad}; terminating training.")
             self.model.stop_training = True
+
+
+class GeneratorMetrics(keras.callbacks.Callback):
+    """Computes generator metrics every `every` epochs into the epoch logs.
+
+    Keys are prefixed `val_` (`val_fd`, `val_coverage`, ...), so
+    `ModelCheckpoint(monitor="val_fd", mode="min")` and `EarlyStopping` can
+    use them: list this callback before them in `callbacks`.
+
+    Args:
+        dataset: TFDS name of the real data.
+        metrics: metric names of `training.metrics.evaluate.METRICS`.
+        n: generated (and real) images per evaluation.
+        every: evaluate after every `every`-th epoch.
+        extractor: an extractor, or a name for `features.get_extractor`.
+        seed: first latent seed (the same images' latents every time).
+        split: real reference split.
+
+    Example:
+        >>> model.fit(ds, epochs=20, callbacks=[
+        ...     GeneratorMetrics("fashion_mnist", ["fd", "dc"], n=2000),
+        ...     keras.callbacks.ModelCheckpoint("best.keras", monitor="val_fd",
+        ...                                     mode="min", save_best_only=True)])
+    """
+
+    def __init__(self, dataset, metrics=("fd",), n=2000, every=1, extractor="domain",
+                 seed=0, split="test", data_dir=None, verbose=1):
+        super().__init__()
+        from training.metrics.evaluate import METRICS
+
+        unknown = [m for m in metrics if m not in METRICS or m == "reconstruction"]
+        if unknown:
+            raise ValueError(f"GeneratorMetrics cannot compute {unknown}; use {sorted(set(METRICS) - {'reconstruction'})}")
+        self.dataset, self.metrics, self.n, self.every = dataset, tuple(metrics), n, every
+        self.extractor, self.seed, self.split, self.data_dir = extractor, seed, split, data_dir
+        self.verbose = verbose
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from training.metrics.evaluate import METRICS, evaluate
+        from training.metrics.features import get_extractor
+
+        if isinstance(self.extractor, str):
+            self.extractor = get_extractor(self.extractor, self.dataset)
+        progress = keras.utils.Progbar(1, verbose=self.verbose, unit_name="evaluation")
+        result = evaluate(
+            lambda n, seed: self.model.sample(n, seed=seed).numpy(), self.extractor,
+            self.dataset, metrics=self.metrics, n=self.n, seed=self.seed,
+            split=self.split, data_dir=self.data_dir,
+        )
+        values = {f"val_{key}": float(result[key]) for m in self.metrics for key in METRICS[m]}
+        progress.update(1, values=list(values.items()), finalize=True)
+        if logs is not None:
+            logs.update(values)

@@ -142,6 +142,77 @@ def cmd_sample(args):
     print(f"{args.n} samples written to {out}")
 
 
+def _artifact_generator(run, artifact):
+    """`(generate(n, seed) -> uint8, model or None)` for a run's artifact."""
+    import zoo
+    from zoo.latents import latents_from_seeds
+
+    kind, _, variant = artifact.partition(":")
+    model = zoo.load(os.path.join(run, "model.keras"))
+    if kind == "keras":
+        return (lambda n, seed: model.sample(n, seed=seed).numpy()), model
+    manifest_path = os.path.join(run, "export.json")
+    if not os.path.isfile(manifest_path):
+        raise UsageError(f"{run!r} has no export; run `zoo export {run}` first")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), model.latent_dim).numpy()  # noqa: E731
+    if kind == "saved_model":
+        from export.saved_model import run_saved_model
+
+        path = os.path.join(run, manifest["saved_model"]["path"])
+        return (lambda n, seed: run_saved_model(path, latents(n, seed))), None
+    if kind == "tflite":
+        from export.tflite import run_tflite
+
+        path = os.path.join(run, "tflite", f"generator_{variant or 'float32'}.tflite")
+        if not os.path.isfile(path):
+            raise UsageError(f"no TFLite artifact {path!r}; export it first")
+        return (lambda n, seed: run_tflite(path, latents(n, seed))), None
+    raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
+
+
+def cmd_evaluate(args):
+    from training.metrics import evaluate as evaluation
+    from training.metrics.features import get_extractor
+    from training.train import load_run_config
+    from zoo.images import from_uint8, to_uint8
+
+    try:
+        metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    run = load_run_config(args.run)
+    generate, model = _artifact_generator(args.run, args.artifact)
+    reconstruct = None
+    if model is not None and hasattr(model, "encoder"):
+        def reconstruct(images):
+            scaled = from_uint8(images, model.pixel_range)
+            return to_uint8(model.predict(scaled, batch_size=500, verbose=0), model.pixel_range).numpy()
+    if metrics is None:
+        metrics = evaluation.DEFAULT_METRICS + (("reconstruction",) if reconstruct else ())
+    extractor = get_extractor(args.extractor, run.dataset)
+    result = evaluation.evaluate(
+        generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
+        split=args.split, data_dir=run.data_dir, reconstruct=reconstruct,
+    )
+    result["artifact"] = args.artifact
+    with open(os.path.join(args.run, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+
+
+def cmd_train_classifier(args):
+    from training.metrics.classifier import train_classifier
+
+    out = args.out or os.path.join("saved_models", f"{args.dataset}_classifier")
+    card = train_classifier(
+        args.dataset, out, epochs=args.epochs, batch_size=args.batch_size,
+        seed=args.seed, data_dir=args.data_dir, command=["zoo", *sys.argv[1:]],
+    )
+    print(json.dumps(card, indent=2))
+
+
 def cmd_list(args):
     import zoo
     from training import data
@@ -219,6 +290,37 @@ def build_parser():
     sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png)")
     sample.set_defaults(handler=cmd_sample)
 
+    evaluate = commands.add_parser(
+        "evaluate", help="measure a run's generator against real data",
+        description="Generate N images from an artifact, compare them with N real images "
+        "in a feature space and write RUN/metrics.json.",
+    )
+    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("--metrics", help="comma list of fd,kid,is,pr,dc,coverage,classes,"
+                          "memorisation,reconstruction (default: fd,kid,is,pr,dc,classes; "
+                          "plus reconstruction for VAEs)")
+    evaluate.add_argument("-n", "--n", type=_positive, default=10000, help="images per set (default: 10000)")
+    evaluate.add_argument("--artifact", default="keras", help="keras, saved_model or tflite[:VARIANT] (default: keras)")
+    evaluate.add_argument("--extractor", default="domain",
+                          help="domain (the dataset's classifier, default), inception[:imagenet|:FILE|:random], "
+                          "or a folder written by train-classifier")
+    evaluate.add_argument("--split", default="test", help="real reference split (default: test)")
+    evaluate.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    classifier = commands.add_parser(
+        "train-classifier", help="train the domain classifier that evaluation uses as feature extractor",
+        description="Train a small CNN on a labelled dataset; writes classifier.keras and "
+        "card.json (with its test accuracy) to OUT.",
+    )
+    classifier.add_argument("--dataset", default="fashion_mnist", help="labelled TFDS dataset (default: fashion_mnist)")
+    classifier.add_argument("--epochs", type=_positive, default=5, help="default: 5")
+    classifier.add_argument("--batch-size", type=_positive, default=128, help="default: 128")
+    classifier.add_argument("--seed", type=int, default=0, help="default: 0")
+    classifier.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
+    classifier.add_argument("--out", help="folder to write (default: saved_models/DATASET_classifier)")
+    classifier.set_defaults(handler=cmd_train_classifier)
+
     listing = commands.add_parser("list", help="list models, presets and datasets")
     listing.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
     listing.set_defaults(handler=cmd_list)
@@ -229,9 +331,11 @@ def _user_errors():
     from export import ExportError
     from training.data import DatasetUnavailableError
     from training.train import RunFolderError
+    from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
 
-    return (UsageError, ExportError, DatasetUnavailableError, RunFolderError, ModelFileError)
+    return (UsageError, ExportError, DatasetUnavailableError, RunFolderError, ModelFileError,
+            ExtractorUnavailableError)
 
 
 def main(argv=None):

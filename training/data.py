@@ -18,6 +18,7 @@ import socket
 import tempfile
 import urllib.parse
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -164,7 +165,7 @@ def image_and_label_keys(builder):
     return images[0], ("label" if "label" in features else None)
 
 
-def _normalise(images, image_shape, pixel_range):
+def normalise_images(images, image_shape, pixel_range):
     """uint8 batch -> float32 batch in `image_shape` and `pixel_range`."""
     images = from_uint8(images, pixel_range)
     channels = images.shape[-1]
@@ -248,7 +249,7 @@ def load(
         ds = ds.shuffle(min(num_examples, 60_000), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(
-        lambda images, labels: (_normalise(images, image_shape, pixel_range), labels),
+        lambda images, labels: (normalise_images(images, image_shape, pixel_range), labels),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -272,3 +273,22 @@ def availability(name, data_dir=None):
     if name == "fashion_mnist" and _debian_files_present():
         return "debian package"
     return "download"
+
+
+def load_images(name, split, n=None, data_dir=None):
+    """The first `n` images and labels of a split, in order, as uint8 numpy.
+
+    Returns:
+        `(images (n, H, W, C) uint8, labels (n,) int64)`; fewer if the split
+        is smaller.
+    """
+    builder = prepare(name, data_dir)
+    image_key, label_key = image_and_label_keys(builder)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    if n is not None:
+        ds = ds.take(n)
+    images, labels = [], []
+    for batch in ds.batch(1000).as_numpy_iterator():
+        images.append(batch[image_key])
+        labels.append(batch[label_key] if label_key else np.full(len(batch[image_key]), -1))
+    return np.concatenate(images), np.concatenate(labels).astype(np.int64)

@@ -115,3 +115,30 @@ def test_list_shows_models_presets_and_datasets():
     out = zoo_cli("list").stdout
     for name in ["dcgan", "wgan_gp", "vae", "dcgan_fashion_mnist", "fashion_mnist", "celeb_a"]:
         assert name in out
+
+
+def test_evaluate_writes_flat_metrics_and_artifacts_agree(run_dir):
+    zoo_cli("export", run_dir)
+    results = {}
+    for artifact in ("keras", "saved_model", "tflite"):
+        out = zoo_cli("evaluate", run_dir, "-n", 300, "--metrics", "fd,kid,dc,classes",
+                      "--artifact", artifact).stdout
+        results[artifact] = json.loads(out[out.index("{"):])
+        written = json.loads((run_dir / "metrics.json").read_text())
+        assert written["artifact"] == artifact and written["fd"] == results[artifact]["fd"]
+    for key in ("fd", "kid", "coverage", "classes_covered"):
+        assert key in results["keras"]
+    assert results["keras"]["extractor"] == "domain:fashion_mnist" and results["keras"]["n"] == 300
+    # Same latents; the artifacts differ by at most 1/255 per pixel.
+    for artifact in ("saved_model", "tflite"):
+        assert results[artifact]["fd"] == pytest.approx(results["keras"]["fd"], rel=0.02, abs=0.05)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metrics", "fd,fid"], "unknown metric 'fid'"),
+    (["--artifact", "onnx"], "--artifact 'onnx'"),
+    (["--extractor", "clip"], "unknown extractor 'clip'"),
+])
+def test_evaluate_user_errors(run_dir, args, message):
+    result = zoo_cli("evaluate", run_dir, "-n", 10, *args, check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,96 @@
+"""The project's domain classifier: features and class probabilities for metrics.
+
+A small CNN trained on a dataset's labels. Its penultimate layer
+(`features`, 128 units) is the feature space of FD/KID/precision-recall and
+its softmax gives the predicted classes of the collapse metrics and the
+Inception Score. Numbers from it are comparable between runs of this project,
+not with published FIDs (those need the 2015 FID Inception network).
+"""
+
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training import data
+
+FEATURE_LAYER = "features"
+MODEL_FILE = "classifier.keras"
+CARD_FILE = "card.json"
+
+
+def build_classifier(image_shape, num_classes, feature_dim=128):
+    """Conv classifier over float images in [0, 1]; returns logits."""
+    images = keras.Input(tuple(image_shape), name="images")
+    x = images
+    for channels in (32, 64):
+        x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    features = keras.layers.Dense(feature_dim, activation="relu", name=FEATURE_LAYER)(x)
+    x = keras.layers.Dropout(0.3)(features)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name="domain_classifier")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None):
+    """Trains the domain classifier of `dataset`; writes classifier.keras and card.json.
+
+    Returns:
+        The card: dataset, test accuracy, training settings, sha256.
+    """
+    keras.utils.set_random_seed(seed)
+    builder = data.prepare(dataset, data_dir)
+    _, label_key = data.image_and_label_keys(builder)
+    if label_key is None:
+        raise data.DatasetUnavailableError(
+            f"dataset {dataset!r} has no labels to train a classifier on."
+        )
+    num_classes = builder.info.features[label_key].num_classes
+    image_shape = tuple(builder.info.features[data.image_and_label_keys(builder)[0]].shape)
+    train = data.load(dataset, "train", batch_size=batch_size, seed=seed, data_dir=data_dir)
+    test = data.load(dataset, "test", batch_size=1000, data_dir=data_dir)
+    model = build_classifier(image_shape, num_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(train, epochs=epochs, validation_data=test, shuffle=False)
+    _, accuracy = model.evaluate(test, verbose=0)
+
+    # Saved uncompiled: the file holds only what feature extraction needs.
+    inference = build_classifier(image_shape, num_classes)
+    inference.set_weights(model.get_weights())
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, MODEL_FILE)
+    inference.save(path)
+    card = {
+        "dataset": dataset,
+        "image_shape": list(image_shape),
+        "num_classes": int(num_classes),
+        "feature_layer": FEATURE_LAYER,
+        "test_accuracy": round(float(accuracy), 4),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "sha256": sha256_of(path),
+        "command": command,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    with open(os.path.join(out, CARD_FILE), "w") as f:
+        json.dump(card, f, indent=2)
+    return card

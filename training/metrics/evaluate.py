@@ -1,0 +1,131 @@
+"""Evaluate a generator against real data with a feature extractor.
+
+The generator is any callable `generate(n, seed) -> uint8 (n, H, W, C)`, so
+the Keras model, the SavedModel and the `.tflite` file are evaluated the same
+way and their differences are differences of the artifacts.
+"""
+
+import os
+import pathlib
+
+import numpy as np
+
+from training import data
+from training.metrics import collapse, distribution
+from training.metrics.reconstruction import reconstruction_metrics
+
+#: Metric groups and the keys each writes.
+METRICS = {
+    "fd": ("fd",),
+    "kid": ("kid", "kid_std"),
+    "is": ("is", "is_std"),
+    "pr": ("precision", "recall"),
+    "dc": ("density", "coverage"),
+    "coverage": ("coverage",),
+    "classes": ("classes_covered", "kl_uniform"),
+    "memorisation": ("memorisation", "memorisation_baseline"),
+    "reconstruction": ("psnr", "ssim", "ms_ssim"),
+}
+DEFAULT_METRICS = ("fd", "kid", "is", "pr", "dc", "classes")
+
+
+def cache_dir():
+    """Where real-data features are cached (`ZOO_CACHE_DIR` overrides)."""
+    default = pathlib.Path.home() / ".cache" / "keras-gen-zoo" / "features"
+    return pathlib.Path(os.environ.get("ZOO_CACHE_DIR", default))
+
+
+def real_features(extractor, dataset, split, n, data_dir=None):
+    """Features and probabilities of the first `n` images of a split, cached.
+
+    The cache key holds the dataset, split, extractor name, the sha256 of its
+    weights and `n`, so a retrained extractor never reuses stale statistics.
+    """
+    key = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}-{n}"
+    path = cache_dir() / (key.replace("/", "_").replace(":", "_") + ".npz")
+    if path.is_file():
+        cached = np.load(path)
+        return cached["features"], cached["probabilities"]
+    images, _ = data.load_images(dataset, split, n, data_dir)
+    features, probabilities = extractor(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp.npz")
+    np.savez(temporary, features=features, probabilities=probabilities)
+    os.replace(temporary, path)
+    return features, probabilities
+
+
+def generate_in_chunks(generate, n, seed, chunk=500):
+    """Calls `generate` in chunks; image i still comes from seed + i."""
+    return np.concatenate([
+        np.asarray(generate(min(chunk, n - start), seed + start))
+        for start in range(0, n, chunk)
+    ])
+
+
+def parse_metrics(text):
+    """'fd,kid' -> ("fd", "kid"), rejecting unknown names."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in METRICS]
+    if unknown or not names:
+        named = ", ".join(map(repr, unknown)) or repr(text)
+        raise ValueError(
+            f"unknown metric {named}; "
+            f"choose from {', '.join(METRICS)}"
+        )
+    return names
+
+
+def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, seed=0,
+             split="test", data_dir=None, reconstruct=None):
+    """Computes `metrics` for a generator; returns a flat dict of floats.
+
+    Args:
+        generate: `(n, seed) -> uint8 images`.
+        extractor: a feature extractor (see `features.get_extractor`).
+        dataset: TFDS name of the real data.
+        metrics: names from `METRICS`.
+        n: generated images, and real images of `split` (up to its size).
+        seed: first latent seed.
+        split: real reference split (test: held out from training).
+        reconstruct: for autoencoders, `uint8 images -> uint8 reconstructions`;
+            needed by "reconstruction".
+
+    Returns:
+        dict with the keys of the requested metrics plus `extractor`,
+        `extractor_sha256`, `n`, `n_real`, `dataset`, `split`, `seed`.
+    """
+    fake_images = generate_in_chunks(generate, n, seed)
+    result = {"extractor": extractor.name, "extractor_sha256": extractor.weights_sha256,
+              "n": int(len(fake_images)), "dataset": dataset, "split": split, "seed": seed}
+    needs_features = set(metrics) - {"reconstruction"}
+    if needs_features:
+        real, _ = real_features(extractor, dataset, split, n, data_dir)
+        fake, fake_probabilities = extractor(fake_images)
+        result["n_real"] = int(len(real))
+    if "fd" in metrics:
+        result["fd"] = distribution.frechet_distance(
+            *distribution.feature_statistics(real), *distribution.feature_statistics(fake))
+    if "kid" in metrics:
+        result["kid"], result["kid_std"] = distribution.kernel_inception_distance(real, fake, seed=seed)
+    if "is" in metrics:
+        result["is"], result["is_std"] = distribution.inception_score(fake_probabilities)
+    if {"pr", "dc", "coverage"} & set(metrics):
+        prdc = distribution.precision_recall_density_coverage(real, fake)
+        for group in ("pr", "dc", "coverage"):
+            if group in metrics:
+                result.update({key: prdc[key] for key in METRICS[group]})
+    if "classes" in metrics:
+        coverage = collapse.class_coverage(fake_probabilities.argmax(axis=1), extractor.num_classes)
+        result.update(coverage)
+    if "memorisation" in metrics:
+        train, _ = real_features(extractor, dataset, "train", n, data_dir)
+        found = collapse.memorisation(fake, train, real)
+        result.update({k: found[k] for k in METRICS["memorisation"]})
+        result["nearest_train_index"] = found["nearest_train_index"]
+    if "reconstruction" in metrics:
+        if reconstruct is None:
+            raise ValueError("reconstruction metrics need an autoencoder (a VAE's Keras model)")
+        images, _ = data.load_images(dataset, split, n, data_dir)
+        result.update(reconstruction_metrics(images, reconstruct(images)))
+    return result

@@ -1,0 +1,132 @@
+"""Feature extractors: uint8 images -> (features, class probabilities).
+
+- `DomainExtractor`: the project's classifier for a dataset (shipped for
+  Fashion-MNIST in `saved_models/`), the default and offline.
+- `KerasInceptionExtractor`: Keras's InceptionV3 2048-d pool features with
+  its ImageNet weights (downloaded when online, or a local weights file), or
+  random weights to test the plumbing. Not the FID network: its FD is not
+  comparable with published FIDs.
+
+Every extractor has a `name` and a `weights_sha256`, which key the cache of
+real-data statistics and are written next to every result.
+"""
+
+import json
+import os
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training.data import normalise_images
+from training.metrics.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE, sha256_of
+
+SAVED_MODELS = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
+
+
+class ExtractorUnavailableError(RuntimeError):
+    """The extractor's weights cannot be found or downloaded."""
+
+
+class DomainExtractor:
+    """Features from the project's domain classifier for one dataset."""
+
+    def __init__(self, folder):
+        folder = pathlib.Path(folder)
+        model_path, card_path = folder / MODEL_FILE, folder / CARD_FILE
+        if not model_path.is_file() or not card_path.is_file():
+            raise ExtractorUnavailableError(
+                f"no domain classifier in {str(folder)!r} (needs {MODEL_FILE} and "
+                f"{CARD_FILE}); train one with `zoo train-classifier --dataset NAME "
+                f"--out {folder}`."
+            )
+        self.card = json.loads(card_path.read_text())
+        self.weights_sha256 = sha256_of(model_path)
+        if self.card.get("sha256") not in (None, self.weights_sha256):
+            raise ExtractorUnavailableError(
+                f"{str(model_path)!r} does not match the sha256 in its card; "
+                "it was modified or damaged: train it again."
+            )
+        classifier = keras.models.load_model(model_path, safe_mode=True)
+        self.image_shape = tuple(classifier.input_shape[1:])
+        self.num_classes = int(self.card["num_classes"])
+        self.name = f"domain:{self.card['dataset']}"
+        self._model = keras.Model(
+            classifier.input, [classifier.get_layer(FEATURE_LAYER).output, classifier.output]
+        )
+
+    def __call__(self, images, batch_size=1000):
+        """uint8 `(n, H, W, C)` -> features `(n, 128)`, probabilities `(n, classes)`."""
+        features, probabilities = [], []
+        for start in range(0, len(images), batch_size):
+            batch = normalise_images(images[start : start + batch_size], self.image_shape, (0.0, 1.0))
+            f, logits = self._model(batch, training=False)
+            features.append(f.numpy())
+            probabilities.append(tf.nn.softmax(logits).numpy())
+        return np.concatenate(features), np.concatenate(probabilities)
+
+
+def domain_extractor(dataset):
+    """The shipped (or user-trained) domain classifier of `dataset`."""
+    return DomainExtractor(SAVED_MODELS / f"{dataset}_classifier")
+
+
+class KerasInceptionExtractor:
+    """Keras InceptionV3 pool features at 299x299 (antialiased resize, gray -> RGB).
+
+    Args:
+        weights: "imagenet" (Keras's download, needs network the first time),
+            a path to a Keras InceptionV3 weights file, or "random" (plumbing
+            tests only).
+    """
+
+    def __init__(self, weights="imagenet"):
+        if weights not in ("imagenet", "random") and not os.path.isfile(weights):
+            raise ExtractorUnavailableError(
+                f"no Inception weights file at {weights!r}; name an existing file, "
+                "or use 'imagenet' when online."
+            )
+        try:
+            model = keras.applications.InceptionV3(
+                include_top=True, weights=None if weights == "random" else weights,
+                classifier_activation=None,
+            )
+        except Exception as error:  # download failures come in many types
+            raise ExtractorUnavailableError(
+                f"could not get Keras's ImageNet InceptionV3 weights ({type(error).__name__}); "
+                "connect to the internet once, or pass a local weights file."
+            ) from None
+        self.name = "inception_v3:keras_imagenet" if weights != "random" else "inception_v3:random"
+        self.weights_sha256 = (
+            sha256_of(weights) if os.path.isfile(weights) else weights
+        )
+        self.num_classes = 1000
+        pool = model.get_layer("avg_pool").output
+        self._model = keras.Model(model.input, [pool, model.output])
+
+    def __call__(self, images, batch_size=100):
+        features, probabilities = [], []
+        for start in range(0, len(images), batch_size):
+            # Antialiased resize from float, no re-quantisation; Inception
+            # expects [-1, 1] RGB.
+            batch = normalise_images(images[start : start + batch_size], (299, 299, 3), (-1.0, 1.0))
+            f, logits = self._model(batch, training=False)
+            features.append(f.numpy())
+            probabilities.append(tf.nn.softmax(logits).numpy())
+        return np.concatenate(features), np.concatenate(probabilities)
+
+
+def get_extractor(name, dataset):
+    """`domain` (default), `inception` / `inception:imagenet`,
+    `inception:random`, `inception:/path/weights.h5`, or a classifier folder."""
+    if name in (None, "domain"):
+        return domain_extractor(dataset)
+    if name == "inception" or name.startswith("inception:"):
+        return KerasInceptionExtractor(name.partition(":")[2] or "imagenet")
+    if os.path.isdir(name):
+        return DomainExtractor(name)
+    raise ExtractorUnavailableError(
+        f"unknown extractor {name!r}; use 'domain', 'inception[:imagenet|:random|:FILE]' "
+        "or a folder written by `zoo train-classifier`."
+    )
