@@ -47,3 +47,29 @@ def test_terminate_on_non_finite_watches_every_logged_value():
     assert not model.stop_training
     callback.on_batch_end(1, {"d_loss": 0.5, "g_loss": float("nan")})
     assert model.stop_training
+
+
+def test_generator_metrics_feed_model_checkpoint_and_history(tmp_path):
+    from training.callbacks import GeneratorMetrics
+
+    model = tiny_model("dcgan")
+    best = tmp_path / "best.keras"
+    history = model.fit(
+        tiny_images(model, n=8), batch_size=4, epochs=2, verbose=0,
+        callbacks=[
+            GeneratorMetrics("fashion_mnist", ["fd", "dc"], n=100, verbose=0),
+            keras.callbacks.ModelCheckpoint(str(best), monitor="val_fd", mode="min", save_best_only=True),
+        ],
+    )
+    assert len(history.history["val_fd"]) == 2 and all(v > 0 for v in history.history["val_fd"])
+    assert 0.0 <= history.history["val_coverage"][-1] <= 1.0
+    assert best.is_file()
+
+
+def test_generator_metrics_rejects_reconstruction():
+    import pytest
+
+    from training.callbacks import GeneratorMetrics
+
+    with pytest.raises(ValueError, match="cannot compute"):
+        GeneratorMetrics("fashion_mnist", ["reconstruction"])
