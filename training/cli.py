@@ -189,13 +189,19 @@ def cmd_evaluate(args):
         def reconstruct(images):
             scaled = from_uint8(images, model.pixel_range)
             return to_uint8(model.predict(scaled, batch_size=500, verbose=0), model.pixel_range).numpy()
-    if metrics is None:
-        metrics = evaluation.DEFAULT_METRICS + (("reconstruction",) if reconstruct else ())
     extractor = get_extractor(args.extractor, run.dataset)
-    result = evaluation.evaluate(
-        generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
-        split=args.split, data_dir=run.data_dir, reconstruct=reconstruct,
-    )
+    metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
+    try:
+        result = evaluation.evaluate(
+            generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
+            split=args.split, data_dir=run.data_dir, reconstruct=reconstruct,
+        )
+    except evaluation.MetricUnavailableError as error:
+        raise UsageError(str(error)) from None
+    nearest = result.pop("nearest_train_index", None)
+    if nearest is not None:
+        with open(os.path.join(args.run, "nearest_train.json"), "w") as f:
+            json.dump({"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest}, f)
     result["artifact"] = args.artifact
     with open(os.path.join(args.run, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -302,7 +308,8 @@ def build_parser():
     evaluate.add_argument("-n", "--n", type=_positive, default=10000, help="images per set (default: 10000)")
     evaluate.add_argument("--artifact", default="keras", help="keras, saved_model or tflite[:VARIANT] (default: keras)")
     evaluate.add_argument("--extractor", default="domain",
-                          help="domain (the dataset's classifier, default), inception[:imagenet|:FILE|:random], "
+                          help="domain (the dataset's classifier, default), fid:GRAPH.pb (the 2015 FID "
+                          "Inception network), inception[:imagenet|:FILE|:random] (Keras InceptionV3), "
                           "or a folder written by train-classifier")
     evaluate.add_argument("--split", default="test", help="real reference split (default: test)")
     evaluate.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")

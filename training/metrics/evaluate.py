@@ -27,6 +27,18 @@ METRICS = {
     "reconstruction": ("psnr", "ssim", "ms_ssim"),
 }
 DEFAULT_METRICS = ("fd", "kid", "is", "pr", "dc", "classes")
+#: Metrics that need the extractor's class probabilities.
+CLASS_METRICS = ("is", "classes")
+
+
+class MetricUnavailableError(ValueError):
+    """A requested metric cannot be computed with this extractor or model."""
+
+
+def default_metrics(extractor, autoencoder=False):
+    """The default metrics this extractor (and model) can compute."""
+    names = [m for m in DEFAULT_METRICS if extractor.num_classes or m not in CLASS_METRICS]
+    return tuple(names) + (("reconstruction",) if autoencoder else ())
 
 
 def cache_dir():
@@ -69,7 +81,7 @@ def parse_metrics(text):
     unknown = [name for name in names if name not in METRICS]
     if unknown or not names:
         named = ", ".join(map(repr, unknown)) or repr(text)
-        raise ValueError(
+        raise MetricUnavailableError(
             f"unknown metric {named}; "
             f"choose from {', '.join(METRICS)}"
         )
@@ -95,6 +107,16 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         dict with the keys of the requested metrics plus `extractor`,
         `extractor_sha256`, `n`, `n_real`, `dataset`, `split`, `seed`.
     """
+    missing = [m for m in metrics if m in CLASS_METRICS and not extractor.num_classes]
+    if missing:
+        raise MetricUnavailableError(
+            f"{extractor.name} gives no class probabilities, so it cannot compute "
+            f"{', '.join(missing)}; drop them or use --extractor domain."
+        )
+    if "reconstruction" in metrics and reconstruct is None:
+        raise MetricUnavailableError(
+            "reconstruction metrics need an autoencoder's Keras model (a VAE with --artifact keras)"
+        )
     fake_images = generate_in_chunks(generate, n, seed)
     result = {"extractor": extractor.name, "extractor_sha256": extractor.weights_sha256,
               "n": int(len(fake_images)), "dataset": dataset, "split": split, "seed": seed}
@@ -124,8 +146,6 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         result.update({k: found[k] for k in METRICS["memorisation"]})
         result["nearest_train_index"] = found["nearest_train_index"]
     if "reconstruction" in metrics:
-        if reconstruct is None:
-            raise ValueError("reconstruction metrics need an autoencoder (a VAE's Keras model)")
         images, _ = data.load_images(dataset, split, n, data_dir)
         result.update(reconstruction_metrics(images, reconstruct(images)))
     return result

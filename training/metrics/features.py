@@ -2,6 +2,8 @@
 
 - `DomainExtractor`: the project's classifier for a dataset (shipped for
   Fashion-MNIST in `saved_models/`), the default and offline.
+- `FIDInceptionExtractor`: the 2015 FID Inception graph from a local file,
+  the only one whose FD is comparable with published FIDs.
 - `KerasInceptionExtractor`: Keras's InceptionV3 2048-d pool features with
   its ImageNet weights (downloaded when online, or a local weights file), or
   random weights to test the plumbing. Not the FID network: its FD is not
@@ -117,16 +119,86 @@ class KerasInceptionExtractor:
         return np.concatenate(features), np.concatenate(probabilities)
 
 
+class FIDInceptionExtractor:
+    """The 2015 Inception network of the original FID code (TTUR), from a local file.
+
+    The file is `classify_image_graph_def.pb` from TensorFlow's
+    `inception-2015-12-05.tgz`. Its 2048-d `pool_3` features are the ones
+    published FIDs use. Images are resized to 299x299 with antialiasing
+    before they enter the graph (so its own resize is the identity), as
+    clean-fid does; the legacy TF FID code fed smaller images to the graph's
+    aliased resize, which shifts FID slightly.
+
+    This network's class head is not exposed, so it gives no class
+    probabilities (no IS or class coverage with it).
+
+    Args:
+        path: the `.pb` file.
+
+    References:
+        Heusel et al. 2017 (TTUR); Parmar et al., "On Aliased Resizing and
+        Surprising Subtleties in GAN Evaluation", CVPR 2022.
+    """
+
+    INPUT = "ExpandDims:0"
+    FEATURES = "pool_3:0"
+
+    def __init__(self, path):
+        if not os.path.isfile(path):
+            raise ExtractorUnavailableError(
+                f"no FID Inception graph at {path!r}; download inception-2015-12-05.tgz "
+                "(the file the TTUR FID code uses) when online, extract "
+                "classify_image_graph_def.pb and name it with --extractor fid:PATH."
+            )
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            with open(path, "rb") as f:
+                graph_def.ParseFromString(f.read())
+        except Exception as error:  # protobuf's DecodeError and friends
+            raise ExtractorUnavailableError(
+                f"{path!r} is not a TensorFlow GraphDef ({type(error).__name__})"
+            ) from None
+
+        def features(images):  # (batch, 299, 299, 3) float in [0, 255]
+            (pool,) = tf.graph_util.import_graph_def(
+                graph_def, input_map={self.INPUT: images}, return_elements=[self.FEATURES]
+            )
+            return tf.reshape(pool, (tf.shape(images)[0], -1))
+
+        try:
+            self._features = tf.compat.v1.wrap_function(
+                features, [tf.TensorSpec([None, 299, 299, 3], tf.float32)]
+            )
+        except (ValueError, KeyError) as error:
+            raise ExtractorUnavailableError(
+                f"{path!r} has no {self.INPUT} / {self.FEATURES} tensors: is it "
+                f"classify_image_graph_def.pb? ({error})"
+            ) from None
+        self.name = "inception_2015:fid"
+        self.weights_sha256 = sha256_of(path)
+        self.num_classes = None
+
+    def __call__(self, images, batch_size=100):
+        features = []
+        for start in range(0, len(images), batch_size):
+            batch = normalise_images(images[start : start + batch_size], (299, 299, 3), (0.0, 255.0))
+            features.append(self._features(batch).numpy())
+        return np.concatenate(features), None
+
+
 def get_extractor(name, dataset):
-    """`domain` (default), `inception` / `inception:imagenet`,
-    `inception:random`, `inception:/path/weights.h5`, or a classifier folder."""
+    """`domain` (default), `fid:/path/classify_image_graph_def.pb`,
+    `inception` / `inception:imagenet`, `inception:random`,
+    `inception:/path/weights.h5`, or a classifier folder."""
     if name in (None, "domain"):
         return domain_extractor(dataset)
+    if name.startswith("fid:"):
+        return FIDInceptionExtractor(name.partition(":")[2])
     if name == "inception" or name.startswith("inception:"):
         return KerasInceptionExtractor(name.partition(":")[2] or "imagenet")
     if os.path.isdir(name):
         return DomainExtractor(name)
     raise ExtractorUnavailableError(
-        f"unknown extractor {name!r}; use 'domain', 'inception[:imagenet|:random|:FILE]' "
+        f"unknown extractor {name!r}; use 'domain', 'fid:GRAPH.pb', 'inception[:imagenet|:random|:FILE]' "
         "or a folder written by `zoo train-classifier`."
     )

@@ -117,3 +117,52 @@ def test_inception_plumbing_with_random_weights_resizes_gray_to_299_rgb():
     assert features.shape == (3, 2048) and probabilities.shape == (3, 1000)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert extractor.name == "inception_v3:random"
+
+
+def _synthetic_fid_graph(path, weights):
+    """A GraphDef with the FID graph's tensor names and a batch of 1 baked in.
+
+    `pool_3` is the centre pixel of the 0-255 image times `weights` (3, 2048).
+    """
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="ExpandDims")
+        pooled = images[:, 149, 149, :]  # (1, 3); 149 is the centre of 299
+        tf.reshape(tf.matmul(pooled, tf.constant(weights, tf.float32)), [-1, 1, 1, 2048], name="pool_3")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+
+
+def test_fid_inception_plumbing_feeds_batches_at_299_in_0_255(tmp_path):
+    from training.metrics.features import FIDInceptionExtractor, get_extractor
+
+    weights = np.random.default_rng(0).normal(size=(3, 2048)).astype("float32")
+    graph = tmp_path / "classify_image_graph_def.pb"
+    _synthetic_fid_graph(graph, weights)
+    extractor = get_extractor(f"fid:{graph}", "fashion_mnist")
+    assert isinstance(extractor, FIDInceptionExtractor) and extractor.name == "inception_2015:fid"
+    # Constant grayscale images: the resize is exact and gray tiles to RGB.
+    values = np.array([0, 64, 200, 255], np.uint8)
+    images = np.broadcast_to(values[:, None, None, None], (4, 28, 28, 1)).copy()
+    features, probabilities = extractor(images, batch_size=3)
+    assert probabilities is None and features.shape == (4, 2048)
+    expected = values[:, None].astype("float32").repeat(3, axis=1) @ weights
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_fid_extractor_refuses_class_metrics_and_bad_files(tmp_path, extractor):
+    from training.metrics.features import ExtractorUnavailableError, FIDInceptionExtractor
+
+    graph = tmp_path / "g.pb"
+    _synthetic_fid_graph(graph, np.ones((3, 2048), "float32"))
+    fid = FIDInceptionExtractor(str(graph))
+    assert evaluation.default_metrics(fid) == ("fd", "kid", "pr", "dc")
+    with pytest.raises(evaluation.MetricUnavailableError, match="no class probabilities"):
+        evaluation.evaluate(lambda n, s: np.zeros((n, 28, 28, 1), np.uint8), fid, "fashion_mnist",
+                            metrics=["fd", "is"], n=10)
+    with pytest.raises(ExtractorUnavailableError, match="no FID Inception graph"):
+        FIDInceptionExtractor(str(tmp_path / "missing.pb"))
+    (tmp_path / "junk.pb").write_bytes(b"\x00junk")
+    with pytest.raises(ExtractorUnavailableError):
+        FIDInceptionExtractor(str(tmp_path / "junk.pb"))
