@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import zoo  # noqa: E402
 from training.metrics import evaluate as evaluation  # noqa: E402
-from training.metrics.features import domain_extractor  # noqa: E402
+from training.metrics.features import get_extractor  # noqa: E402
 
 
 def main():
@@ -27,10 +27,12 @@ def main():
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--metrics", default="fd")
+    parser.add_argument("--extractor", default="domain",
+                        help="as zoo evaluate's; inception:random measures Inception's cost without its weights")
     args = parser.parse_args()
 
     model = zoo.load(os.path.join(args.run, "model.keras"))
-    extractor = domain_extractor("fashion_mnist")
+    extractor = get_extractor(args.extractor, "fashion_mnist")
     metrics = evaluation.parse_metrics(args.metrics)
     generate = lambda n, seed: model.sample(n, seed=seed).numpy()  # noqa: E731
     os.environ["ZOO_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-bench-cache-")
@@ -52,6 +54,7 @@ def main():
         "seconds_cold_cache": round(cold, 2),
         "seconds_warm_cache_median": round(statistics.median(warm), 2),
         "seconds_warm_cache": [round(s, 2) for s in warm],
+        "generated_images_per_s_warm": round(args.n / statistics.median(warm), 1),
         "result": {k: v for k, v in result.items() if isinstance(v, (int, float, str))},
     }, indent=2))
 

@@ -140,13 +140,20 @@ class GeneratorMetrics(keras.callbacks.Callback):
 
         if isinstance(self.extractor, str):
             self.extractor = get_extractor(self.extractor, self.dataset)
-        progress = keras.utils.Progbar(1, verbose=self.verbose, unit_name="evaluation")
+        progress = keras.utils.Progbar(2 + len(self.metrics), verbose=self.verbose, unit_name="stage")
+        done = []
+
+        def advance(stage):
+            done.append(stage)
+            progress.update(len(done))
+
         result = evaluate(
             lambda n, seed: self.model.sample(n, seed=seed).numpy(), self.extractor,
             self.dataset, metrics=self.metrics, n=self.n, seed=self.seed,
-            split=self.split, data_dir=self.data_dir,
+            split=self.split, data_dir=self.data_dir, progress=advance,
         )
         values = {f"val_{key}": float(result[key]) for m in self.metrics for key in METRICS[m]}
-        progress.update(1, values=list(values.items()), finalize=True)
+        if self.verbose:
+            print("Generator metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
         if logs is not None:
             logs.update(values)

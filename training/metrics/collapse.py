@@ -35,6 +35,21 @@ def class_accuracy(predicted, requested):
     return float((np.asarray(predicted) == np.asarray(requested)).mean())
 
 
+def nearest_neighbours(queries, references, chunk=1024):
+    """Index and distance of each query's nearest reference, `(n,)` each.
+
+    Works in chunks of queries so that a 10k x 60k distance matrix is never
+    held at once.
+    """
+    indices, distances = [], []
+    for start in range(0, len(queries), chunk):
+        block = _pairwise_distances(queries[start : start + chunk], references)
+        nearest = block.argmin(axis=1)
+        indices.append(nearest)
+        distances.append(block[np.arange(len(block)), nearest])
+    return np.concatenate(indices), np.concatenate(distances)
+
+
 def memorisation(fake, train, test, quantile=0.05):
     """How many samples sit closer to a training image than real data does.
 
@@ -49,11 +64,9 @@ def memorisation(fake, train, test, quantile=0.05):
         training index and distance (`nearest_train_index`,
         `nearest_train_distance`).
     """
-    fake_distances = _pairwise_distances(fake, train)
-    test_nearest = _pairwise_distances(test, train).min(axis=1)
-    threshold = np.quantile(test_nearest, quantile)
-    nearest = fake_distances.argmin(axis=1)
-    nearest_distance = fake_distances[np.arange(len(fake)), nearest]
+    nearest, nearest_distance = nearest_neighbours(fake, train)
+    _, test_distance = nearest_neighbours(test, train)
+    threshold = np.quantile(test_distance, quantile)
     return {
         "memorisation": float((nearest_distance < threshold).mean()),
         "memorisation_baseline": quantile,

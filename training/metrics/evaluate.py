@@ -48,12 +48,12 @@ def cache_dir():
 
 
 def real_features(extractor, dataset, split, n, data_dir=None):
-    """Features and probabilities of the first `n` images of a split, cached.
+    """Features and probabilities of the first `n` images of a split (None: all), cached.
 
     The cache key holds the dataset, split, extractor name, the sha256 of its
     weights and `n`, so a retrained extractor never reuses stale statistics.
     """
-    key = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}-{n}"
+    key = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}-{n or 'all'}"
     path = cache_dir() / (key.replace("/", "_").replace(":", "_") + ".npz")
     if path.is_file():
         cached = np.load(path)
@@ -89,7 +89,7 @@ def parse_metrics(text):
 
 
 def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, seed=0,
-             split="test", data_dir=None, reconstruct=None):
+             split="test", data_dir=None, reconstruct=None, progress=None):
     """Computes `metrics` for a generator; returns a flat dict of floats.
 
     Args:
@@ -102,6 +102,8 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         split: real reference split (test: held out from training).
         reconstruct: for autoencoders, `uint8 images -> uint8 reconstructions`;
             needed by "reconstruction".
+        progress: called with a stage name after generation, after feature
+            extraction and after each metric (`2 + len(metrics)` calls).
 
     Returns:
         dict with the keys of the requested metrics plus `extractor`,
@@ -117,7 +119,9 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         raise MetricUnavailableError(
             "reconstruction metrics need an autoencoder's Keras model (a VAE with --artifact keras)"
         )
+    step = progress or (lambda stage: None)
     fake_images = generate_in_chunks(generate, n, seed)
+    step("generate")
     result = {"extractor": extractor.name, "extractor_sha256": extractor.weights_sha256,
               "n": int(len(fake_images)), "dataset": dataset, "split": split, "seed": seed}
     needs_features = set(metrics) - {"reconstruction"}
@@ -125,27 +129,38 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         real, _ = real_features(extractor, dataset, split, n, data_dir)
         fake, fake_probabilities = extractor(fake_images)
         result["n_real"] = int(len(real))
-    if "fd" in metrics:
-        result["fd"] = distribution.frechet_distance(
-            *distribution.feature_statistics(real), *distribution.feature_statistics(fake))
-    if "kid" in metrics:
-        result["kid"], result["kid_std"] = distribution.kernel_inception_distance(real, fake, seed=seed)
-    if "is" in metrics:
-        result["is"], result["is_std"] = distribution.inception_score(fake_probabilities)
-    if {"pr", "dc", "coverage"} & set(metrics):
-        prdc = distribution.precision_recall_density_coverage(real, fake)
-        for group in ("pr", "dc", "coverage"):
-            if group in metrics:
-                result.update({key: prdc[key] for key in METRICS[group]})
-    if "classes" in metrics:
-        coverage = collapse.class_coverage(fake_probabilities.argmax(axis=1), extractor.num_classes)
-        result.update(coverage)
-    if "memorisation" in metrics:
-        train, _ = real_features(extractor, dataset, "train", n, data_dir)
+    step("features")
+    prdc = {}  # computed once for pr, dc and coverage
+
+    def manifold(keys):
+        if not prdc:
+            prdc.update(distribution.precision_recall_density_coverage(real, fake))
+        return {key: prdc[key] for key in keys}
+
+    def memorised():
+        # Nearest neighbours among the whole training split.
+        train, _ = real_features(extractor, dataset, "train", None, data_dir)
         found = collapse.memorisation(fake, train, real)
-        result.update({k: found[k] for k in METRICS["memorisation"]})
-        result["nearest_train_index"] = found["nearest_train_index"]
-    if "reconstruction" in metrics:
+        return {**{k: found[k] for k in METRICS["memorisation"]},
+                "nearest_train_index": found["nearest_train_index"]}
+
+    def reconstructed():
         images, _ = data.load_images(dataset, split, n, data_dir)
-        result.update(reconstruction_metrics(images, reconstruct(images)))
+        return reconstruction_metrics(images, reconstruct(images))
+
+    compute = {
+        "fd": lambda: {"fd": distribution.frechet_distance(
+            *distribution.feature_statistics(real), *distribution.feature_statistics(fake))},
+        "kid": lambda: dict(zip(METRICS["kid"], distribution.kernel_inception_distance(real, fake, seed=seed))),
+        "is": lambda: dict(zip(METRICS["is"], distribution.inception_score(fake_probabilities))),
+        "pr": lambda: manifold(METRICS["pr"]),
+        "dc": lambda: manifold(METRICS["dc"]),
+        "coverage": lambda: manifold(METRICS["coverage"]),
+        "classes": lambda: collapse.class_coverage(fake_probabilities.argmax(axis=1), extractor.num_classes),
+        "memorisation": memorised,
+        "reconstruction": reconstructed,
+    }
+    for name in metrics:
+        result.update(compute[name]())
+        step(name)
     return result

@@ -108,3 +108,12 @@ def test_memorisation_flags_copies_of_training_images():
     assert honest["memorisation"] < 0.15
     assert copies["memorisation"] == 1.0
     assert copies["nearest_train_index"] == list(range(200))
+
+
+def test_nearest_neighbours_in_chunks_match_brute_force():
+    rng = np.random.default_rng(8)
+    queries, references = rng.normal(size=(37, 6)), rng.normal(size=(50, 6))
+    index, distance = collapse.nearest_neighbours(queries, references, chunk=8)
+    brute = np.linalg.norm(queries[:, None] - references[None], axis=-1)
+    np.testing.assert_array_equal(index, brute.argmin(axis=1))
+    np.testing.assert_allclose(distance, brute.min(axis=1), rtol=1e-4, atol=1e-4)
