@@ -22,7 +22,7 @@ METRICS = {
     "pr": ("precision", "recall"),
     "dc": ("density", "coverage"),
     "coverage": ("coverage",),
-    "classes": ("classes_covered", "kl_uniform"),
+    "classes": ("classes_covered", "kl_uniform"),  # + class_accuracy if conditional
     "memorisation": ("memorisation", "memorisation_baseline"),
     "reconstruction": ("psnr", "ssim", "ms_ssim"),
 }
@@ -68,11 +68,17 @@ def real_features(extractor, dataset, split, n, data_dir=None):
 
 
 def generate_in_chunks(generate, n, seed, chunk=500):
-    """Calls `generate` in chunks; image i still comes from seed + i."""
-    return np.concatenate([
-        np.asarray(generate(min(chunk, n - start), seed + start))
-        for start in range(0, n, chunk)
-    ])
+    """Calls `generate` in chunks; image i still comes from seed + i.
+
+    Returns:
+        `(images, labels)`: labels are the requested classes when `generate`
+        returns `(images, labels)` (conditional models), else None.
+    """
+    parts = [generate(min(chunk, n - start), seed + start) for start in range(0, n, chunk)]
+    if isinstance(parts[0], tuple):
+        return (np.concatenate([np.asarray(p[0]) for p in parts]),
+                np.concatenate([np.asarray(p[1]) for p in parts]))
+    return np.concatenate([np.asarray(p) for p in parts]), None
 
 
 def parse_metrics(text):
@@ -93,7 +99,8 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
     """Computes `metrics` for a generator; returns a flat dict of floats.
 
     Args:
-        generate: `(n, seed) -> uint8 images`.
+        generate: `(n, seed) -> uint8 images`, or `-> (images, labels)` for a
+            conditional generator (then "classes" adds `class_accuracy`).
         extractor: a feature extractor (see `features.get_extractor`).
         dataset: TFDS name of the real data.
         metrics: names from `METRICS`.
@@ -120,7 +127,7 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
             "reconstruction metrics need an autoencoder's Keras model (a VAE with --artifact keras)"
         )
     step = progress or (lambda stage: None)
-    fake_images = generate_in_chunks(generate, n, seed)
+    fake_images, requested = generate_in_chunks(generate, n, seed)
     step("generate")
     result = {"extractor": extractor.name, "extractor_sha256": extractor.weights_sha256,
               "n": int(len(fake_images)), "dataset": dataset, "split": split, "seed": seed}
@@ -148,6 +155,13 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         images, _ = data.load_images(dataset, split, n, data_dir)
         return reconstruction_metrics(images, reconstruct(images))
 
+    def classes():
+        predicted = fake_probabilities.argmax(axis=1)
+        found = collapse.class_coverage(predicted, extractor.num_classes)
+        if requested is not None:
+            found["class_accuracy"] = collapse.class_accuracy(predicted, requested)
+        return found
+
     compute = {
         "fd": lambda: {"fd": distribution.frechet_distance(
             *distribution.feature_statistics(real), *distribution.feature_statistics(fake))},
@@ -156,7 +170,7 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         "pr": lambda: manifold(METRICS["pr"]),
         "dc": lambda: manifold(METRICS["dc"]),
         "coverage": lambda: manifold(METRICS["coverage"]),
-        "classes": lambda: collapse.class_coverage(fake_probabilities.argmax(axis=1), extractor.num_classes),
+        "classes": classes,
         "memorisation": memorised,
         "reconstruction": reconstructed,
     }

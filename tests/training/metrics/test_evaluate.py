@@ -166,3 +166,19 @@ def test_fid_extractor_refuses_class_metrics_and_bad_files(tmp_path, extractor):
     (tmp_path / "junk.pb").write_bytes(b"\x00junk")
     with pytest.raises(ExtractorUnavailableError):
         FIDInceptionExtractor(str(tmp_path / "junk.pb"))
+
+
+def test_class_accuracy_of_a_conditional_generator(extractor):
+    # A "conditional generator" that returns real test images for the labels it
+    # was asked for scores the classifier's accuracy; one ignoring labels ~0.1.
+    images, labels = data.load_images("fashion_mnist", "test", 1000)
+    honest = lambda n, seed: (images[seed : seed + n], labels[seed : seed + n])  # noqa: E731
+    shuffled = np.random.default_rng(0).permutation(labels)
+    ignoring = lambda n, seed: (images[seed : seed + n], shuffled[seed : seed + n])  # noqa: E731
+    good = evaluation.evaluate(honest, extractor, "fashion_mnist", metrics=["classes"], n=1000)
+    bad = evaluation.evaluate(ignoring, extractor, "fashion_mnist", metrics=["classes"], n=1000)
+    assert good["class_accuracy"] > 0.88
+    assert bad["class_accuracy"] < 0.2
+    unconditional = evaluation.evaluate(lambda n, s: images[s : s + n], extractor, "fashion_mnist",
+                                        metrics=["classes"], n=100)
+    assert "class_accuracy" not in unconditional
