@@ -148,15 +148,19 @@ def _artifact_generator(run, artifact):
     from zoo.latents import latents_from_seeds
 
     kind, _, variant = artifact.partition(":")
-    model = zoo.load(os.path.join(run, "model.keras"))
     if kind == "keras":
+        model = zoo.load(os.path.join(run, "model.keras"))
         return (lambda n, seed: model.sample(n, seed=seed).numpy()), model
+    if kind not in ("saved_model", "tflite"):
+        raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
     manifest_path = os.path.join(run, "export.json")
     if not os.path.isfile(manifest_path):
         raise UsageError(f"{run!r} has no export; run `zoo export {run}` first")
     with open(manifest_path) as f:
         manifest = json.load(f)
-    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), model.latent_dim).numpy()  # noqa: E731
+    # The exported artifacts alone: the latent size comes from their contract.
+    latent_dim = manifest["inputs"]["z"]["shape"][-1]
+    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), latent_dim).numpy()  # noqa: E731
     if kind == "saved_model":
         from export.saved_model import run_saved_model
 
@@ -169,7 +173,6 @@ def _artifact_generator(run, artifact):
         if not os.path.isfile(path):
             raise UsageError(f"no TFLite artifact {path!r}; export it first")
         return (lambda n, seed: run_tflite(path, latents(n, seed))), None
-    raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
 
 
 def cmd_evaluate(args):

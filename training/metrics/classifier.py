@@ -38,11 +38,8 @@ def build_classifier(image_shape, num_classes, feature_dim=128):
 
 
 def sha256_of(path):
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None):
