@@ -41,7 +41,12 @@ def write_saved_model(model, path, batch_size=None):
     archive.write_out(path, verbose=False)
 
 
+def load_serving(path):
+    """The `serving_default` signature of a SavedModel as `z -> uint8 images`."""
+    signature = tf.saved_model.load(path).signatures[SIGNATURE]
+    return lambda z: signature(**{INPUT: tf.constant(z, tf.float32)})[OUTPUT].numpy()
+
+
 def run_saved_model(path, z):
-    """Runs the `serving_default` signature of the SavedModel at `path`."""
-    loaded = tf.saved_model.load(path)
-    return loaded.signatures[SIGNATURE](**{INPUT: tf.constant(z, tf.float32)})[OUTPUT].numpy()
+    """Runs the `serving_default` signature of the SavedModel at `path` once."""
+    return load_serving(path)(z)

@@ -41,8 +41,14 @@ def interpreter(model_path_or_content, num_threads=2):
     return result
 
 
+def load_runner(model_path_or_content, num_threads=2):
+    """`serving_default` of a batch-1 `.tflite` file as `z (n, d) -> uint8 images`."""
+    runner = interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE)
+    return lambda z: np.concatenate(
+        [runner(**{INPUT: row[None]})[OUTPUT] for row in np.asarray(z, np.float32)]
+    )
+
+
 def run_tflite(model_path_or_content, z, num_threads=2):
     """Runs `serving_default` on each row of `z` (the file has batch 1)."""
-    runner = interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE)
-    z = np.asarray(z, np.float32)
-    return np.concatenate([runner(**{INPUT: row[None]})[OUTPUT] for row in z])
+    return load_runner(model_path_or_content, num_threads)(z)

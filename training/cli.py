@@ -162,17 +162,18 @@ def _artifact_generator(run, artifact):
     latent_dim = manifest["inputs"]["z"]["shape"][-1]
     latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), latent_dim).numpy()  # noqa: E731
     if kind == "saved_model":
-        from export.saved_model import run_saved_model
+        from export.saved_model import load_serving
 
-        path = os.path.join(run, manifest["saved_model"]["path"])
-        return (lambda n, seed: run_saved_model(path, latents(n, seed))), None
+        serve = load_serving(os.path.join(run, manifest["saved_model"]["path"]))
+        return (lambda n, seed: serve(latents(n, seed))), None
     if kind == "tflite":
-        from export.tflite import run_tflite
+        from export.tflite import load_runner
 
         path = os.path.join(run, "tflite", f"generator_{variant or 'float32'}.tflite")
         if not os.path.isfile(path):
             raise UsageError(f"no TFLite artifact {path!r}; export it first")
-        return (lambda n, seed: run_tflite(path, latents(n, seed))), None
+        run_file = load_runner(path)
+        return (lambda n, seed: run_file(latents(n, seed))), None
 
 
 def cmd_evaluate(args):
