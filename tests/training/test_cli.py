@@ -138,6 +138,8 @@ def test_evaluate_writes_flat_metrics_and_artifacts_agree(run_dir):
     (["--metrics", "fd,fid"], "unknown metric 'fid'"),
     (["--artifact", "onnx"], "--artifact 'onnx'"),
     (["--extractor", "clip"], "unknown extractor 'clip'"),
+    (["--extractor", "fid:/nonexistent/graph.pb"], "no FID Inception graph"),
+    (["--metrics", "reconstruction"], "need an autoencoder"),
 ])
 def test_evaluate_user_errors(run_dir, args, message):
     result = zoo_cli("evaluate", run_dir, "-n", 10, *args, check=False)
