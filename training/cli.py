@@ -1,4 +1,4 @@
-"""The `zoo` command line: train, export, sample, list.
+"""The `zoo` command line: train, export, sample, evaluate, train-classifier, list.
 
 This is the one module that ties `zoo`, `training` and `export` together.
 """
@@ -10,7 +10,6 @@ import inspect
 import json
 import os
 import sys
-
 
 
 class UsageError(ValueError):
@@ -65,6 +64,10 @@ def _model_arguments(model_name, preset_name, assignments):
         if isinstance(default, tuple) and not isinstance(value, (tuple, list)):
             raise UsageError(f"--set {key}={value!r}: expected a tuple like {','.join(map(str, default))}")
         arguments[key] = value
+    try:  # the model's own checks (image sizes, step counts), before anything is written
+        zoo.create(model_name, **arguments)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"model {model_name!r} rejects these hyperparameters: {error}") from None
     return model_name, arguments
 
 

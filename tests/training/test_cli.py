@@ -84,6 +84,8 @@ def test_export_then_sample(run_dir):
     (["train", "--model", "dcgan", "--set", "latent_size=3"], "has no hyperparameter 'latent_size'"),
     (["train", "--model", "dcgan", "--set", "latent_dim=big"], "expected a number"),
     (["train", "--model", "stylegan"], "unknown model 'stylegan'"),
+    (["train", "--model", "dcgan", "--set", "image_shape=7,7,1"], "cannot be built by stride-2"),
+    (["train", "--model", "wgan_gp", "--set", "critic_steps=0"], "critic_steps=0"),
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--model", "vae", "--d-lr", "1e-3"], "--d-lr does not apply to model 'vae'; use --lr"),
     (["train", "--model", "dcgan", "--dataset", "fashion_mnst"], "unknown dataset 'fashion_mnst'"),
