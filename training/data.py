@@ -25,6 +25,8 @@ import tensorflow_datasets as tfds
 from zoo.images import from_uint8
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+#: Image datasets the presets and docs name; any TFDS image dataset works.
+KNOWN_DATASETS = ("fashion_mnist", "mnist", "cifar10", "celeb_a")
 #: Datasets cached in memory (as uint8) when smaller than this.
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -260,9 +262,6 @@ def split_sizes(name, data_dir=None):
     builder = prepare(name, data_dir)
     return {k: int(v.num_examples) for k, v in builder.info.splits.items()}
 
-
-#: Image datasets the presets and docs name; any TFDS image dataset works.
-KNOWN_DATASETS = ("fashion_mnist", "mnist", "cifar10", "celeb_a")
 
 
 def availability(name, data_dir=None):
