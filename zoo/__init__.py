@@ -8,9 +8,9 @@ and `pixel_range`; VAEs also have `encoder`.
 
 __version__ = "0.1.0"
 
-from zoo import gan  # noqa: F401  (registers dcgan, wgan_gp)
+from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
 from zoo import vae  # noqa: F401  (registers vae)
-from zoo.gan import DCGAN, GAN, WGANGP
+from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset
 from zoo.registry import create, get, load, names
@@ -19,6 +19,8 @@ from zoo.vae import VAE
 __all__ = [
     "DCGAN",
     "GAN",
+    "LSGAN",
+    "SNGAN",
     "PRESETS",
     "VAE",
     "WGANGP",

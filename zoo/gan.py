@@ -186,6 +186,53 @@ class DCGAN(GAN):
     learning_rate = 1e-3
 
 
+@register("lsgan")
+class LSGAN(GAN):
+    """GAN with least-squares losses (0-1-1 coding).
+
+    Helps when the non-saturating loss gives vanishing gradients for fakes far
+    on the correct side of the decision boundary: squared error keeps pulling
+    them towards the real data.
+
+    References:
+        Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017.
+    """
+
+    learning_rate = 2e-4
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return losses.least_squares_discriminator_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores):
+        return losses.least_squares_generator_loss(fake_scores)
+
+
+@register("sngan")
+class SNGAN(GAN):
+    """Hinge-loss GAN whose discriminator is spectrally normalised.
+
+    Spectral normalisation bounds each discriminator layer's Lipschitz
+    constant (top singular value ~1), which steadies training without a
+    gradient penalty's extra backward pass. Uses
+    `keras.layers.SpectralNormalization`, which renormalises the kernel in
+    place at each training call (one power iteration) rather than
+    differentiating through the normalisation as the paper does.
+
+    References:
+        Miyato et al., "Spectral Normalization for Generative Adversarial
+        Networks", ICLR 2018.
+    """
+
+    discriminator_normalization = "spectral"
+    learning_rate = 2e-4
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return losses.hinge_discriminator_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores):
+        return losses.hinge_generator_loss(fake_scores)
+
+
 @register("wgan_gp")
 class WGANGP(GAN):
     """Wasserstein GAN with gradient penalty.

@@ -37,6 +37,36 @@ def wasserstein_generator_loss(fake_scores):
     return -ops.mean(fake_scores)
 
 
+def least_squares_discriminator_loss(real_scores, fake_scores):
+    """LSGAN discriminator loss `1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]`.
+
+    References:
+        Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017
+        (the 0-1-1 coding).
+    """
+    return 0.5 * ops.mean(ops.square(real_scores - 1.0)) + 0.5 * ops.mean(ops.square(fake_scores))
+
+
+def least_squares_generator_loss(fake_scores):
+    """LSGAN generator loss `1/2 E[(D(G(z)) - 1)^2]` (Mao et al. 2017)."""
+    return 0.5 * ops.mean(ops.square(fake_scores - 1.0))
+
+
+def hinge_discriminator_loss(real_scores, fake_scores):
+    """Hinge loss `E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]`.
+
+    References:
+        Lim & Ye, "Geometric GAN", 2017; Miyato et al., "Spectral
+        Normalization for Generative Adversarial Networks", ICLR 2018.
+    """
+    return ops.mean(ops.relu(1.0 - real_scores)) + ops.mean(ops.relu(1.0 + fake_scores))
+
+
+def hinge_generator_loss(fake_scores):
+    """Generator loss of the hinge game, `-E[D(G(z))]` (Miyato et al. 2018)."""
+    return -ops.mean(fake_scores)
+
+
 def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12):
     """WGAN-GP penalty `E[(||grad f(x_hat)||_2 - 1)^2]`.
 

@@ -11,6 +11,9 @@ import keras
 from keras import layers
 
 
+NORMALIZATIONS = ("batch", "layer", "spectral", "none")
+
+
 def num_resolution_steps(image_shape):
     """Number of stride-2 stages between a 4+ pixel base and `image_shape`."""
     height, width = image_shape[:2]
@@ -67,11 +70,18 @@ def conv_generator(
     return keras.Model(z, images, name=name)
 
 
+def _maybe_spectral(layer, normalization):
+    """Wraps a layer in Keras's spectral normalisation when asked for."""
+    if normalization == "spectral":
+        return layers.SpectralNormalization(layer)
+    return layer
+
+
 def _downsampling_trunk(x, steps, width, normalization):
     """Stride-2 convolutions doubling channels; returns the flattened features."""
     channels = width
     for step in range(steps):
-        x = layers.Conv2D(channels, 4, strides=2, padding="same")(x)
+        x = _maybe_spectral(layers.Conv2D(channels, 4, strides=2, padding="same"), normalization)(x)
         # The first layer is never normalised (DCGAN), and a WGAN-GP critic
         # must not use batch norm: it couples the examples the penalty treats
         # independently (Gulrajani et al. 2017, section 4).
@@ -88,17 +98,18 @@ def conv_discriminator(image_shape, width, normalization, name="discriminator"):
     """Stride-2 conv classifier returning one unbounded logit/score per image.
 
     Args:
-        normalization: "batch", "layer" or "none" after each inner conv.
+        normalization: "batch" or "layer" after each inner conv, "spectral"
+            (every conv and the output layer spectrally normalised), or "none".
     """
-    if normalization not in ("batch", "layer", "none"):
+    if normalization not in NORMALIZATIONS:
         raise ValueError(
-            f"normalization={normalization!r}; use 'batch', 'layer' or 'none'."
+            f"normalization={normalization!r}; use one of {', '.join(NORMALIZATIONS)}."
         )
     images = keras.Input(tuple(image_shape), name="images")
     features = _downsampling_trunk(
         images, num_resolution_steps(image_shape), width, normalization
     )
-    score = layers.Dense(1, dtype="float32", name="score")(features)
+    score = _maybe_spectral(layers.Dense(1, dtype="float32", name="score"), normalization)(features)
     return keras.Model(images, score, name=name)
 
 

@@ -71,3 +71,20 @@ def test_bernoulli_reconstruction_sums_pixelwise_cross_entropy():
     recon = tf.constant([[[[0.8], [0.3]]]])
     expected = -(math.log(0.8) + math.log(0.7))
     assert float(losses.bernoulli_reconstruction_loss(images, recon)[0]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_least_squares_losses_match_hand_computed_values():
+    real = tf.constant([[0.5], [2.0]])
+    fake = tf.constant([[1.0], [-1.0]])
+    # D: 1/2 mean((0.5-1)^2, (2-1)^2) + 1/2 mean(1^2, (-1)^2) = 1/2 * 0.625 + 1/2 * 1
+    assert float(losses.least_squares_discriminator_loss(real, fake)) == pytest.approx(0.8125)
+    # G: 1/2 mean((1-1)^2, (-1-1)^2) = 1/2 * 2
+    assert float(losses.least_squares_generator_loss(fake)) == pytest.approx(1.0)
+
+
+def test_hinge_losses_match_hand_computed_values():
+    real = tf.constant([[0.5], [2.0]])
+    fake = tf.constant([[-2.0], [0.5]])
+    # D: mean(relu(0.5), relu(-1)) + mean(relu(-1), relu(1.5)) = 0.25 + 0.75
+    assert float(losses.hinge_discriminator_loss(real, fake)) == pytest.approx(1.0)
+    assert float(losses.hinge_generator_loss(fake)) == pytest.approx(0.75)
