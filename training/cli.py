@@ -139,7 +139,10 @@ def cmd_sample(args):
     from training.images import make_grid, write_png
 
     model = zoo.load(os.path.join(args.run, "model.keras"))
-    images = model.sample(args.n, seed=args.seed).numpy()
+    try:
+        images = model.sample(args.n, seed=args.seed, truncation=args.truncation).numpy()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     out = args.out or os.path.join(args.run, f"samples_seed{args.seed}.png")
     write_png(out, make_grid(images))
     print(f"{args.n} samples written to {out}")
@@ -300,6 +303,8 @@ def build_parser():
     sample.add_argument("run", help="run folder holding model.keras")
     sample.add_argument("-n", "--n", type=_positive, default=64, help="number of samples (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
+    sample.add_argument("--truncation", type=float, default=1.0,
+                        help="psi in (0, 1]: scale the latents by psi (default: 1, off)")
     sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png)")
     sample.set_defaults(handler=cmd_sample)
 

@@ -59,8 +59,14 @@ class GenerativeModel(keras.Model):
             (batch_size, self.latent_dim), seed=self.seed_generator
         )
 
-    def sample(self, n, seed=0):
+    def sample(self, n, seed=0, truncation=1.0):
         """Generates `n` uint8 images; image `i` comes from latent seed `seed + i`.
+
+        Args:
+            n: number of images.
+            seed: latent seed of the first image.
+            truncation: psi in (0, 1]; latents are scaled by psi, trading
+                variety for typical-looking samples. 1 is off.
 
         Returns:
             uint8 tensor `(n, H, W, C)`.
@@ -70,5 +76,7 @@ class GenerativeModel(keras.Model):
             >>> images.shape, images.dtype
             (TensorShape([16, 28, 28, 1]), tf.uint8)
         """
-        z = latents_from_seeds(range(seed, seed + n), self.latent_dim)
+        if not 0.0 < truncation <= 1.0:
+            raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
+        z = latents_from_seeds(range(seed, seed + n), self.latent_dim) * truncation
         return to_uint8(self.generator(z, training=False), self.pixel_range)

@@ -27,6 +27,13 @@ class GAN(GenerativeModel):
         width: channels of the first discriminator / last generator layer;
             the other layers scale with it.
         seed: seed of the training-time random draws.
+        r1_weight: gamma of the R1 penalty `gamma / 2 * E||grad D(x)||^2` on
+            real images; helps when the discriminator overfits or training
+            oscillates (Mescheder et al. 2018). 0 turns it off.
+        label_smoothing: one-sided label smoothing, real targets `1 - s`
+            (non-saturating loss only); stops an over-confident discriminator
+            from giving the generator vanishing gradients (Salimans et al.
+            2016). 0 turns it off.
     """
 
     pixel_range = (-1.0, 1.0)
@@ -39,10 +46,22 @@ class GAN(GenerativeModel):
     critic_steps = 1
 
     def __init__(
-        self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None, **kwargs
+        self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
+        r1_weight=0.0, label_smoothing=0.0, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.width = int(width)
+        self.r1_weight = float(r1_weight)
+        self.label_smoothing = float(label_smoothing)
+        if self.r1_weight < 0:
+            raise ValueError(f"r1_weight={r1_weight}; use a weight >= 0 (0 is off).")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={label_smoothing}; use a value in [0, 1).")
+        if self.label_smoothing and type(self).discriminator_loss is not GAN.discriminator_loss:
+            raise ValueError(
+                f"label_smoothing applies to the non-saturating loss (dcgan); "
+                f"{type(self).__name__} plays another game: leave it at 0."
+            )
         self.generator = networks.conv_generator(
             self.image_shape, self.latent_dim, self.width, output_activation="tanh"
         )
@@ -54,7 +73,7 @@ class GAN(GenerativeModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width)
+        config.update(width=self.width, r1_weight=self.r1_weight, label_smoothing=self.label_smoothing)
         return config
 
     def call(self, z, training=False):
@@ -116,14 +135,19 @@ class GAN(GenerativeModel):
     # Hooks that define the game.
 
     def discriminator_loss(self, real_scores, fake_scores):
-        return losses.nonsaturating_discriminator_loss(real_scores, fake_scores)
+        return losses.nonsaturating_discriminator_loss(
+            real_scores, fake_scores, real_label=1.0 - self.label_smoothing
+        )
 
     def generator_loss(self, fake_scores):
         return losses.nonsaturating_generator_loss(fake_scores)
 
     def discriminator_penalty(self, real, fake):
-        """Regulariser added to the discriminator loss; none by default."""
-        return 0.0
+        """Regulariser added to the discriminator loss: R1 when `r1_weight` > 0."""
+        if not self.r1_weight:
+            return 0.0
+        critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        return 0.5 * self.r1_weight * losses.r1_penalty(critic, real)
 
     # The loop.
 
@@ -279,4 +303,5 @@ class WGANGP(GAN):
             (tf.shape(real)[0], 1, 1, 1), seed=self.seed_generator
         )
         critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
-        return self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)
+        penalty = self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)
+        return penalty + super().discriminator_penalty(real, fake)

@@ -9,17 +9,24 @@ import tensorflow as tf
 from keras import ops
 
 
-def nonsaturating_discriminator_loss(real_logits, fake_logits):
+def nonsaturating_discriminator_loss(real_logits, fake_logits, real_label=1.0):
     """Standard GAN discriminator loss: `-log D(x) - log(1 - D(G(z)))`.
 
     Written with softplus on logits, which is the same quantity computed
     without overflow: `-log sigmoid(l) = softplus(-l)`,
     `-log(1 - sigmoid(l)) = softplus(l)`.
 
+    Args:
+        real_label: target of real images; below 1 is one-sided label
+            smoothing (binary cross-entropy against `real_label`).
+
     References:
-        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014;
+        Salimans et al., "Improved Techniques for Training GANs", 2016
+        (one-sided label smoothing).
     """
-    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+    real = real_label * ops.softplus(-real_logits) + (1.0 - real_label) * ops.softplus(real_logits)
+    return ops.mean(real) + ops.mean(ops.softplus(fake_logits))
 
 
 def nonsaturating_generator_loss(fake_logits):
@@ -92,6 +99,20 @@ def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12):
     grads = tape.gradient(scores, interpolated)
     norms = ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]) + epsilon)
     return ops.mean(ops.square(norms - 1.0))
+
+
+def r1_penalty(discriminator, real):
+    """R1 penalty `E[||grad_x D(x)||^2]` on real images (no 1/2; callers weight it).
+
+    References:
+        Mescheder et al., "Which Training Methods for GANs do actually
+        Converge?", ICML 2018.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        scores = discriminator(real)
+    grads = tape.gradient(scores, real)
+    return ops.mean(ops.sum(ops.square(grads), axis=[1, 2, 3]))
 
 
 def gaussian_kl_divergence(z_mean, z_log_var):

@@ -88,3 +88,18 @@ def test_hinge_losses_match_hand_computed_values():
     # D: mean(relu(0.5), relu(-1)) + mean(relu(-1), relu(1.5)) = 0.25 + 0.75
     assert float(losses.hinge_discriminator_loss(real, fake)) == pytest.approx(1.0)
     assert float(losses.hinge_generator_loss(fake)) == pytest.approx(0.75)
+
+
+def test_r1_of_a_linear_discriminator_is_the_squared_norm_of_w():
+    w = np.random.default_rng(1).normal(size=(3, 3, 2)).astype("float32")
+    critic = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])[:, None]  # noqa: E731
+    real = tf.constant(np.random.default_rng(2).normal(size=(5, 3, 3, 2)), tf.float32)
+    assert float(losses.r1_penalty(critic, real)) == pytest.approx(float(np.sum(w**2)), rel=1e-5)
+
+
+def test_one_sided_label_smoothing_is_cross_entropy_against_the_smoothed_target():
+    real, fake = tf.constant([[2.0]]), tf.constant([[-1.0]])
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    expected = -(0.9 * math.log(sig(2.0)) + 0.1 * math.log(1 - sig(2.0))) - math.log(1 - sig(-1.0))
+    got = losses.nonsaturating_discriminator_loss(real, fake, real_label=0.9)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
