@@ -78,7 +78,7 @@ def export_run(run_dir, version=1):
         with open(tflite_path, "wb") as f:
             f.write(content)
 
-        z = zoo.latents_from_seeds(PARITY_SEEDS, model.latent_dim).numpy()
+        z = zoo.latents_from_seeds(PARITY_SEEDS, model.latent_dim, model.latent_prior).numpy()
         outputs = {
             "keras": to_uint8(model.generator(z, training=False), model.pixel_range).numpy(),
             "saved_model": run_saved_model(saved_model_dir, z),
@@ -106,6 +106,8 @@ def export_run(run_dir, version=1):
         "model": model.registry_name,
         "signature": SIGNATURE,
         "inputs": {INPUT: {"dtype": "float32", "shape": [None, model.latent_dim]}},
+        # Clients draw z from this prior (zoo.latents.latents_from_seeds).
+        "latent_prior": model.latent_prior,
         "outputs": {OUTPUT: {"dtype": "uint8", "shape": [None, *model.image_shape]}},
         "saved_model": {"path": os.path.relpath(saved_model_target, run_dir), "version": version},
         "tflite": {

@@ -166,7 +166,8 @@ def _artifact_generator(run, artifact):
         manifest = json.load(f)
     # The exported artifacts alone: the latent size comes from their contract.
     latent_dim = manifest["inputs"]["z"]["shape"][-1]
-    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), latent_dim).numpy()  # noqa: E731
+    prior = manifest.get("latent_prior", "normal")
+    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), latent_dim, prior).numpy()  # noqa: E731
     if kind == "saved_model":
         from export.saved_model import load_serving
 

@@ -3,7 +3,7 @@
 import keras
 
 from zoo.images import to_uint8
-from zoo.latents import latents_from_seeds
+from zoo.latents import latents_from_seeds, random_latents
 
 
 class GenerativeModel(keras.Model):
@@ -21,6 +21,8 @@ class GenerativeModel(keras.Model):
 
     #: Value range of the images the model trains on and generates.
     pixel_range = (-1.0, 1.0)
+    #: Distribution of the latents (see `zoo.latents.PRIORS`).
+    latent_prior = "normal"
 
     def __init__(self, image_shape, latent_dim, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -55,9 +57,7 @@ class GenerativeModel(keras.Model):
 
     def random_latents(self, batch_size):
         """Training-time latents, drawn from the model's seed generator."""
-        return keras.random.normal(
-            (batch_size, self.latent_dim), seed=self.seed_generator
-        )
+        return random_latents((batch_size, self.latent_dim), self.latent_prior, self.seed_generator)
 
     def sample(self, n, seed=0, truncation=1.0):
         """Generates `n` uint8 images; image `i` comes from latent seed `seed + i`.
@@ -78,5 +78,5 @@ class GenerativeModel(keras.Model):
         """
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
-        z = latents_from_seeds(range(seed, seed + n), self.latent_dim) * truncation
+        z = latents_from_seeds(range(seed, seed + n), self.latent_dim, self.latent_prior) * truncation
         return to_uint8(self.generator(z, training=False), self.pixel_range)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from zoo import losses, networks
+from zoo.latents import check_prior
 from zoo.base import GenerativeModel
 from zoo.registry import register
 
@@ -34,6 +35,9 @@ class GAN(GenerativeModel):
             (non-saturating loss only); stops an over-confident discriminator
             from giving the generator vanishing gradients (Salimans et al.
             2016). 0 turns it off.
+        latent_prior: "normal" (default), "uniform" on [-1, 1] or
+            "truncated_normal" (within 2 standard deviations); the choice of
+            noise is one of the classic levers against mode collapse.
     """
 
     pixel_range = (-1.0, 1.0)
@@ -47,9 +51,10 @@ class GAN(GenerativeModel):
 
     def __init__(
         self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
-        r1_weight=0.0, label_smoothing=0.0, **kwargs
+        r1_weight=0.0, label_smoothing=0.0, latent_prior="normal", **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
+        self.latent_prior = check_prior(latent_prior)
         self.width = int(width)
         self.r1_weight = float(r1_weight)
         self.label_smoothing = float(label_smoothing)
@@ -73,7 +78,10 @@ class GAN(GenerativeModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width, r1_weight=self.r1_weight, label_smoothing=self.label_smoothing)
+        config.update(
+            width=self.width, r1_weight=self.r1_weight,
+            label_smoothing=self.label_smoothing, latent_prior=self.latent_prior,
+        )
         return config
 
     def call(self, z, training=False):

@@ -114,6 +114,14 @@ def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monk
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".export-")]
 
 
+def test_manifest_records_the_latent_prior_and_parity_uses_it(tmp_path):
+    model = tiny_model("lsgan", latent_prior="uniform")
+    model.save(tmp_path / "model.keras")
+    manifest = export_run(str(tmp_path))
+    assert manifest["latent_prior"] == "uniform"
+    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+
+
 def test_reexport_replaces_only_its_version(tmp_path):
     model = tiny_model("vae")
     model.save(tmp_path / "model.keras")

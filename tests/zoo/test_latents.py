@@ -27,3 +27,17 @@ def test_uint8_round_trip_is_exact_for_both_ranges():
 def test_to_uint8_clips_out_of_range_values():
     out = to_uint8(tf.constant([-3.0, 3.0]), (-1.0, 1.0))
     np.testing.assert_array_equal(out, [0, 255])
+
+
+def test_priors_have_their_ranges_and_keep_rows_independent():
+    import pytest
+
+    from zoo.latents import check_prior
+
+    uniform = latents_from_seeds(range(500), 16, "uniform").numpy()
+    assert uniform.min() >= -1.0 and uniform.max() <= 1.0 and abs(uniform.mean()) < 0.03
+    truncated = latents_from_seeds(range(500), 16, "truncated_normal").numpy()
+    assert np.abs(truncated).max() <= 2.0 and 0.8 < truncated.std() < 0.95
+    np.testing.assert_array_equal(latents_from_seeds([7], 16, "uniform")[0], uniform[7])
+    with pytest.raises(ValueError, match="latent_prior='cauchy'"):
+        check_prior("cauchy")

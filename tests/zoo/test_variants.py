@@ -84,3 +84,22 @@ def test_truncation_scales_the_latents():
     np.testing.assert_array_equal(model.sample(4, seed=3, truncation=0.5), expected)
     with pytest.raises(ValueError, match="truncation=0"):
         model.sample(2, truncation=0)
+
+
+@pytest.mark.parametrize("prior", ["uniform", "truncated_normal"])
+def test_latent_prior_is_honoured_by_training_sample_and_config(prior):
+    model = tiny_model("dcgan", latent_prior=prior)
+    assert type(model).from_config(model.get_config()).latent_prior == prior
+    z = model.random_latents(2000).numpy()
+    bound = 1.0 if prior == "uniform" else 2.0
+    assert np.abs(z).max() <= bound
+    expected = zoo.images.to_uint8(
+        model.generator(zoo.latents_from_seeds(range(4), model.latent_dim, prior), training=False),
+        model.pixel_range,
+    )
+    np.testing.assert_array_equal(model.sample(4, seed=0), expected)
+
+
+def test_unknown_latent_prior_is_refused():
+    with pytest.raises(ValueError, match="latent_prior='laplace'"):
+        tiny_model("dcgan", latent_prior="laplace")
