@@ -9,14 +9,15 @@ and `pixel_range`; VAEs also have `encoder`.
 __version__ = "0.1.0"
 
 from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
-from zoo import vae  # noqa: F401  (registers vae)
+from zoo import vae  # noqa: F401  (registers vae, beta_vae)
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset
 from zoo.registry import create, get, load, names
-from zoo.vae import VAE
+from zoo.vae import VAE, BetaVAE
 
 __all__ = [
+    "BetaVAE",
     "DCGAN",
     "GAN",
     "LSGAN",

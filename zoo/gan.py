@@ -38,6 +38,10 @@ class GAN(GenerativeModel):
         latent_prior: "normal" (default), "uniform" on [-1, 1] or
             "truncated_normal" (within 2 standard deviations); the choice of
             noise is one of the classic levers against mode collapse.
+        minibatch_stddev: give the discriminator a minibatch
+            standard-deviation channel, so batches of near-identical fakes
+            are easy to reject; helps against mode collapse (Karras et al.
+            2018).
     """
 
     pixel_range = (-1.0, 1.0)
@@ -51,7 +55,8 @@ class GAN(GenerativeModel):
 
     def __init__(
         self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
-        r1_weight=0.0, label_smoothing=0.0, latent_prior="normal", **kwargs
+        r1_weight=0.0, label_smoothing=0.0, latent_prior="normal",
+        minibatch_stddev=False, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.latent_prior = check_prior(latent_prior)
@@ -70,8 +75,10 @@ class GAN(GenerativeModel):
         self.generator = networks.conv_generator(
             self.image_shape, self.latent_dim, self.width, output_activation="tanh"
         )
+        self.minibatch_stddev = bool(minibatch_stddev)
         self.discriminator = networks.conv_discriminator(
-            self.image_shape, self.width, self.discriminator_normalization
+            self.image_shape, self.width, self.discriminator_normalization,
+            minibatch_stddev=self.minibatch_stddev,
         )
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -81,6 +88,7 @@ class GAN(GenerativeModel):
         config.update(
             width=self.width, r1_weight=self.r1_weight,
             label_smoothing=self.label_smoothing, latent_prior=self.latent_prior,
+            minibatch_stddev=self.minibatch_stddev,
         )
         return config
 

@@ -10,6 +10,8 @@ largest value keeping the base side an integer >= 4 (28 -> 7x7 base, k = 2;
 import keras
 from keras import layers
 
+from zoo.layers import MinibatchStdDev
+
 
 NORMALIZATIONS = ("batch", "layer", "spectral", "none")
 
@@ -77,7 +79,7 @@ def _maybe_spectral(layer, normalization):
     return layer
 
 
-def _downsampling_trunk(x, steps, width, normalization):
+def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False):
     """Stride-2 convolutions doubling channels; returns the flattened features."""
     channels = width
     for step in range(steps):
@@ -91,15 +93,20 @@ def _downsampling_trunk(x, steps, width, normalization):
             x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
         channels *= 2
+    if minibatch_stddev:
+        x = MinibatchStdDev()(x)
     return layers.Flatten()(x)
 
 
-def conv_discriminator(image_shape, width, normalization, name="discriminator"):
+def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False,
+                       name="discriminator"):
     """Stride-2 conv classifier returning one unbounded logit/score per image.
 
     Args:
         normalization: "batch" or "layer" after each inner conv, "spectral"
             (every conv and the output layer spectrally normalised), or "none".
+        minibatch_stddev: append the batch-variation channel before the
+            output layer (`zoo.layers.MinibatchStdDev`).
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(
@@ -107,7 +114,7 @@ def conv_discriminator(image_shape, width, normalization, name="discriminator"):
         )
     images = keras.Input(tuple(image_shape), name="images")
     features = _downsampling_trunk(
-        images, num_resolution_steps(image_shape), width, normalization
+        images, num_resolution_steps(image_shape), width, normalization, minibatch_stddev
     )
     score = _maybe_spectral(layers.Dense(1, dtype="float32", name="score"), normalization)(features)
     return keras.Model(images, score, name=name)

@@ -5,6 +5,7 @@ PRESETS = {
     "lsgan_fashion_mnist": ("lsgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "sngan_fashion_mnist": ("sngan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
+    "beta_vae_fashion_mnist": ("beta_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "beta": 4.0}),
     "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),
 }
 

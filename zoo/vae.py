@@ -114,3 +114,36 @@ class VAE(GenerativeModel):
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
+
+
+@register("beta_vae")
+class BetaVAE(VAE):
+    """VAE whose KL term is weighted by `beta`.
+
+    `beta > 1` pushes the posterior towards the prior, which tends to give
+    more disentangled latents at the cost of blurrier reconstructions;
+    `beta < 1` sharpens reconstructions and leaves more of the latent space
+    unused by the prior, so samples get worse.
+
+    Args:
+        beta: weight of the KL term (1 is the plain VAE).
+        **kwargs: `VAE` arguments.
+
+    References:
+        Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a
+        Constrained Variational Framework", ICLR 2017.
+    """
+
+    def __init__(self, *args, beta=4.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not float(beta) > 0:
+            raise ValueError(f"beta={beta}; use a positive weight.")
+        self.beta = float(beta)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta=self.beta)
+        return config
+
+    def kl_weight(self):
+        return self.beta

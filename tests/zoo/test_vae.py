@@ -41,3 +41,21 @@ def test_encoder_outputs_mean_and_log_variance():
     model = tiny_model("vae")
     z_mean, z_log_var = model.encoder(tiny_images(model, n=3))
     assert z_mean.shape == z_log_var.shape == (3, model.latent_dim)
+
+
+def test_beta_scales_the_kl_term():
+    plain = tiny_model("vae", seed=5)
+    heavy = tiny_model("beta_vae", seed=5, beta=4.0)
+    heavy.set_weights(plain.get_weights())
+    images = tf.constant(tiny_images(plain, n=4))
+    loss1, rec1, kl1 = plain.compute_losses(images, training=False)
+    loss4, rec4, kl4 = heavy.compute_losses(images, training=False)
+    # Same weights and seed: the same reparameterisation noise, so only beta differs.
+    assert float(rec4) == pytest.approx(float(rec1), rel=1e-5)
+    assert float(kl4) == pytest.approx(float(kl1), rel=1e-5)
+    assert float(loss4 - loss1) == pytest.approx(3.0 * float(kl1), rel=1e-4)
+
+
+def test_beta_must_be_positive():
+    with pytest.raises(ValueError, match="beta=0"):
+        tiny_model("beta_vae", beta=0)
