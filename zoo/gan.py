@@ -9,6 +9,22 @@ from zoo.base import GenerativeModel
 from zoo.registry import register
 
 
+def pack_samples(images, pack):
+    """PacGAN packing: `(b, H, W, C)` -> `(b // pack, H, W, C * pack)`.
+
+    Consecutive images `i * pack ... i * pack + pack - 1` become the channels
+    of packed sample `i`; a trailing remainder of fewer than `pack` images is
+    dropped.
+    """
+    if pack == 1:
+        return images
+    shape = tf.shape(images)
+    usable = (shape[0] // pack) * pack
+    grouped = tf.reshape(images[:usable], [-1, pack, shape[1], shape[2], shape[3]])
+    grouped = tf.transpose(grouped, [0, 2, 3, 1, 4])  # (b / pack, H, W, pack, C)
+    return tf.reshape(grouped, [-1, shape[1], shape[2], pack * shape[3]])
+
+
 def _images(data):
     """Images from a batch that is `images` or `(images, labels, ...)`."""
     return data[0] if isinstance(data, (tuple, list)) else data
@@ -42,6 +58,10 @@ class GAN(GenerativeModel):
             standard-deviation channel, so batches of near-identical fakes
             are easy to reject; helps against mode collapse (Karras et al.
             2018).
+        pack: PacGAN packing degree m: the discriminator judges m samples
+            at once (stacked on channels), all real or all fake, which
+            penalises a generator that covers few modes (Lin et al. 2018).
+            Batch sizes should be multiples of m. 1 is off.
     """
 
     pixel_range = (-1.0, 1.0)
@@ -56,7 +76,7 @@ class GAN(GenerativeModel):
     def __init__(
         self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
         r1_weight=0.0, label_smoothing=0.0, latent_prior="normal",
-        minibatch_stddev=False, **kwargs
+        minibatch_stddev=False, pack=1, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.latent_prior = check_prior(latent_prior)
@@ -76,9 +96,13 @@ class GAN(GenerativeModel):
             self.image_shape, self.latent_dim, self.width, output_activation="tanh"
         )
         self.minibatch_stddev = bool(minibatch_stddev)
+        self.pack = int(pack)
+        if self.pack < 1:
+            raise ValueError(f"pack={pack}; use an integer >= 1 (1 is off).")
+        height, width_px, channels = self.image_shape
         self.discriminator = networks.conv_discriminator(
-            self.image_shape, self.width, self.discriminator_normalization,
-            minibatch_stddev=self.minibatch_stddev,
+            (height, width_px, channels * self.pack), self.width,
+            self.discriminator_normalization, minibatch_stddev=self.minibatch_stddev,
         )
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -88,7 +112,7 @@ class GAN(GenerativeModel):
         config.update(
             width=self.width, r1_weight=self.r1_weight,
             label_smoothing=self.label_smoothing, latent_prior=self.latent_prior,
-            minibatch_stddev=self.minibatch_stddev,
+            minibatch_stddev=self.minibatch_stddev, pack=self.pack,
         )
         return config
 
@@ -162,14 +186,18 @@ class GAN(GenerativeModel):
         """Regulariser added to the discriminator loss: R1 when `r1_weight` > 0."""
         if not self.r1_weight:
             return 0.0
-        critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        critic = lambda x: self.discriminate(x, training=True)  # noqa: E731
         return 0.5 * self.r1_weight * losses.r1_penalty(critic, real)
 
     # The loop.
 
+    def discriminate(self, images, training):
+        """Discriminator scores of images, packed `pack` at a time."""
+        return self.discriminator(pack_samples(images, self.pack), training=training)
+
     def discriminator_objective(self, real, fake, training):
-        real_scores = self.discriminator(real, training=training)
-        fake_scores = self.discriminator(fake, training=training)
+        real_scores = self.discriminate(real, training=training)
+        fake_scores = self.discriminate(fake, training=training)
         loss = self.discriminator_loss(real_scores, fake_scores)
         return loss + self.discriminator_penalty(real, fake)
 
@@ -186,7 +214,7 @@ class GAN(GenerativeModel):
             self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_weights), d_weights))
         with tf.GradientTape() as tape:
             fake = self.generator(self.random_latents(batch_size), training=True)
-            g_loss = self.generator_loss(self.discriminator(fake, training=True))
+            g_loss = self.generator_loss(self.discriminate(fake, training=True))
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_weights), g_weights))
         return self._update_metrics(d_loss, g_loss)
@@ -195,7 +223,7 @@ class GAN(GenerativeModel):
         real = _images(data)
         fake = self.generator(self.random_latents(tf.shape(real)[0]), training=False)
         d_loss = self.discriminator_objective(real, fake, training=False)
-        g_loss = self.generator_loss(self.discriminator(fake, training=False))
+        g_loss = self.generator_loss(self.discriminate(fake, training=False))
         return self._update_metrics(d_loss, g_loss)
 
     def _update_metrics(self, d_loss, g_loss):
@@ -318,6 +346,6 @@ class WGANGP(GAN):
         alpha = keras.random.uniform(
             (tf.shape(real)[0], 1, 1, 1), seed=self.seed_generator
         )
-        critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        critic = lambda x: self.discriminate(x, training=True)  # noqa: E731
         penalty = self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)
         return penalty + super().discriminator_penalty(real, fake)

@@ -46,3 +46,26 @@ def test_wgan_gp_critic_has_no_batch_norm():
     model = tiny_model("wgan_gp")
     kinds = {type(layer).__name__ for layer in model.discriminator.layers}
     assert "BatchNormalization" not in kinds
+
+
+def test_pack_samples_stacks_consecutive_images_on_channels():
+    from zoo.gan import pack_samples
+
+    images = np.arange(5 * 2 * 2 * 3, dtype="float32").reshape(5, 2, 2, 3)
+    packed = pack_samples(tf.constant(images), 2).numpy()
+    assert packed.shape == (2, 2, 2, 6)  # the fifth image is dropped
+    for i in range(2):
+        for j in range(2):
+            np.testing.assert_array_equal(packed[i, ..., 3 * j : 3 * j + 3], images[2 * i + j])
+    np.testing.assert_array_equal(pack_samples(tf.constant(images), 1), images)
+
+
+def test_pacgan_discriminator_sees_packed_samples_and_trains():
+    model = tiny_model("dcgan", pack=2)
+    assert model.discriminator.input_shape == (None, 16, 16, 2)
+    history = model.fit(tiny_images(model, n=8), batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    scores = model.discriminate(tf.constant(tiny_images(model, n=6)), training=False)
+    assert scores.shape == (3, 1)
+    with pytest.raises(ValueError, match="pack=0"):
+        tiny_model("dcgan", pack=0)
