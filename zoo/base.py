@@ -9,7 +9,7 @@ from zoo.latents import latents_from_seeds, random_latents
 class GenerativeModel(keras.Model):
     """Base of all zoo models: hyperparameters, latent draws and `sample`.
 
-    Subclasses build `self.generator`, a functional model mapping
+    Subclasses provide `generator` (an attribute or property), a functional model mapping
     `(batch, latent_dim)` latents to images in `pixel_range`.
 
     Args:

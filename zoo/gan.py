@@ -62,6 +62,11 @@ class GAN(GenerativeModel):
             at once (stacked on channels), all real or all fake, which
             penalises a generator that covers few modes (Lin et al. 2018).
             Batch sizes should be multiples of m. 1 is off.
+        ema_decay: keep an exponential moving average of the generator's
+            weights with this decay (e.g. 0.999); `generator`, and so
+            sampling, evaluation and export, then use the average, which
+            smooths out the oscillation of adversarial training (Yazici et
+            al. 2019). 0 is off.
     """
 
     pixel_range = (-1.0, 1.0)
@@ -76,7 +81,7 @@ class GAN(GenerativeModel):
     def __init__(
         self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
         r1_weight=0.0, label_smoothing=0.0, latent_prior="normal",
-        minibatch_stddev=False, pack=1, **kwargs
+        minibatch_stddev=False, pack=1, ema_decay=0.0, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.latent_prior = check_prior(latent_prior)
@@ -92,7 +97,7 @@ class GAN(GenerativeModel):
                 f"label_smoothing applies to the non-saturating loss (dcgan); "
                 f"{type(self).__name__} plays another game: leave it at 0."
             )
-        self.generator = networks.conv_generator(
+        self.generator_network = networks.conv_generator(
             self.image_shape, self.latent_dim, self.width, output_activation="tanh"
         )
         self.minibatch_stddev = bool(minibatch_stddev)
@@ -104,15 +109,28 @@ class GAN(GenerativeModel):
             (height, width_px, channels * self.pack), self.width,
             self.discriminator_normalization, minibatch_stddev=self.minibatch_stddev,
         )
+        self.ema_decay = float(ema_decay)
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={ema_decay}; use a decay in [0, 1) (0 is off).")
+        self.ema_generator = None
+        if self.ema_decay:
+            self.ema_generator = keras.models.clone_model(self.generator_network)
+            self.ema_generator.name = "ema_generator"
+            self.ema_generator.set_weights(self.generator_network.get_weights())
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    @property
+    def generator(self):
+        """Latent -> image model: the EMA copy when `ema_decay` > 0."""
+        return self.ema_generator if self.ema_generator is not None else self.generator_network
 
     def get_config(self):
         config = super().get_config()
         config.update(
             width=self.width, r1_weight=self.r1_weight,
             label_smoothing=self.label_smoothing, latent_prior=self.latent_prior,
-            minibatch_stddev=self.minibatch_stddev, pack=self.pack,
+            minibatch_stddev=self.minibatch_stddev, pack=self.pack, ema_decay=self.ema_decay,
         )
         return config
 
@@ -141,7 +159,7 @@ class GAN(GenerativeModel):
         # Built now, so a model saved before `fit` round-trips its optimizers
         # (an unbuilt optimizer skips loading its state, keras#19389).
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
+        self.g_optimizer.build(self.generator_network.trainable_variables)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -205,23 +223,30 @@ class GAN(GenerativeModel):
         real = _images(data)
         batch_size = tf.shape(real)[0]
         d_weights = self.discriminator.trainable_weights
-        g_weights = self.generator.trainable_weights
+        g_weights = self.generator_network.trainable_weights
         for _ in range(self.critic_steps):
-            fake = self.generator(self.random_latents(batch_size), training=True)
+            fake = self.generator_network(self.random_latents(batch_size), training=True)
             with tf.GradientTape() as tape:
                 d_loss = self.discriminator_objective(real, fake, training=True)
                 scaled = self.d_optimizer.scale_loss(d_loss)
             self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_weights), d_weights))
         with tf.GradientTape() as tape:
-            fake = self.generator(self.random_latents(batch_size), training=True)
+            fake = self.generator_network(self.random_latents(batch_size), training=True)
             g_loss = self.generator_loss(self.discriminate(fake, training=True))
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_weights), g_weights))
+        if self.ema_generator is not None:
+            self.update_ema()
         return self._update_metrics(d_loss, g_loss)
+
+    def update_ema(self):
+        """ema <- decay * ema + (1 - decay) * weights, batch-norm statistics included."""
+        for average, current in zip(self.ema_generator.weights, self.generator_network.weights):
+            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
 
     def test_step(self, data):
         real = _images(data)
-        fake = self.generator(self.random_latents(tf.shape(real)[0]), training=False)
+        fake = self.generator_network(self.random_latents(tf.shape(real)[0]), training=False)
         d_loss = self.discriminator_objective(real, fake, training=False)
         g_loss = self.generator_loss(self.discriminate(fake, training=False))
         return self._update_metrics(d_loss, g_loss)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zoo
 from tests.conftest import tiny_images, tiny_model
 
 
@@ -69,3 +70,41 @@ def test_pacgan_discriminator_sees_packed_samples_and_trains():
     assert scores.shape == (3, 1)
     with pytest.raises(ValueError, match="pack=0"):
         tiny_model("dcgan", pack=0)
+
+
+def test_ema_weights_equal_the_decayed_average_after_k_steps():
+    import keras
+
+    decay = 0.9
+    model = tiny_model("dcgan", ema_decay=decay)
+    assert model.generator is model.ema_generator
+    expected = [w.numpy().copy() for w in model.generator_network.weights]  # ema_0 = w_0
+
+    class Track(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for i, w in enumerate(model.generator_network.weights):
+                expected[i] = decay * expected[i] + (1 - decay) * w.numpy()
+
+    model.fit(tiny_images(model, n=12), batch_size=4, epochs=1, verbose=0, callbacks=[Track()])
+    for average, want in zip(model.ema_generator.weights, expected):
+        np.testing.assert_allclose(average.numpy(), want, rtol=1e-5, atol=1e-6)
+    # The average lags the trained weights, and sampling uses it.
+    assert any(not np.allclose(a.numpy(), b.numpy())
+               for a, b in zip(model.ema_generator.weights, model.generator_network.weights))
+    z = zoo.latents_from_seeds(range(3), model.latent_dim)
+    np.testing.assert_array_equal(
+        model.sample(3), zoo.images.to_uint8(model.ema_generator(z, training=False), model.pixel_range))
+
+
+def test_ema_generator_round_trips_and_exports(tmp_path):
+    from export import export_run
+
+    model = tiny_model("dcgan", ema_decay=0.5)
+    model.fit(tiny_images(model, n=8), batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = zoo.load(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded.sample(4), model.sample(4))
+    manifest = export_run(str(tmp_path))
+    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    with pytest.raises(ValueError, match="ema_decay=1"):
+        tiny_model("dcgan", ema_decay=1)
