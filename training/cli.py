@@ -96,10 +96,13 @@ def cmd_train(args):
             run = dataclasses.replace(run, epochs=args.epochs)
     else:
         model_name, model_config = _model_arguments(args.model, args.preset, args.set)
-        learning_rates = {
-            k: v for k, v in (("lr", args.lr), ("d_lr", args.d_lr), ("g_lr", args.g_lr)) if v is not None
-        }
         import zoo
+
+        # Flags override the learning rates a preset records.
+        learning_rates = zoo.preset_learning_rates(args.preset) if args.preset else {}
+        learning_rates.update({
+            k: v for k, v in (("lr", args.lr), ("d_lr", args.d_lr), ("g_lr", args.g_lr)) if v is not None
+        })
 
         accepted = [p for p in inspect.signature(zoo.get(model_name).default_optimizers).parameters if p != "self"]
         for key in learning_rates:
@@ -245,7 +248,8 @@ def cmd_list(args):
     print("\nPresets (zoo train --preset NAME):")
     for name in sorted(zoo.PRESETS):
         model_name, arguments = zoo.preset(name)
-        print(f"  {name:24s} {model_name}: {arguments}")
+        rates = zoo.preset_learning_rates(name)
+        print(f"  {name:24s} {model_name}: {arguments}" + (f" {rates}" if rates else ""))
     print("\nDatasets (zoo train --dataset NAME; any TFDS image dataset works):")
     for name in data.KNOWN_DATASETS:
         print(f"  {name:14s} {data.availability(name, args.data_dir)}")

@@ -2,7 +2,8 @@
 
 `load(name, split, model=...)` gives `(images, labels)` batches in the
 model's image shape and pixel range. Names are TFDS dataset names
-(`fashion_mnist`, `mnist`, `cifar10`, `celeb_a`, ...).
+(`fashion_mnist`, `mnist`, `cifar10`, `celeb_a`, ...) or `folder:PATH`, a
+folder searched recursively for JPEG and PNG files.
 
 Fashion-MNIST also works offline from the Debian package
 `dataset-fashion-mnist`: TFDS rejects those files by checksum (Debian
@@ -17,6 +18,7 @@ import shutil
 import socket
 import tempfile
 import urllib.parse
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -188,6 +190,79 @@ def normalise_images(images, image_shape, pixel_range):
     return images
 
 
+FOLDER_PREFIX = "folder:"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def folder_images(path):
+    """Readable-looking JPEG/PNG files under `path` (recursive), sorted.
+
+    Files whose first bytes are not a JPEG or PNG signature are reported with
+    a warning and skipped; files that still fail to decode are skipped
+    during training (tf.data's ignore_errors).
+    """
+    if not os.path.isdir(path):
+        raise DatasetUnavailableError(
+            f"image folder {path!r} does not exist; pass --dataset folder:/path/to/images."
+        )
+    files, bad = [], []
+    for root, _, names in os.walk(path):
+        for name in names:
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                full = os.path.join(root, name)
+                with open(full, "rb") as f:
+                    head = f.read(8)
+                (files if head.startswith(_MAGIC) else bad).append(full)
+    if bad:
+        shown = ", ".join(sorted(bad)[:5]) + (" ..." if len(bad) > 5 else "")
+        warnings.warn(f"skipping {len(bad)} unreadable image file(s) in {path!r}: {shown}", stacklevel=2)
+    if not files:
+        raise DatasetUnavailableError(
+            f"no readable .jpg/.jpeg/.png images under {path!r} (searched recursively)."
+        )
+    return sorted(files)
+
+
+def _crop_to_aspect(image, height, width):
+    """Central crop of one decoded image to the aspect ratio height:width."""
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    target_w = tf.minimum(w, h * width // height)
+    target_h = tf.minimum(h, w * height // width)
+    top, left = (h - target_h) // 2, (w - target_w) // 2
+    return image[top : top + target_h, left : left + target_w]
+
+
+def _load_folder(path, split, image_shape, pixel_range, batch_size, shuffle, seed, drop_remainder):
+    if split != "train":
+        raise DatasetUnavailableError(
+            f"an image folder has one split, 'train'; got split {split!r}."
+        )
+    if image_shape is None:
+        raise ValueError("folder datasets need an image_shape (or a model) to resize to")
+    height, width, channels = image_shape
+    files = folder_images(path)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def decode(filename):
+        image = tf.io.decode_image(tf.io.read_file(filename), channels=channels, expand_animations=False)
+        image = _crop_to_aspect(image, height, width)
+        image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
+        image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+        return image, tf.constant(-1, tf.int64)
+
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(
+        lambda images, labels: (normalise_images(images, image_shape, pixel_range), labels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def load(
     name,
     split="train",
@@ -204,7 +279,7 @@ def load(
     """Loads an image dataset as batches of `(images, labels)`.
 
     Args:
-        name: TFDS dataset name, e.g. "fashion_mnist".
+        name: TFDS dataset name, e.g. "fashion_mnist", or "folder:PATH".
         split: TFDS split, e.g. "train", "test", "train[:10%]".
         model: a zoo model; sets `image_shape` and `pixel_range` from it.
         image_shape: `(H, W, C)` to resize and convert channels to; None
@@ -228,6 +303,9 @@ def load(
         image_shape, pixel_range = model.image_shape, model.pixel_range
     shuffle = split.startswith("train") if shuffle is None else shuffle
     drop_remainder = shuffle if drop_remainder is None else drop_remainder
+    if name.startswith(FOLDER_PREFIX):
+        return _load_folder(name[len(FOLDER_PREFIX):], split, image_shape, pixel_range,
+                            batch_size, shuffle, seed, drop_remainder)
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
     ds = builder.as_dataset(
@@ -281,6 +359,10 @@ def load_images(name, split, n=None, data_dir=None):
         `(images (n, H, W, C) uint8, labels (n,) int64)`; fewer if the split
         is smaller.
     """
+    if name.startswith(FOLDER_PREFIX):
+        raise DatasetUnavailableError(
+            "evaluating against an image folder is not supported; use a TFDS dataset."
+        )
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
     ds = builder.as_dataset(split=split, shuffle_files=False)

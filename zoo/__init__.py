@@ -12,7 +12,7 @@ from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
 from zoo import vae  # noqa: F401  (registers vae, beta_vae)
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
 from zoo.latents import latents_from_seeds
-from zoo.presets import PRESETS, preset
+from zoo.presets import PRESETS, preset, preset_learning_rates
 from zoo.registry import create, get, load, names
 from zoo.vae import VAE, BetaVAE
 
@@ -31,4 +31,5 @@ __all__ = [
     "load",
     "names",
     "preset",
+    "preset_learning_rates",
 ]

@@ -1,13 +1,34 @@
-"""Named setups: plain dicts of a model's constructor arguments."""
+"""Named setups: plain dicts of a model's constructor arguments, and the
+learning rates (`lr`, or `d_lr` / `g_lr` for TTUR) the command line's
+optimizers use with them."""
 
 PRESETS = {
     "dcgan_fashion_mnist": ("dcgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
+    "dcgan_mnist": ("dcgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
+    "dcgan_cifar10": ("dcgan", {"image_shape": (32, 32, 3), "latent_dim": 128, "width": 64}),
+    # DCGAN paper's 64x64 architecture (4 up-samplings, 512 -> 64 channels):
+    # celeb_a and image folders of faces.
+    "dcgan_celeb_a": ("dcgan", {"image_shape": (64, 64, 3), "latent_dim": 100, "width": 64}),
     "lsgan_fashion_mnist": ("lsgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "sngan_fashion_mnist": ("sngan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
     "beta_vae_fashion_mnist": ("beta_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "beta": 4.0}),
     "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),
 }
+
+
+#: Learning rates of presets that differ from the model's defaults.
+PRESET_LEARNING_RATES = {
+    # DCGAN paper's Adam(2e-4) at 64x64; the class default 1e-3 is tuned for 28x28.
+    "dcgan_celeb_a": {"d_lr": 2e-4, "g_lr": 2e-4},
+    "dcgan_cifar10": {"d_lr": 2e-4, "g_lr": 2e-4},
+}
+
+
+def preset_learning_rates(name):
+    """Learning-rate arguments of `default_optimizers` recorded with a preset."""
+    preset(name)  # validates the name
+    return dict(PRESET_LEARNING_RATES.get(name, {}))
 
 
 def preset(name):

@@ -146,3 +146,18 @@ def test_evaluate_writes_flat_metrics_and_artifacts_agree(run_dir):
 def test_evaluate_user_errors(run_dir, args, message):
     result = zoo_cli("evaluate", run_dir, "-n", 10, *args, check=False)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_a_faces_preset_on_an_image_folder_records_its_learning_rates(tmp_path):
+    from tests.training.test_data import _write_image_folder
+
+    _write_image_folder(tmp_path / "faces")
+    out = tmp_path / "run"
+    zoo_cli("train", "--preset", "dcgan_celeb_a", "--set", "width=4", "--set", "latent_dim=8",
+            "--dataset", f"folder:{tmp_path / 'faces'}", "--epochs", 1, "--steps-per-epoch", 1,
+            "--batch-size", 4, "--g-lr", "1e-4", "--out", out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"] == f"folder:{tmp_path / 'faces'}"
+    assert config["learning_rates"] == {"d_lr": 2e-4, "g_lr": 1e-4}  # the flag overrides the preset
+    grid = tf.io.decode_png(tf.io.read_file(str(out / "samples" / "epoch_001.png")))
+    assert grid.shape[-1] == 3 and grid.shape[0] == 8 * 66 + 2

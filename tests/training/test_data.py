@@ -80,3 +80,54 @@ def test_offline_download_fails_at_once_with_a_how_to(monkeypatch, tmp_path):
     message = str(caught.value)
     assert "'mnist'" in message and "connect to the internet" in message
     assert "no network" in message
+
+
+def _write_image_folder(root):
+    """6 PNG + 2 JPEG images of varied sizes in nested folders, plus junk."""
+    rng = np.random.default_rng(0)
+    (root / "a" / "b").mkdir(parents=True)
+    for i in range(6):
+        image = rng.integers(0, 256, (40 + i, 30 + 2 * i, 3), dtype=np.uint8)
+        (root / "a" / f"img{i}.PNG").write_bytes(tf.io.encode_png(image).numpy())
+    for i in range(2):
+        image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+        (root / "a" / "b" / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
+    (root / "broken.png").write_bytes(b"not really a png")
+    (root / "notes.txt").write_text("ignored")
+
+
+def test_image_folder_loads_recursively_and_reports_bad_files(tmp_path):
+    _write_image_folder(tmp_path)
+    with pytest.warns(UserWarning, match=r"skipping 1 unreadable image file.*broken.png"):
+        ds = data.load(f"folder:{tmp_path}", image_shape=(16, 16, 3), pixel_range=(-1.0, 1.0),
+                       batch_size=4, seed=0)
+    batches = list(ds)
+    assert len(batches) == 2  # 8 good images, batches of 4
+    images, labels = batches[0]
+    assert images.shape == (4, 16, 16, 3) and images.dtype == tf.float32
+    assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
+    assert set(labels.numpy()) == {-1}
+
+
+def test_image_folder_errors_are_clear(tmp_path):
+    with pytest.raises(data.DatasetUnavailableError, match="does not exist"):
+        data.load(f"folder:{tmp_path / 'missing'}", image_shape=(8, 8, 3))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DatasetUnavailableError, match="no readable"):
+        data.load(f"folder:{tmp_path / 'empty'}", image_shape=(8, 8, 3))
+    _write_image_folder(tmp_path / "imgs")
+    with pytest.raises(data.DatasetUnavailableError, match="one split, 'train'"):
+        data.load(f"folder:{tmp_path / 'imgs'}", "test", image_shape=(8, 8, 3))
+
+
+def test_faces_dcgan_trains_on_an_image_folder_at_64x64(tmp_path):
+    _write_image_folder(tmp_path)
+    model_name, arguments = zoo.preset("dcgan_celeb_a")
+    model = zoo.create(model_name, **{**arguments, "width": 8, "latent_dim": 16})
+    model.compile(**model.default_optimizers(**zoo.preset_learning_rates("dcgan_celeb_a")))
+    assert model.generator.output_shape == (None, 64, 64, 3)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(2e-4)
+    with pytest.warns(UserWarning):
+        ds = data.load(f"folder:{tmp_path}", model=model, batch_size=4)
+    history = model.fit(ds, epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"]).all()
