@@ -135,6 +135,12 @@ class GeneratorMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        values = self.measure()
+        if logs is not None:
+            logs.update(values)
+
+    def measure(self):
+        """Computes the metrics for the current model; returns `{"val_<key>": value}`."""
         from training.metrics.evaluate import METRICS, evaluate
         from training.metrics.features import get_extractor
 
@@ -155,5 +161,65 @@ class GeneratorMetrics(keras.callbacks.Callback):
         values = {f"val_{key}": float(result[key]) for m in self.metrics for key in METRICS[m]}
         if self.verbose:
             print("Generator metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+        return values
+
+
+class CollapseGuard(GeneratorMetrics):
+    """Watches coverage (or recall, or classes covered) and acts when it drops.
+
+    Every `every` epochs it computes the monitored metric (logged as
+    `val_<monitor>`), remembers the best weights, and after `patience`
+    evaluations without improvement stops training and, with
+    `restore_best_weights`, puts the best weights back. Each decision is
+    printed and kept in `decisions` (epoch, value, best, action).
+
+    Args:
+        dataset: TFDS name of the real data.
+        monitor: "coverage", "recall" or "classes_covered" (higher is better).
+        patience: evaluations without improvement before stopping.
+        min_delta: smallest rise that counts as an improvement.
+        restore_best_weights: restore the best weights when stopping.
+        **kwargs: `GeneratorMetrics` arguments (`n`, `every`, `extractor`, ...).
+
+    Example:
+        >>> model.fit(ds, epochs=50, callbacks=[
+        ...     CollapseGuard("fashion_mnist", monitor="coverage", patience=2)])
+    """
+
+    GROUPS = {"coverage": "dc", "recall": "pr", "classes_covered": "classes"}
+
+    def __init__(self, dataset, monitor="coverage", patience=2, min_delta=0.0,
+                 restore_best_weights=True, **kwargs):
+        if monitor not in self.GROUPS:
+            raise ValueError(f"monitor={monitor!r}; use one of {', '.join(self.GROUPS)}")
+        super().__init__(dataset, metrics=(self.GROUPS[monitor],), **kwargs)
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch, self.best_weights, self.wait = -math.inf, None, None, 0
+        self.decisions = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        values = self.measure()
         if logs is not None:
             logs.update(values)
+        value = values[f"val_{self.monitor}"]
+        if value > self.best + self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+            action = "new best"
+        else:
+            self.wait += 1
+            action = f"no improvement ({self.wait}/{self.patience})"
+            if self.wait >= self.patience:
+                self.model.stop_training = True
+                action = "stop"
+                if self.restore_best_weights and self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+                    action = f"stop; restored the weights of epoch {self.best_epoch}"
+        self.decisions.append({"epoch": epoch + 1, self.monitor: value, "best": self.best, "action": action})
+        print(f"CollapseGuard: epoch {epoch + 1} {self.monitor}={value:.4g} "
+              f"(best {self.best:.4g} at epoch {self.best_epoch}): {action}")

@@ -73,3 +73,35 @@ def test_generator_metrics_rejects_reconstruction():
 
     with pytest.raises(ValueError, match="cannot compute"):
         GeneratorMetrics("fashion_mnist", ["reconstruction"])
+
+
+def test_collapse_guard_stops_and_restores_the_best_weights(capsys):
+    from training.callbacks import CollapseGuard
+
+    model = tiny_model("dcgan")
+    coverage = iter([0.30, 0.50, 0.45, 0.20, 0.60, 0.70])
+    guard = CollapseGuard("fashion_mnist", monitor="coverage", patience=2, verbose=0)
+    guard.measure = lambda: {"val_density": 1.0, "val_coverage": next(coverage)}
+    snapshots = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.setdefault(epoch + 1, [w.copy() for w in self.model.get_weights()])
+
+    history = model.fit(tiny_images(model, n=4), batch_size=4, epochs=6, verbose=0,
+                        callbacks=[Snapshot(), guard])
+    assert len(history.history["val_coverage"]) == 4  # stopped after epoch 4
+    assert [d["action"] for d in guard.decisions] == [
+        "new best", "new best", "no improvement (1/2)", "stop; restored the weights of epoch 2"]
+    for restored, best in zip(model.get_weights(), snapshots[2]):
+        np.testing.assert_array_equal(restored, best)
+    assert "restored the weights of epoch 2" in capsys.readouterr().out
+
+
+def test_collapse_guard_rejects_an_unknown_monitor():
+    import pytest
+
+    from training.callbacks import CollapseGuard
+
+    with pytest.raises(ValueError, match="monitor='fd'"):
+        CollapseGuard("fashion_mnist", monitor="fd")
