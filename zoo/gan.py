@@ -39,7 +39,8 @@ class GAN(GenerativeModel):
     `generator_loss` and `discriminator_penalty`.
 
     Args:
-        image_shape: `(height, width, channels)`; sides divisible by 4.
+        image_shape: `(height, width, channels)`; each side reachable by
+            stride-2 up-sampling from a base of at least 4 (28, 32, 64, ...).
         latent_dim: length of the latent vector `z`.
         width: channels of the first discriminator / last generator layer;
             the other layers scale with it.
@@ -89,35 +90,24 @@ class GAN(GenerativeModel):
         minibatch_stddev=False, pack=1, ema_decay=0.0, diffaugment="", **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
-        self.latent_prior = check_prior(latent_prior)
         self.width = int(width)
         self.r1_weight = float(r1_weight)
         self.label_smoothing = float(label_smoothing)
-        if self.r1_weight < 0:
-            raise ValueError(f"r1_weight={r1_weight}; use a weight >= 0 (0 is off).")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing={label_smoothing}; use a value in [0, 1).")
-        if self.label_smoothing and type(self).discriminator_loss is not GAN.discriminator_loss:
-            raise ValueError(
-                f"label_smoothing applies to the non-saturating loss (dcgan); "
-                f"{type(self).__name__} plays another game: leave it at 0."
-            )
+        self.latent_prior = check_prior(latent_prior)
+        self.minibatch_stddev = bool(minibatch_stddev)
+        self.pack = int(pack)
+        self.ema_decay = float(ema_decay)
+        self.diffaugment = ",".join(augment.parse_policy(diffaugment))
+        self._check_options()
+
         self.generator_network = networks.conv_generator(
             self.image_shape, self.latent_dim, self.width, output_activation="tanh"
         )
-        self.minibatch_stddev = bool(minibatch_stddev)
-        self.pack = int(pack)
-        if self.pack < 1:
-            raise ValueError(f"pack={pack}; use an integer >= 1 (1 is off).")
         height, width_px, channels = self.image_shape
         self.discriminator = networks.conv_discriminator(
             (height, width_px, channels * self.pack), self.width,
             self.discriminator_normalization, minibatch_stddev=self.minibatch_stddev,
         )
-        self.diffaugment = ",".join(augment.parse_policy(diffaugment))
-        self.ema_decay = float(ema_decay)
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay={ema_decay}; use a decay in [0, 1) (0 is off).")
         self.ema_generator = None
         if self.ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator_network)
@@ -125,6 +115,21 @@ class GAN(GenerativeModel):
             self.ema_generator.set_weights(self.generator_network.get_weights())
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def _check_options(self):
+        if self.r1_weight < 0:
+            raise ValueError(f"r1_weight={self.r1_weight}; use a weight >= 0 (0 is off).")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={self.label_smoothing}; use a value in [0, 1).")
+        if self.label_smoothing and type(self).discriminator_loss is not GAN.discriminator_loss:
+            raise ValueError(
+                f"label_smoothing applies to the non-saturating loss (dcgan); "
+                f"{type(self).__name__} plays another game: leave it at 0."
+            )
+        if self.pack < 1:
+            raise ValueError(f"pack={self.pack}; use an integer >= 1 (1 is off).")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay}; use a decay in [0, 1) (0 is off).")
 
     @property
     def generator(self):
