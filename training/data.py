@@ -155,6 +155,17 @@ def prepare(name, data_dir=None):
     return builder
 
 
+def check_split(builder, split):
+    """Raises a clear error when `split` (e.g. "test[:10%]") is not in the dataset."""
+    try:
+        builder.info.splits[split]
+    except (KeyError, ValueError, AssertionError):
+        raise DatasetUnavailableError(
+            f"dataset {builder.name!r} has no split {split!r}; its splits are "
+            f"{', '.join(sorted(builder.info.splits))} (slices like 'train[:10%]' work too)."
+        ) from None
+
+
 def image_and_label_keys(builder):
     """Feature keys of the image and (if any) the label of a TFDS dataset."""
     features = builder.info.features
@@ -308,6 +319,7 @@ def load(
                             batch_size, shuffle, seed, drop_remainder)
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
+    check_split(builder, split)
     ds = builder.as_dataset(
         split=split,
         shuffle_files=shuffle,
@@ -365,6 +377,7 @@ def load_images(name, split, n=None, data_dir=None):
         )
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
+    check_split(builder, split)
     ds = builder.as_dataset(split=split, shuffle_files=False)
     if n is not None:
         ds = ds.take(n)

@@ -89,6 +89,7 @@ def test_export_then_sample(run_dir):
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--model", "vae", "--d-lr", "1e-3"], "--d-lr does not apply to model 'vae'; use --lr"),
     (["train", "--model", "dcgan", "--dataset", "fashion_mnst"], "unknown dataset 'fashion_mnst'"),
+    (["train", "--model", "dcgan", "--split", "validation"], "has no split 'validation'"),
     (["export", "does-not-exist"], "no model file"),
     (["sample", "does-not-exist"], "no model file"),
 ])
