@@ -7,6 +7,7 @@ grid per epoch from fixed latents) and `logs/` (TensorBoard).
 
 import json
 import os
+import shutil
 import sys
 
 import keras
@@ -33,6 +34,21 @@ def _paths(out):
         "samples": os.path.join(out, "samples"),
         "logs": os.path.join(out, "logs"),
     }
+
+
+#: What a run folder holds besides its config: removed by --overwrite, so no
+#: grid, log or export of the old model survives next to the new one.
+RUN_OUTPUTS = (MODEL_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
+               "export.json", "metrics.json", "nearest_train.json")
+
+
+def _remove_run_outputs(out):
+    for name in RUN_OUTPUTS:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
 
 
 def load_run_config(out):
@@ -76,9 +92,7 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
             )
     else:
         if overwrite:
-            for key in ("model", "history"):
-                if os.path.exists(paths[key]):
-                    os.remove(paths[key])
+            _remove_run_outputs(run.out)
         keras.utils.set_random_seed(run.seed)
         model = zoo.create(run.model, **run.model_config)
         model.compile(**model.default_optimizers(**run.learning_rates))

@@ -54,6 +54,20 @@ def test_rerun_into_the_same_folder_is_refused_and_keeps_files(run_dir):
     assert (run_dir / "model.keras").read_bytes() == before
 
 
+def test_overwrite_replaces_every_output_of_the_old_run(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "overwritten"
+    shutil.copytree(run_dir, copy)
+    (copy / "export.json").write_text("{}")
+    (copy / "samples" / "epoch_009.png").write_bytes(b"old")
+    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 1,
+            "--batch-size", 16, "--overwrite", "--out", copy)
+    assert not (copy / "export.json").exists()
+    assert sorted(p.name for p in (copy / "samples").iterdir()) == ["epoch_000.png", "epoch_001.png"]
+    assert json.loads((copy / "history.json").read_text())["epoch"] == [1]
+
+
 def test_resume_continues_to_the_requested_epoch(run_dir, tmp_path):
     import shutil
 
