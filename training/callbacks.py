@@ -133,11 +133,16 @@ class GeneratorMetrics(keras.callbacks.Callback):
         self.verbose = verbose
 
     def on_epoch_end(self, epoch, logs=None):
+        self.measure_into(epoch, logs)
+
+    def measure_into(self, epoch, logs):
+        """On scheduled epochs, measures and adds the values to `logs`; else None."""
         if (epoch + 1) % self.every:
-            return
+            return None
         values = self.measure()
         if logs is not None:
             logs.update(values)
+        return values
 
     def measure(self):
         """Computes the metrics for the current model; returns `{"val_<key>": value}`."""
@@ -201,11 +206,9 @@ class CollapseGuard(GeneratorMetrics):
         self.decisions = []
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        values = self.measure_into(epoch, logs)
+        if values is None:
             return
-        values = self.measure()
-        if logs is not None:
-            logs.update(values)
         value = values[f"val_{self.monitor}"]
         if value > self.best + self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch + 1, 0
