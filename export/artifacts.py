@@ -20,9 +20,10 @@ import tempfile
 import numpy as np
 
 import zoo
-from export.saved_model import INPUT, OUTPUT, SIGNATURE, run_saved_model, write_saved_model
+from export.saved_model import INPUT, LABEL, OUTPUT, SIGNATURE, run_saved_model, write_saved_model
 from export.tflite import TFLiteConversionError, convert_saved_model, run_tflite
 from zoo.images import to_uint8
+from zoo.latents import labels_from_seeds
 
 #: Parity is checked on the latents of these seeds.
 PARITY_SEEDS = range(16)
@@ -79,10 +80,11 @@ def export_run(run_dir, version=1):
             f.write(content)
 
         z = zoo.latents_from_seeds(PARITY_SEEDS, model.latent_dim, model.latent_prior).numpy()
+        labels = labels_from_seeds(PARITY_SEEDS, model.num_classes)  # None if unconditional
         outputs = {
-            "keras": to_uint8(model.generator(z, training=False), model.pixel_range).numpy(),
-            "saved_model": run_saved_model(saved_model_dir, z),
-            "tflite": run_tflite(tflite_path, z),
+            "keras": to_uint8(model.generate(z, labels), model.pixel_range).numpy(),
+            "saved_model": run_saved_model(saved_model_dir, z, labels),
+            "tflite": run_tflite(tflite_path, z, labels),
         }
         parity = {
             f"{name}_max_abs_diff": int(np.abs(images.astype(int) - outputs["keras"].astype(int)).max())
@@ -102,17 +104,20 @@ def export_run(run_dir, version=1):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
+    inputs = {INPUT: {"dtype": "float32", "shape": [None, model.latent_dim]}}
+    if model.num_classes:
+        inputs[LABEL] = {"dtype": "int32", "shape": [None], "num_classes": model.num_classes}
     manifest = {
         "model": model.registry_name,
         "signature": SIGNATURE,
-        "inputs": {INPUT: {"dtype": "float32", "shape": [None, model.latent_dim]}},
+        "inputs": inputs,
         # Clients draw z from this prior (zoo.latents.latents_from_seeds).
         "latent_prior": model.latent_prior,
         "outputs": {OUTPUT: {"dtype": "uint8", "shape": [None, *model.image_shape]}},
         "saved_model": {"path": os.path.relpath(saved_model_target, run_dir), "version": version},
         "tflite": {
             "path": os.path.relpath(tflite_target, run_dir),
-            "input_shape": [1, model.latent_dim],
+            "input_shapes": {name: [1, *spec["shape"][1:]] for name, spec in inputs.items()},
             "bytes": os.path.getsize(tflite_target),
             "sha256": _sha256(tflite_target),
         },

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from export.saved_model import INPUT, OUTPUT, SIGNATURE
+from export.saved_model import OUTPUT, SIGNATURE, feeds
 
 
 class TFLiteConversionError(RuntimeError):
@@ -42,13 +42,19 @@ def interpreter(model_path_or_content, num_threads=2):
 
 
 def load_runner(model_path_or_content, num_threads=2):
-    """`serving_default` of a batch-1 `.tflite` file as `z (n, d) -> uint8 images`."""
+    """`serving_default` of a batch-1 `.tflite` file as `(z (n, d), labels=None) -> uint8 images`."""
     runner = interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE)
-    return lambda z: np.concatenate(
-        [runner(**{INPUT: row[None]})[OUTPUT] for row in np.asarray(z, np.float32)]
-    )
+
+    def run(z, labels=None):
+        inputs = feeds(z, labels)
+        return np.concatenate([
+            runner(**{name: value[i : i + 1] for name, value in inputs.items()})[OUTPUT]
+            for i in range(len(inputs["z"]))
+        ])
+
+    return run
 
 
-def run_tflite(model_path_or_content, z, num_threads=2):
-    """Runs `serving_default` on each row of `z` (the file has batch 1)."""
-    return load_runner(model_path_or_content, num_threads)(z)
+def run_tflite(model_path_or_content, z, labels=None, num_threads=2):
+    """Runs `serving_default` on each row of `z` (and `labels`); the file has batch 1."""
+    return load_runner(model_path_or_content, num_threads)(z, labels)

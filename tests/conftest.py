@@ -25,6 +25,11 @@ def tiny_images(model, n=8, seed=0):
     return rng.uniform(low, high, (n, *model.image_shape)).astype("float32")
 
 
+def tiny_labels(n=8):
+    """Class labels for `tiny_images` (conditional models use them, others ignore them)."""
+    return np.arange(n, dtype="int64") % 3
+
+
 @pytest.fixture(params=zoo.names())
 def model_name(request):
     return request.param

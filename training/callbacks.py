@@ -14,7 +14,7 @@ class SampleGrid(keras.callbacks.Callback):
     """Writes a grid of samples from fixed latent seeds after every epoch.
 
     The same seeds are used each epoch, so the grids show one set of latents
-    evolving. Also logs the grid to TensorBoard when `log_dir` is given.
+    evolving; a conditional model's grid has one class per column. Also logs the grid to TensorBoard when `log_dir` is given.
 
     Args:
         directory: folder of the PNGs (`epoch_000.png` is before training).
@@ -33,7 +33,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def _write(self, epoch):
         images = self.model.sample(self.n, seed=self.seed).numpy()
-        grid = make_grid(images)
+        # Conditional models' default labels cycle through the classes: one class per column.
+        grid = make_grid(images, columns=self.model.num_classes or None)
         write_png(os.path.join(self.directory, f"epoch_{epoch:03d}.png"), grid)
         if self.log_dir:
             if self._writer is None:
@@ -146,7 +147,7 @@ class GeneratorMetrics(keras.callbacks.Callback):
 
     def measure(self):
         """Computes the metrics for the current model; returns `{"val_<key>": value}`."""
-        from training.metrics.evaluate import METRICS, evaluate
+        from training.metrics.evaluate import METRICS, evaluate, model_generator
         from training.metrics.features import get_extractor
 
         if isinstance(self.extractor, str):
@@ -159,7 +160,7 @@ class GeneratorMetrics(keras.callbacks.Callback):
             progress.update(len(done))
 
         result = evaluate(
-            lambda n, seed: self.model.sample(n, seed=seed).numpy(), self.extractor,
+            model_generator(self.model), self.extractor,
             self.dataset, metrics=self.metrics, n=self.n, seed=self.seed,
             split=self.split, data_dir=self.data_dir, progress=advance,
         )

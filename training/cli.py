@@ -137,29 +137,51 @@ def cmd_export(args):
     print(json.dumps(manifest, indent=2))
 
 
+def _labels(text):
+    """`--labels 3` or `--labels 0,1,2` -> a list of ints."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class numbers like 3 or 0,1,2, got {text!r}") from None
+
+
 def cmd_sample(args):
     import zoo
     from training.images import make_grid, write_png
 
     model = zoo.load(os.path.join(args.run, "model.keras"))
+    labels, columns = None, None
+    if args.labels is not None:
+        if not model.num_classes:
+            raise UsageError(f"--labels: {model.registry_name!r} is unconditional; drop --labels.")
+        # Repeated to n images: one class per column when several are named.
+        labels = [args.labels[i % len(args.labels)] for i in range(args.n)]
+        columns = len(args.labels) if len(args.labels) > 1 else None
+    elif model.num_classes and args.n >= model.num_classes:
+        columns = model.num_classes  # default labels cycle: one class per column
     try:
-        images = model.sample(args.n, seed=args.seed, truncation=args.truncation).numpy()
+        images = model.sample(args.n, seed=args.seed, truncation=args.truncation, labels=labels).numpy()
     except ValueError as error:
         raise UsageError(str(error)) from None
     out = args.out or os.path.join(args.run, f"samples_seed{args.seed}.png")
-    write_png(out, make_grid(images))
+    write_png(out, make_grid(images, columns=columns))
     print(f"{args.n} samples written to {out}")
 
 
 def _artifact_generator(run, artifact):
-    """`(generate(n, seed) -> uint8, model or None)` for a run's artifact."""
+    """`(generate(n, seed), model or None)` for a run's artifact.
+
+    `generate` returns uint8 images, or `(images, labels)` for conditional
+    models (image i asked for class `(seed + i) % num_classes`).
+    """
     import zoo
-    from zoo.latents import latents_from_seeds
+    from training.metrics.evaluate import model_generator
+    from zoo.latents import labels_from_seeds, latents_from_seeds
 
     kind, _, variant = artifact.partition(":")
     if kind == "keras":
         model = zoo.load(os.path.join(run, "model.keras"))
-        return (lambda n, seed: model.sample(n, seed=seed).numpy()), model
+        return model_generator(model), model
     if kind not in ("saved_model", "tflite"):
         raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
     manifest_path = os.path.join(run, "export.json")
@@ -170,20 +192,26 @@ def _artifact_generator(run, artifact):
     # The exported artifacts alone: the latent size comes from their contract.
     latent_dim = manifest["inputs"]["z"]["shape"][-1]
     prior = manifest.get("latent_prior", "normal")
-    latents = lambda n, seed: latents_from_seeds(range(seed, seed + n), latent_dim, prior).numpy()  # noqa: E731
+    num_classes = manifest["inputs"].get("label", {}).get("num_classes", 0)
     if kind == "saved_model":
         from export.saved_model import load_serving
 
-        serve = load_serving(os.path.join(run, manifest["saved_model"]["path"]))
-        return (lambda n, seed: serve(latents(n, seed))), None
-    if kind == "tflite":
+        run_artifact = load_serving(os.path.join(run, manifest["saved_model"]["path"]))
+    else:
         from export.tflite import load_runner
 
         path = os.path.join(run, "tflite", f"generator_{variant or 'float32'}.tflite")
         if not os.path.isfile(path):
             raise UsageError(f"no TFLite artifact {path!r}; export it first")
-        run_file = load_runner(path)
-        return (lambda n, seed: run_file(latents(n, seed))), None
+        run_artifact = load_runner(path)
+
+    def generate(n, seed):
+        seeds = range(seed, seed + n)
+        labels = labels_from_seeds(seeds, num_classes)
+        images = run_artifact(latents_from_seeds(seeds, latent_dim, prior).numpy(), labels)
+        return images if labels is None else (images, labels)
+
+    return generate, None
 
 
 def cmd_evaluate(args):
@@ -200,9 +228,10 @@ def cmd_evaluate(args):
     generate, model = _artifact_generator(args.run, args.artifact)
     reconstruct = None
     if model is not None and hasattr(model, "encoder"):
-        def reconstruct(images):
+        def reconstruct(images, labels):
             scaled = from_uint8(images, model.pixel_range)
-            return to_uint8(model.predict(scaled, batch_size=500, verbose=0), model.pixel_range).numpy()
+            inputs = (scaled, labels.astype("int32")) if model.num_classes else scaled
+            return to_uint8(model.predict(inputs, batch_size=500, verbose=0), model.pixel_range).numpy()
     extractor = get_extractor(args.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
     try:
@@ -310,6 +339,9 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
     sample.add_argument("--truncation", type=float, default=1.0,
                         help="psi in (0, 1]: scale the latents by psi (default: 1, off)")
+    sample.add_argument("--labels", type=_labels, metavar="K[,K...]",
+                        help="conditional models: the class of every image (3), or classes to "
+                        "repeat, one per grid column (0,1,2); default: every class in turn")
     sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png)")
     sample.set_defaults(handler=cmd_sample)
 
@@ -353,13 +385,13 @@ def build_parser():
 
 def _user_errors():
     from export import ExportError
-    from training.data import DatasetUnavailableError
+    from training.data import DatasetUnavailableError, LabelMismatchError
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
 
     return (UsageError, ExportError, DatasetUnavailableError, RunFolderError, ModelFileError,
-            ExtractorUnavailableError)
+            ExtractorUnavailableError, LabelMismatchError)
 
 
 def main(argv=None):

@@ -166,6 +166,32 @@ def check_split(builder, split):
         ) from None
 
 
+class LabelMismatchError(ValueError):
+    """A conditional model was given data without (the right number of) class labels."""
+
+
+def check_labels_for(model, name, builder=None):
+    """Refuses data a conditional `model` cannot learn from; no-op if unconditional."""
+    if not model.num_classes:
+        return
+    feature = None
+    if builder is not None:
+        _, label_key = image_and_label_keys(builder)
+        feature = builder.info.features[label_key] if label_key else None
+    classes = getattr(feature, "num_classes", None)
+    if classes is None:
+        raise LabelMismatchError(
+            f"{model.registry_name!r} is conditional and needs class labels, but {name!r} has "
+            "none; use a labelled TFDS dataset (fashion_mnist, mnist, cifar10) or an "
+            "unconditional model."
+        )
+    if classes != model.num_classes:
+        raise LabelMismatchError(
+            f"{name!r} has {classes} classes but the model was built for "
+            f"num_classes={model.num_classes}; pass --set num_classes={classes}."
+        )
+
+
 def image_and_label_keys(builder):
     """Feature keys of the image and (if any) the label of a TFDS dataset."""
     features = builder.info.features
@@ -315,10 +341,14 @@ def load(
     shuffle = split.startswith("train") if shuffle is None else shuffle
     drop_remainder = shuffle if drop_remainder is None else drop_remainder
     if name.startswith(FOLDER_PREFIX):
+        if model is not None:
+            check_labels_for(model, name)
         return _load_folder(name[len(FOLDER_PREFIX):], split, image_shape, pixel_range,
                             batch_size, shuffle, seed, drop_remainder)
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
+    if model is not None:
+        check_labels_for(model, name, builder)
     check_split(builder, split)
     ds = builder.as_dataset(
         split=split,

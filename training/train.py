@@ -91,8 +91,6 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
                 f"more with --epochs (got {run.epochs})."
             )
     else:
-        if overwrite:
-            _remove_run_outputs(run.out)
         keras.utils.set_random_seed(run.seed)
         model = zoo.create(run.model, **run.model_config)
         model.compile(**model.default_optimizers(**run.learning_rates))
@@ -110,6 +108,9 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
             batch_size=run.batch_size, data_dir=run.data_dir, shuffle=False,
         )
 
+    if overwrite and not resume:
+        # Only now that model and data are known good: a failed start keeps the old run.
+        _remove_run_outputs(run.out)
     os.makedirs(run.out, exist_ok=True)
     commands = []
     if resume and os.path.exists(paths["config"]):

@@ -3,13 +3,16 @@
 Every model is a subclassed `keras.Model` with its own `train_step`, trained
 with `model.fit`, and exposes the same small surface: `generator` (latent ->
 image functional model), `sample(n, seed=...)`, `latent_dim`, `image_shape`
-and `pixel_range`; VAEs also have `encoder`.
+and `pixel_range`; VAEs also have `encoder`. Conditional models (`cgan`,
+`cvae`) have `num_classes` > 0 and take class labels.
 """
 
 __version__ = "0.1.0"
 
 from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
 from zoo import vae  # noqa: F401  (registers vae, beta_vae)
+from zoo import conditional  # noqa: F401  (registers cgan, cvae)
+from zoo.conditional import ConditionalGAN, ConditionalVAE
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset, preset_learning_rates
@@ -18,6 +21,8 @@ from zoo.vae import VAE, BetaVAE
 
 __all__ = [
     "BetaVAE",
+    "ConditionalGAN",
+    "ConditionalVAE",
     "DCGAN",
     "GAN",
     "LSGAN",

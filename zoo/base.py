@@ -3,14 +3,15 @@
 import keras
 
 from zoo.images import to_uint8
-from zoo.latents import latents_from_seeds, random_latents
+from zoo.latents import check_labels, labels_from_seeds, latents_from_seeds, random_latents
 
 
 class GenerativeModel(keras.Model):
     """Base of all zoo models: hyperparameters, latent draws and `sample`.
 
     Subclasses provide `generator` (an attribute or property), a functional model mapping
-    `(batch, latent_dim)` latents to images in `pixel_range`.
+    `(batch, latent_dim)` latents to images in `pixel_range`; for conditional
+    models (`num_classes` > 0) it takes `[z, label]`, label int32 `(batch,)`.
 
     Args:
         image_shape: `(height, width, channels)` of the images.
@@ -23,6 +24,8 @@ class GenerativeModel(keras.Model):
     pixel_range = (-1.0, 1.0)
     #: Distribution of the latents (see `zoo.latents.PRIORS`).
     latent_prior = "normal"
+    #: Classes a conditional model generates; 0 for an unconditional one.
+    num_classes = 0
 
     def __init__(self, image_shape, latent_dim, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -59,7 +62,23 @@ class GenerativeModel(keras.Model):
         """Training-time latents, drawn from the model's seed generator."""
         return random_latents((batch_size, self.latent_dim), self.latent_prior, self.seed_generator)
 
-    def sample(self, n, seed=0, truncation=1.0):
+    def generate(self, z, labels=None, training=False):
+        """Latents (and, for conditional models, int labels) -> images in `pixel_range`."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional; do not pass labels.")
+            return self.generator(z, training=training)
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__} is conditional: pass one label in "
+                f"[0, {self.num_classes}) per latent."
+            )
+        # Both as tensors: Keras refuses a list mixing numpy and tensors.
+        z = keras.ops.convert_to_tensor(z, "float32")
+        labels = keras.ops.convert_to_tensor(labels, "int32")
+        return self.generator([z, labels], training=training)
+
+    def sample(self, n, seed=0, truncation=1.0, labels=None):
         """Generates `n` uint8 images; image `i` comes from latent seed `seed + i`.
 
         Args:
@@ -67,6 +86,9 @@ class GenerativeModel(keras.Model):
             seed: latent seed of the first image.
             truncation: psi in (0, 1]; latents are scaled by psi, trading
                 variety for typical-looking samples. 1 is off.
+            labels: conditional models only: the class of each image (a
+                sequence of `n` ints, or one int for all); by default image
+                `i` gets class `(seed + i) % num_classes`.
 
         Returns:
             uint8 tensor `(n, H, W, C)`.
@@ -78,5 +100,9 @@ class GenerativeModel(keras.Model):
         """
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
-        z = latents_from_seeds(range(seed, seed + n), self.latent_dim, self.latent_prior) * truncation
-        return to_uint8(self.generator(z, training=False), self.pixel_range)
+        seeds = range(seed, seed + n)
+        z = latents_from_seeds(seeds, self.latent_dim, self.latent_prior) * truncation
+        if self.num_classes:
+            labels = labels_from_seeds(seeds, self.num_classes) if labels is None else check_labels(
+                labels, self.num_classes, n)
+        return to_uint8(self.generate(z, labels), self.pixel_range)

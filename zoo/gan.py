@@ -25,9 +25,22 @@ def pack_samples(images, pack):
     return tf.reshape(grouped, [-1, shape[1], shape[2], pack * shape[3]])
 
 
-def _images(data):
-    """Images from a batch that is `images` or `(images, labels, ...)`."""
-    return data[0] if isinstance(data, (tuple, list)) else data
+def images_and_labels(data, model):
+    """`(images, labels)` of a batch that is `images` or `(images, labels, ...)`.
+
+    Labels are None for unconditional models (which ignore them); a
+    conditional model fed images alone gets a clear error when `fit` traces.
+    """
+    has_labels = isinstance(data, (tuple, list)) and len(data) > 1
+    images = data[0] if isinstance(data, (tuple, list)) else data
+    if not model.num_classes:
+        return images, None
+    if not has_labels:
+        raise ValueError(
+            f"{type(model).__name__} is conditional: fit it on (images, labels) batches, "
+            f"labels int in [0, {model.num_classes})."
+        )
+    return images, tf.cast(data[1], "int32")
 
 
 class GAN(GenerativeModel):
@@ -101,12 +114,14 @@ class GAN(GenerativeModel):
         self._check_options()
 
         self.generator_network = networks.conv_generator(
-            self.image_shape, self.latent_dim, self.width, output_activation="tanh"
+            self.image_shape, self.latent_dim, self.width, output_activation="tanh",
+            num_classes=self.num_classes,
         )
         height, width_px, channels = self.image_shape
         self.discriminator = networks.conv_discriminator(
             (height, width_px, channels * self.pack), self.width,
             self.discriminator_normalization, minibatch_stddev=self.minibatch_stddev,
+            num_classes=self.num_classes,
         )
         self.ema_generator = None
         if self.ema_decay:
@@ -146,8 +161,9 @@ class GAN(GenerativeModel):
         )
         return config
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def call(self, inputs, training=False):
+        """`z`, or `[z, label]` for conditional models -> images."""
+        return self.generator(inputs, training=training)
 
     # Compilation: two optimizers, saved and restored with the model.
 
@@ -212,41 +228,49 @@ class GAN(GenerativeModel):
     def generator_loss(self, fake_scores):
         return losses.nonsaturating_generator_loss(fake_scores)
 
-    def discriminator_penalty(self, real, fake):
+    def discriminator_penalty(self, real, fake, labels=None):
         """Regulariser added to the discriminator loss: R1 when `r1_weight` > 0."""
         if not self.r1_weight:
             return 0.0
-        critic = lambda x: self.discriminate(x, training=True)  # noqa: E731
+        critic = lambda x: self.discriminate(x, training=True, labels=labels)  # noqa: E731
         return 0.5 * self.r1_weight * losses.r1_penalty(critic, real)
 
-    # The loop.
+    # The loop. `labels` (int32, one per image) matter only to conditional
+    # models: the fakes of a step are generated for the real batch's labels.
 
-    def discriminate(self, images, training):
+    def discriminate(self, images, training, labels=None):
         """Discriminator scores of images (augmented in training), packed `pack` at a time."""
         if training and self.diffaugment:
             images = augment.diff_augment(images, self.diffaugment.split(","), self.seed_generator)
-        return self.discriminator(pack_samples(images, self.pack), training=training)
+        images = pack_samples(images, self.pack)
+        inputs = [images, labels] if self.num_classes else images
+        return self.discriminator(inputs, training=training)
 
-    def discriminator_objective(self, real, fake, training):
-        real_scores = self.discriminate(real, training=training)
-        fake_scores = self.discriminate(fake, training=training)
+    def fakes(self, batch_size, labels, training):
+        """Images from the trained generator for fresh latents (and `labels`)."""
+        z = self.random_latents(batch_size)
+        return self.generator_network([z, labels] if self.num_classes else z, training=training)
+
+    def discriminator_objective(self, real, fake, training, labels=None):
+        real_scores = self.discriminate(real, training=training, labels=labels)
+        fake_scores = self.discriminate(fake, training=training, labels=labels)
         loss = self.discriminator_loss(real_scores, fake_scores)
-        return loss + self.discriminator_penalty(real, fake)
+        return loss + self.discriminator_penalty(real, fake, labels)
 
     def train_step(self, data):
-        real = _images(data)
+        real, labels = images_and_labels(data, self)
         batch_size = tf.shape(real)[0]
         d_weights = self.discriminator.trainable_weights
         g_weights = self.generator_network.trainable_weights
         for _ in range(self.critic_steps):
-            fake = self.generator_network(self.random_latents(batch_size), training=True)
+            fake = self.fakes(batch_size, labels, training=True)
             with tf.GradientTape() as tape:
-                d_loss = self.discriminator_objective(real, fake, training=True)
+                d_loss = self.discriminator_objective(real, fake, training=True, labels=labels)
                 scaled = self.d_optimizer.scale_loss(d_loss)
             self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_weights), d_weights))
         with tf.GradientTape() as tape:
-            fake = self.generator_network(self.random_latents(batch_size), training=True)
-            g_loss = self.generator_loss(self.discriminate(fake, training=True))
+            fake = self.fakes(batch_size, labels, training=True)
+            g_loss = self.generator_loss(self.discriminate(fake, training=True, labels=labels))
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_weights), g_weights))
         if self.ema_generator is not None:
@@ -259,10 +283,10 @@ class GAN(GenerativeModel):
             average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
 
     def test_step(self, data):
-        real = _images(data)
-        fake = self.generator_network(self.random_latents(tf.shape(real)[0]), training=False)
-        d_loss = self.discriminator_objective(real, fake, training=False)
-        g_loss = self.generator_loss(self.discriminate(fake, training=False))
+        real, labels = images_and_labels(data, self)
+        fake = self.fakes(tf.shape(real)[0], labels, training=False)
+        d_loss = self.discriminator_objective(real, fake, training=False, labels=labels)
+        g_loss = self.generator_loss(self.discriminate(fake, training=False, labels=labels))
         return self._update_metrics(d_loss, g_loss)
 
     def _update_metrics(self, d_loss, g_loss):
@@ -380,11 +404,11 @@ class WGANGP(GAN):
     def generator_loss(self, fake_scores):
         return losses.wasserstein_generator_loss(fake_scores)
 
-    def discriminator_penalty(self, real, fake):
+    def discriminator_penalty(self, real, fake, labels=None):
         # One interpolation weight per example, uniform in [0, 1].
         alpha = keras.random.uniform(
             (tf.shape(real)[0], 1, 1, 1), seed=self.seed_generator
         )
-        critic = lambda x: self.discriminate(x, training=True)  # noqa: E731
+        critic = lambda x: self.discriminate(x, training=True, labels=labels)  # noqa: E731
         penalty = self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)
-        return penalty + super().discriminator_penalty(real, fake)
+        return penalty + super().discriminator_penalty(real, fake, labels)

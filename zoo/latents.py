@@ -1,11 +1,12 @@
-"""The one place where user seeds become latent vectors.
+"""The one place where user seeds become latent vectors (and class labels).
 
 `sample`, the training sample grids, export parity checks and evaluation of
-exported artifacts all call `latents_from_seeds`, so the same seed gives the
-same latent everywhere.
+exported artifacts all call `latents_from_seeds` (and, for conditional models,
+`labels_from_seeds`), so the same seed gives the same input everywhere.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 #: Latent priors: standard normal, uniform on [-1, 1], and the standard
@@ -51,6 +52,37 @@ def latents_from_seeds(seeds, latent_dim, prior="normal"):
     return tf.map_fn(
         one, seeds, fn_output_signature=tf.TensorSpec([latent_dim], tf.float32)
     )
+
+
+def labels_from_seeds(seeds, num_classes):
+    """Default class label of each seed, `seed % num_classes`; None if unconditional.
+
+    Consecutive seeds cycle through the classes, so any `num_classes`
+    consecutive images of a conditional model cover every class once.
+
+    Returns:
+        int32 numpy array `(n,)`, or None when `num_classes` is 0.
+    """
+    if not num_classes:
+        return None
+    return (np.asarray(seeds, np.int64).reshape(-1) % num_classes).astype(np.int32)
+
+
+def check_labels(labels, num_classes, n=None):
+    """int32 labels `(n,)`, each in `[0, num_classes)`; a clear ValueError otherwise."""
+    labels = np.asarray(labels)
+    if labels.ndim == 0 and n is not None:
+        labels = np.full(n, labels)
+    if labels.ndim != 1 or (n is not None and len(labels) != n):
+        raise ValueError(f"labels of shape {labels.shape}; expected one class per image ({n}).")
+    if labels.size and (not np.issubdtype(labels.dtype, np.integer)
+                        or labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)] if np.issubdtype(labels.dtype, np.integer) else labels
+        raise ValueError(
+            f"label {bad.reshape(-1)[0].item()!r} is not a class of this model; use integers in "
+            f"[0, {num_classes})."
+        )
+    return labels.astype(np.int32)
 
 
 def random_latents(shape, prior, seed_generator):

@@ -35,13 +35,20 @@ def num_resolution_steps(image_shape):
     return steps
 
 
+def label_input():
+    """The class-label input of conditional networks: int32 `(batch,)`."""
+    return keras.Input((), dtype="int32", name="label")
+
+
 def conv_generator(
-    image_shape, latent_dim, width, output_activation, name="generator"
+    image_shape, latent_dim, width, output_activation, num_classes=0, name="generator"
 ):
     """DCGAN-style generator: Dense -> reshape -> stride-2 transposed convs.
 
     Channels halve at each up-sampling, from `width * 2**(k-1)` at the base to
-    `width` before the last layer (DCGAN, Radford et al. 2016).
+    `width` before the last layer (DCGAN, Radford et al. 2016). With
+    `num_classes` > 0 the model takes `[z, label]` and a learned embedding
+    of the label (of `latent_dim` values) is concatenated to `z`.
     """
     steps = num_resolution_steps(image_shape)
     base_h = image_shape[0] // 2**steps
@@ -49,7 +56,13 @@ def conv_generator(
     channels = width * 2 ** (steps - 1)
 
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(base_h * base_w * channels, use_bias=False)(z)
+    inputs, x = z, z
+    if num_classes:
+        label = label_input()
+        inputs = [z, label]
+        embedded = layers.Embedding(num_classes, latent_dim, name="label_embedding")(label)
+        x = layers.Concatenate()([z, embedded])
+    x = layers.Dense(base_h * base_w * channels, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((base_h, base_w, channels))(x)  # (batch, h0, w0, c0)
@@ -69,7 +82,7 @@ def conv_generator(
         dtype="float32",
         name="images",
     )(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model(inputs, images, name=name)
 
 
 def _maybe_spectral(layer, normalization):
@@ -99,7 +112,7 @@ def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False):
 
 
 def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False,
-                       name="discriminator"):
+                       num_classes=0, name="discriminator"):
     """Stride-2 conv classifier returning one unbounded logit/score per image.
 
     Args:
@@ -107,6 +120,9 @@ def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False
             (every conv and the output layer spectrally normalised), or "none".
         minibatch_stddev: append the batch-variation channel before the
             output layer (`zoo.layers.MinibatchStdDev`).
+        num_classes: > 0 makes it a projection discriminator taking
+            `[images, label]`: score = w . phi(x) + embed(label) . phi(x), with
+            phi the flattened features (Miyato & Koyama 2018).
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(
@@ -117,16 +133,33 @@ def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False
         images, num_resolution_steps(image_shape), width, normalization, minibatch_stddev
     )
     score = _maybe_spectral(layers.Dense(1, dtype="float32", name="score"), normalization)(features)
-    return keras.Model(images, score, name=name)
+    if not num_classes:
+        return keras.Model(images, score, name=name)
+    label = label_input()
+    projection = _maybe_spectral(
+        layers.Embedding(num_classes, features.shape[-1], name="label_projection"), normalization
+    )(label)
+    matched = layers.Dot(axes=1, dtype="float32")([projection, features])
+    return keras.Model([images, label], layers.Add(dtype="float32")([score, matched]), name=name)
 
 
-def conv_encoder(image_shape, latent_dim, width, name="encoder"):
-    """VAE encoder: image -> (z_mean, z_log_var), each `(batch, latent_dim)`."""
+def conv_encoder(image_shape, latent_dim, width, num_classes=0, name="encoder"):
+    """VAE encoder: image -> (z_mean, z_log_var), each `(batch, latent_dim)`.
+
+    With `num_classes` > 0 it takes `[images, label]` and a label embedding
+    joins the convolutional features (a conditional VAE's q(z | x, y)).
+    """
     images = keras.Input(tuple(image_shape), name="images")
+    inputs = images
     features = _downsampling_trunk(
         images, num_resolution_steps(image_shape), width, normalization="none"
     )
+    if num_classes:
+        label = label_input()
+        inputs = [images, label]
+        embedded = layers.Embedding(num_classes, latent_dim, name="label_embedding")(label)
+        features = layers.Concatenate()([features, embedded])
     features = layers.Dense(4 * latent_dim, activation="relu")(features)
     z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(features)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(features)
-    return keras.Model(images, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)

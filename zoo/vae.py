@@ -6,7 +6,7 @@ from keras import ops
 
 from zoo import losses, networks
 from zoo.base import GenerativeModel
-from zoo.gan import _images
+from zoo.gan import images_and_labels
 from zoo.registry import register
 
 
@@ -43,13 +43,14 @@ class VAE(GenerativeModel):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.width = int(width)
         self.encoder = networks.conv_encoder(
-            self.image_shape, self.latent_dim, self.width
+            self.image_shape, self.latent_dim, self.width, num_classes=self.num_classes
         )
         self.decoder = networks.conv_generator(
             self.image_shape,
             self.latent_dim,
             self.width,
             output_activation="sigmoid",
+            num_classes=self.num_classes,
             name="decoder",
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -83,14 +84,21 @@ class VAE(GenerativeModel):
         eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
-    def call(self, images, training=False):
-        z_mean, _ = self.encoder(images, training=training)
-        return self.decoder(z_mean, training=training)
+    def encode(self, images, labels=None, training=False):
+        """`(z_mean, z_log_var)` of q(z | x), or q(z | x, y) for conditional models."""
+        inputs = [images, labels] if self.num_classes else images
+        return self.encoder(inputs, training=training)
 
-    def compute_losses(self, images, training):
-        z_mean, z_log_var = self.encoder(images, training=training)
+    def call(self, inputs, training=False):
+        """Reconstructs `images` (or `(images, labels)`) from the posterior mean."""
+        images, labels = images_and_labels(inputs, self)
+        z_mean, _ = self.encode(images, labels, training=training)
+        return self.generate(z_mean, labels, training=training)
+
+    def compute_losses(self, images, training, labels=None):
+        z_mean, z_log_var = self.encode(images, labels, training=training)
         z = self.reparameterize(z_mean, z_log_var)
-        reconstructions = self.decoder(z, training=training)
+        reconstructions = self.generate(z, labels, training=training)
         reconstruction = ops.mean(
             losses.bernoulli_reconstruction_loss(images, reconstructions)
         )
@@ -98,16 +106,17 @@ class VAE(GenerativeModel):
         return reconstruction + self.kl_weight() * kl, reconstruction, kl
 
     def train_step(self, data):
-        images = _images(data)
+        images, labels = images_and_labels(data, self)
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self.compute_losses(images, training=True)
+            loss, reconstruction, kl = self.compute_losses(images, training=True, labels=labels)
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return self._update_metrics(loss, reconstruction, kl)
 
     def test_step(self, data):
-        return self._update_metrics(*self.compute_losses(_images(data), training=False))
+        images, labels = images_and_labels(data, self)
+        return self._update_metrics(*self.compute_losses(images, training=False, labels=labels))
 
     def _update_metrics(self, loss, reconstruction, kl):
         self.loss_tracker.update_state(loss)

@@ -107,7 +107,7 @@ def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monk
     model.save(tmp_path / "model.keras")
     # Simulate a converter that silently lost the weights (the measured trap).
     real_run_tflite = artifacts.run_tflite
-    monkeypatch.setattr(artifacts, "run_tflite", lambda path, z: 255 - real_run_tflite(path, z))
+    monkeypatch.setattr(artifacts, "run_tflite", lambda path, z, labels=None: 255 - real_run_tflite(path, z, labels))
     with pytest.raises(ExportError, match="disagrees with Keras"):
         export_run(str(tmp_path))
     assert tflite.read_bytes() == before

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.conftest import tiny_images, tiny_model
+from tests.conftest import tiny_images, tiny_labels, tiny_model
+from zoo.latents import labels_from_seeds
 
 
 def _optimizers(model):
@@ -18,7 +19,7 @@ def _optimizers(model):
 
 
 def _fit_one_step(model, images):
-    dataset = tf.data.Dataset.from_tensor_slices((images, np.zeros(len(images), "int64")))
+    dataset = tf.data.Dataset.from_tensor_slices((images, tiny_labels(len(images))))
     return model.fit(dataset.batch(len(images)), epochs=1, verbose=0)
 
 
@@ -33,7 +34,9 @@ def test_one_fit_step_gives_finite_losses(model_name):
 def test_validation_data_is_evaluated(model_name):
     model = tiny_model(model_name)
     images = tiny_images(model)
-    history = model.fit(images, validation_data=(images,), batch_size=4, epochs=1, verbose=0)
+    labels = tiny_labels(len(images))
+    history = model.fit(images, labels, validation_data=(images, labels), batch_size=4, epochs=1,
+                        verbose=0)
     val_keys = [k for k in history.history if k.startswith("val_")]
     assert val_keys and all(np.isfinite(history.history[k]).all() for k in val_keys)
 
@@ -55,7 +58,8 @@ def test_keras_file_round_trips_outputs_and_optimizer_states(model_name, tmp_pat
 
     assert type(loaded) is type(model)
     z = zoo.latents_from_seeds(range(4), model.latent_dim)
-    np.testing.assert_array_equal(loaded.generator(z), model.generator(z))
+    labels = labels_from_seeds(range(4), model.num_classes)
+    np.testing.assert_array_equal(loaded.generate(z, labels), model.generate(z, labels))
     np.testing.assert_array_equal(loaded.sample(4, seed=7), model.sample(4, seed=7))
     for name, optimizer in _optimizers(model).items():
         restored = getattr(loaded, name)
@@ -81,7 +85,7 @@ def test_model_checkpoint_callback_saves_a_loadable_model(model_name, tmp_path):
     model = tiny_model(model_name)
     path = str(tmp_path / "best.keras")
     images = tiny_images(model)
-    model.fit(images, batch_size=4, epochs=1, verbose=0,
+    model.fit(images, tiny_labels(len(images)), batch_size=4, epochs=1, verbose=0,
               callbacks=[keras.callbacks.ModelCheckpoint(path)])
     assert type(zoo.load(path)) is type(model)
 
@@ -97,7 +101,8 @@ def test_sample_is_uint8_in_shape_and_deterministic(model_name):
 
 def test_generator_maps_latents_to_the_declared_pixel_range(model_name):
     model = tiny_model(model_name)
-    out = model.generator(zoo.latents_from_seeds(range(8), model.latent_dim) * 10.0)
+    z = zoo.latents_from_seeds(range(8), model.latent_dim) * 10.0
+    out = model.generate(z, labels_from_seeds(range(8), model.num_classes))
     low, high = model.pixel_range
     assert out.shape == (8, *model.image_shape)
     assert float(tf.reduce_min(out)) >= low and float(tf.reduce_max(out)) <= high

@@ -13,6 +13,7 @@ import numpy as np
 from training import data
 from training.metrics import collapse, distribution
 from training.metrics.reconstruction import reconstruction_metrics
+from zoo.latents import labels_from_seeds
 
 #: Metric groups and the keys each writes.
 METRICS = {
@@ -67,6 +68,21 @@ def real_features(extractor, dataset, split, n, data_dir=None):
     return features, probabilities
 
 
+def model_generator(model):
+    """`generate(n, seed)` for a zoo model, as `evaluate` takes it.
+
+    Conditional models return `(images, labels)`: image `i` is asked for
+    class `(seed + i) % num_classes`, so every class is asked for equally.
+    """
+
+    def generate(n, seed):
+        images = model.sample(n, seed=seed).numpy()
+        labels = labels_from_seeds(range(seed, seed + n), model.num_classes)
+        return images if labels is None else (images, labels)
+
+    return generate
+
+
 def generate_in_chunks(generate, n, seed, chunk=500):
     """Calls `generate` in chunks; image i still comes from seed + i.
 
@@ -107,8 +123,8 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         n: generated images, and real images of `split` (up to its size).
         seed: first latent seed.
         split: real reference split (test: held out from training).
-        reconstruct: for autoencoders, `uint8 images -> uint8 reconstructions`;
-            needed by "reconstruction".
+        reconstruct: for autoencoders, `(uint8 images, labels) -> uint8
+            reconstructions`; needed by "reconstruction".
         progress: called with a stage name after generation, after feature
             extraction and after each metric (`2 + len(metrics)` calls).
 
@@ -152,8 +168,8 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
                 "nearest_train_index": found["nearest_train_index"]}
 
     def reconstructed():
-        images, _ = data.load_images(dataset, split, n, data_dir)
-        return reconstruction_metrics(images, reconstruct(images))
+        images, labels = data.load_images(dataset, split, n, data_dir)
+        return reconstruction_metrics(images, reconstruct(images, labels))
 
     def classes():
         predicted = fake_probabilities.argmax(axis=1)
