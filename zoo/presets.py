@@ -11,6 +11,8 @@ PRESETS = {
     "dcgan_celeb_a": ("dcgan", {"image_shape": (64, 64, 3), "latent_dim": 100, "width": 64}),
     "lsgan_fashion_mnist": ("lsgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "sngan_fashion_mnist": ("sngan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
+    "cgan_fashion_mnist": ("cgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "num_classes": 10}),
+    "cvae_fashion_mnist": ("cvae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "num_classes": 10}),
     "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
     "beta_vae_fashion_mnist": ("beta_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "beta": 4.0}),
     "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),

@@ -11,7 +11,8 @@ import pytest
 
 import zoo
 from export import ExportError, artifacts, export_run
-from tests.conftest import tiny_images, tiny_model
+from tests.conftest import tiny_images, tiny_labels, tiny_model
+from zoo.latents import labels_from_seeds
 
 CLEAN_CHECK = textwrap.dedent("""
     import json, sys
@@ -19,20 +20,26 @@ CLEAN_CHECK = textwrap.dedent("""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    run, z_path, expected_path = sys.argv[1:4]
+    run, z_path, labels_path, expected_path = sys.argv[1:5]
     z = np.load(z_path)
     expected = np.load(expected_path)
     loaded = tf.saved_model.load(run + "/saved_model/1")
     signature = loaded.signatures["serving_default"]
     inputs = signature.structured_input_signature[1]
-    served = signature(z=tf.constant(z))["images"].numpy()
+    feeds = {"z": z}
+    if "label" in inputs:  # conditional generators
+        feeds["label"] = np.load(labels_path).astype(np.int32)
+    served = signature(**{k: tf.constant(v) for k, v in feeds.items()})["images"].numpy()
     interpreter = Interpreter(model_path=run + "/tflite/generator_float32.tflite", num_threads=2)
     runner = interpreter.get_signature_runner("serving_default")
-    tflite = np.concatenate([runner(z=row[None])["images"] for row in z])
+    tflite = np.concatenate([runner(**{k: v[i : i + 1] for k, v in feeds.items()})["images"]
+                             for i in range(len(z))])
     details = runner.get_input_details()["z"], runner.get_output_details()["images"]
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     print(json.dumps({
         "input": [inputs["z"].dtype.name, inputs["z"].shape.as_list()],
+        "label": [inputs["label"].dtype.name, inputs["label"].shape.as_list(),
+                  runner.get_input_details()["label"]["shape"].tolist()] if "label" in inputs else None,
         "output": [str(served.dtype), list(served.shape)],
         "tflite_io": [str(np.dtype(details[0]["dtype"])), details[0]["shape"].tolist(),
                       str(np.dtype(details[1]["dtype"])), details[1]["shape"].tolist()],
@@ -47,7 +54,7 @@ CLEAN_CHECK = textwrap.dedent("""
 @pytest.fixture(params=zoo.names())
 def exported_run(request, tmp_path):
     model = tiny_model(request.param)
-    model.fit(tiny_images(model), batch_size=4, epochs=1, verbose=0)
+    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
     model.save(tmp_path / "model.keras")
     export_run(str(tmp_path))
     return tmp_path, model
@@ -58,10 +65,15 @@ def test_exported_artifacts_match_keras_in_a_process_without_the_project(exporte
     scratch = tmp_path_factory.mktemp("parity")
     z = zoo.latents_from_seeds(range(100, 110), model.latent_dim).numpy()
     np.save(scratch / "z.npy", z)
-    np.save(scratch / "expected.npy", model.sample(10, seed=100).numpy().astype(int))
+    # Conditional models: classes other than the default ones of these seeds.
+    labels = (np.arange(10) * 7) % model.num_classes if model.num_classes else np.zeros(0)
+    np.save(scratch / "labels.npy", labels)
+    expected = model.sample(10, seed=100, labels=labels if model.num_classes else None)
+    np.save(scratch / "expected.npy", expected.numpy().astype(int))
     (scratch / "check.py").write_text(CLEAN_CHECK)
     result = subprocess.run(
-        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch / "z.npy"), str(scratch / "expected.npy")],
+        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch / "z.npy"),
+         str(scratch / "labels.npy"), str(scratch / "expected.npy")],
         capture_output=True, text=True, cwd=str(scratch), timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
@@ -69,6 +81,7 @@ def test_exported_artifacts_match_keras_in_a_process_without_the_project(exporte
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["project_imported"] is False
     assert report["input"] == ["float32", [None, model.latent_dim]]
+    assert report["label"] == (["int32", [None], [1]] if model.num_classes else None)
     assert report["output"] == ["uint8", [10, *model.image_shape]]
     assert report["tflite_io"] == ["float32", [1, model.latent_dim], "uint8", [1, *model.image_shape]]
     assert report["saved_model_diff"] <= 1 and report["tflite_diff"] <= 1
@@ -84,6 +97,7 @@ def test_saved_model_cli_lists_the_signature(exported_run):
     assert "signature_def['serving_default']" in result.stdout
     assert "inputs['z']" in result.stdout and "outputs['images']" in result.stdout
     assert f"shape: (-1, {model.latent_dim})" in result.stdout
+    assert ("inputs['label']" in result.stdout) == bool(model.num_classes)
 
 
 def test_manifest_records_contract_hash_and_parity(exported_run):
@@ -95,6 +109,8 @@ def test_manifest_records_contract_hash_and_parity(exported_run):
     assert manifest["tflite"]["sha256"] == hashlib.sha256(tflite.read_bytes()).hexdigest()
     assert manifest["outputs"]["images"]["shape"] == [None, *model.image_shape]
     assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    label = {"dtype": "int32", "shape": [None], "num_classes": model.num_classes}
+    assert manifest["inputs"].get("label") == (label if model.num_classes else None)
 
 
 def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monkeypatch):

@@ -176,3 +176,55 @@ def test_train_a_faces_preset_on_an_image_folder_records_its_learning_rates(tmp_
     assert config["learning_rates"] == {"d_lr": 2e-4, "g_lr": 1e-4}  # the flag overrides the preset
     grid = tf.io.decode_png(tf.io.read_file(str(out / "samples" / "epoch_001.png")))
     assert grid.shape[-1] == 3 and grid.shape[0] == 8 * 66 + 2
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cgan"
+    zoo_cli("train", "--model", "cgan", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 3,
+            "--batch-size", 16, "--seed", 0, "--out", out)
+    return out
+
+
+def test_conditional_run_exports_label_input_and_evaluates_class_accuracy(conditional_run):
+    grid = tf.io.decode_png(tf.io.read_file(str(conditional_run / "samples" / "epoch_001.png")))
+    assert grid.shape[1] == 10 * 18 + 2  # one class per column
+    manifest = json.loads(zoo_cli("export", conditional_run).stdout)
+    assert manifest["inputs"]["label"] == {"dtype": "int32", "shape": [None], "num_classes": 10}
+    assert manifest["tflite"]["input_shapes"] == {"z": [1, 8], "label": [1]}
+    zoo_cli("sample", conditional_run, "-n", 6, "--labels", "7,1,2", "--out", conditional_run / "six.png")
+    six = tf.io.decode_png(tf.io.read_file(str(conditional_run / "six.png")))
+    assert six.shape[:2] == (2 * 18 + 2, 3 * 18 + 2)
+    results = {}
+    for artifact in ("keras", "tflite"):
+        out = zoo_cli("evaluate", conditional_run, "-n", 200, "--metrics", "classes",
+                      "--artifact", artifact).stdout
+        results[artifact] = json.loads(out[out.index("{"):])
+    assert 0.0 <= results["keras"]["class_accuracy"] <= 1.0
+    assert results["tflite"]["class_accuracy"] == pytest.approx(results["keras"]["class_accuracy"], abs=0.02)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "folder:{tmp}"], "needs class labels"),
+    (["--set", "num_classes=5"], "has 10 classes but the model was built for num_classes=5"),
+])
+def test_conditional_training_refuses_data_without_matching_labels_and_keeps_the_old_run(
+        conditional_run, tmp_path, args, message):
+    import shutil
+
+    from tests.training.test_data import _write_image_folder
+
+    _write_image_folder(tmp_path / "images")
+    copy = tmp_path / "run"
+    shutil.copytree(conditional_run, copy)
+    before = (copy / "model.keras").read_bytes()
+    args = [a.format(tmp=tmp_path / "images") for a in args]
+    result = zoo_cli("train", "--model", "cgan", *TINY_FLAGS, *args, "--overwrite", "--out", copy,
+                     check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert (copy / "model.keras").read_bytes() == before
+
+
+def test_sample_labels_need_a_conditional_model(run_dir):
+    result = zoo_cli("sample", run_dir, "--labels", "3", check=False)
+    assert result.returncode == 2 and "unconditional" in result.stderr
