@@ -14,7 +14,7 @@ def _code_blocks(language):
 
 
 def test_fit_script_example_runs(tmp_path, monkeypatch):
-    (example,) = _code_blocks("python")
+    example = _code_blocks("python")[0]
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(example, "README.md", "exec"), namespace)
@@ -23,6 +23,17 @@ def test_fit_script_example_runs(tmp_path, monkeypatch):
     assert images.shape == (16, 28, 28, 1) and images.dtype.name == "uint8"
     assert (tmp_path / "dcgan.keras").is_file()
     np.testing.assert_array_equal(images, namespace["model"].sample(16, seed=0))
+
+
+def test_conditional_example_runs():
+    example = _code_blocks("python")[1]
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert namespace["sneakers"].shape == (16, 28, 28, 1)
+    assert namespace["mixed"].shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(namespace["mixed"][2:], namespace["model"].sample(1, seed=2, labels=9))
+    floats = namespace["floats"]
+    assert floats.dtype.name == "float32" and float(floats.numpy().min()) >= -1.0
 
 
 def test_ci_runs_the_readme_test_command():

@@ -165,6 +165,8 @@ class GeneratorMetrics(keras.callbacks.Callback):
             split=self.split, data_dir=self.data_dir, progress=advance,
         )
         values = {f"val_{key}": float(result[key]) for m in self.metrics for key in METRICS[m]}
+        if "class_accuracy" in result:  # conditional models
+            values["val_class_accuracy"] = float(result["class_accuracy"])
         if self.verbose:
             print("Generator metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
         return values
@@ -181,7 +183,8 @@ class CollapseGuard(GeneratorMetrics):
 
     Args:
         dataset: TFDS name of the real data.
-        monitor: "coverage", "recall" or "classes_covered" (higher is better).
+        monitor: "coverage", "recall", "classes_covered", or for conditional
+            models "class_accuracy" (higher is better).
         patience: evaluations without improvement before stopping.
         min_delta: smallest rise that counts as an improvement.
         restore_best_weights: restore the best weights when stopping.
@@ -192,7 +195,8 @@ class CollapseGuard(GeneratorMetrics):
         ...     CollapseGuard("fashion_mnist", monitor="coverage", patience=2)])
     """
 
-    GROUPS = {"coverage": "dc", "recall": "pr", "classes_covered": "classes"}
+    GROUPS = {"coverage": "dc", "recall": "pr", "classes_covered": "classes",
+              "class_accuracy": "classes"}
 
     def __init__(self, dataset, monitor="coverage", patience=2, min_delta=0.0,
                  restore_best_weights=True, **kwargs):
@@ -203,6 +207,8 @@ class CollapseGuard(GeneratorMetrics):
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, logs=None):
+        if self.monitor == "class_accuracy" and not self.model.num_classes:
+            raise ValueError("monitor='class_accuracy' needs a conditional model (cgan, cvae).")
         self.best, self.best_epoch, self.best_weights, self.wait = -math.inf, None, None, 0
         self.decisions = []
 

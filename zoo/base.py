@@ -6,6 +6,24 @@ from zoo.images import to_uint8
 from zoo.latents import check_labels, labels_from_seeds, latents_from_seeds, random_latents
 
 
+def images_and_labels(data, model):
+    """`(images, labels)` of a batch that is `images` or `(images, labels, ...)`.
+
+    Labels are None for unconditional models (which ignore them); a
+    conditional model fed images alone gets a clear error when `fit` traces.
+    """
+    has_labels = isinstance(data, (tuple, list)) and len(data) > 1
+    images = data[0] if isinstance(data, (tuple, list)) else data
+    if not model.num_classes:
+        return images, None
+    if not has_labels:
+        raise ValueError(
+            f"{type(model).__name__} is conditional: fit it on (images, labels) batches, "
+            f"labels int in [0, {model.num_classes})."
+        )
+    return images, keras.ops.cast(data[1], "int32")
+
+
 class GenerativeModel(keras.Model):
     """Base of all zoo models: hyperparameters, latent draws and `sample`.
 

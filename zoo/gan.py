@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from zoo import augment, losses, networks
 from zoo.latents import check_prior
-from zoo.base import GenerativeModel
+from zoo.base import GenerativeModel, images_and_labels
 from zoo.registry import register
 
 
@@ -23,24 +23,6 @@ def pack_samples(images, pack):
     grouped = tf.reshape(images[:usable], [-1, pack, shape[1], shape[2], shape[3]])
     grouped = tf.transpose(grouped, [0, 2, 3, 1, 4])  # (b / pack, H, W, pack, C)
     return tf.reshape(grouped, [-1, shape[1], shape[2], pack * shape[3]])
-
-
-def images_and_labels(data, model):
-    """`(images, labels)` of a batch that is `images` or `(images, labels, ...)`.
-
-    Labels are None for unconditional models (which ignore them); a
-    conditional model fed images alone gets a clear error when `fit` traces.
-    """
-    has_labels = isinstance(data, (tuple, list)) and len(data) > 1
-    images = data[0] if isinstance(data, (tuple, list)) else data
-    if not model.num_classes:
-        return images, None
-    if not has_labels:
-        raise ValueError(
-            f"{type(model).__name__} is conditional: fit it on (images, labels) batches, "
-            f"labels int in [0, {model.num_classes})."
-        )
-    return images, tf.cast(data[1], "int32")
 
 
 class GAN(GenerativeModel):

@@ -5,8 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import losses, networks
-from zoo.base import GenerativeModel
-from zoo.gan import images_and_labels
+from zoo.base import GenerativeModel, images_and_labels
 from zoo.registry import register
 
 

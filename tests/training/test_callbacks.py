@@ -105,3 +105,26 @@ def test_collapse_guard_rejects_an_unknown_monitor():
 
     with pytest.raises(ValueError, match="monitor='fd'"):
         CollapseGuard("fashion_mnist", monitor="fd")
+
+
+def test_generator_metrics_report_class_accuracy_of_conditional_models():
+    from tests.conftest import tiny_labels
+    from training.callbacks import CollapseGuard
+
+    model = tiny_model("cgan")
+    guard = CollapseGuard("fashion_mnist", monitor="class_accuracy", n=100, verbose=0)
+    history = model.fit(tiny_images(model, n=8), tiny_labels(8), batch_size=4, epochs=1,
+                        verbose=0, callbacks=[guard])
+    assert 0.0 <= history.history["val_class_accuracy"][0] <= 1.0
+    assert guard.decisions[0]["action"] == "new best"
+
+
+def test_class_accuracy_guard_needs_a_conditional_model():
+    import pytest
+
+    from training.callbacks import CollapseGuard
+
+    model = tiny_model("dcgan")
+    with pytest.raises(ValueError, match="needs a conditional model"):
+        model.fit(tiny_images(model, n=4), batch_size=4, epochs=1, verbose=0,
+                  callbacks=[CollapseGuard("fashion_mnist", monitor="class_accuracy")])

@@ -228,3 +228,12 @@ def test_conditional_training_refuses_data_without_matching_labels_and_keeps_the
 def test_sample_labels_need_a_conditional_model(run_dir):
     result = zoo_cli("sample", run_dir, "--labels", "3", check=False)
     assert result.returncode == 2 and "unconditional" in result.stderr
+
+
+def test_conditional_vae_reconstructs_with_the_test_labels(tmp_path):
+    out = tmp_path / "cvae"
+    zoo_cli("train", "--model", "cvae", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 2,
+            "--batch-size", 16, "--out", out)
+    result = zoo_cli("evaluate", out, "-n", 100, "--metrics", "classes,reconstruction").stdout
+    metrics = json.loads(result[result.index("{"):])
+    assert metrics["psnr"] > 0 and 0.0 <= metrics["class_accuracy"] <= 1.0
