@@ -215,10 +215,11 @@ def _artifact_generator(run, artifact):
 
 
 def cmd_evaluate(args):
+    from training.data import normalise_images
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
     from training.train import load_run_config
-    from zoo.images import from_uint8, to_uint8
+    from zoo.images import to_uint8
 
     try:
         metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
@@ -229,9 +230,12 @@ def cmd_evaluate(args):
     reconstruct = None
     if model is not None and hasattr(model, "encoder"):
         def reconstruct(images, labels):
-            scaled = from_uint8(images, model.pixel_range)
+            # The real images in the model's shape, exactly as training fed them.
+            scaled = normalise_images(images, model.image_shape, model.pixel_range)
             inputs = (scaled, labels.astype("int32")) if model.num_classes else scaled
-            return to_uint8(model.predict(inputs, batch_size=500, verbose=0), model.pixel_range).numpy()
+            outputs = model.predict(inputs, batch_size=500, verbose=0)
+            return (to_uint8(scaled, model.pixel_range).numpy(),
+                    to_uint8(outputs, model.pixel_range).numpy())
     extractor = get_extractor(args.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
     try:

@@ -123,8 +123,10 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         n: generated images, and real images of `split` (up to its size).
         seed: first latent seed.
         split: real reference split (test: held out from training).
-        reconstruct: for autoencoders, `(uint8 images, labels) -> uint8
-            reconstructions`; needed by "reconstruction".
+        reconstruct: for autoencoders, `(uint8 images, labels) -> (uint8
+            inputs as the model sees them, uint8 reconstructions)`; needed by
+            "reconstruction". The inputs come back because a model trained at
+            another resolution or channel count sees resized real images.
         progress: called with a stage name after generation, after feature
             extraction and after each metric (`2 + len(metrics)` calls).
 
@@ -169,7 +171,7 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
 
     def reconstructed():
         images, labels = data.load_images(dataset, split, n, data_dir)
-        return reconstruction_metrics(images, reconstruct(images, labels))
+        return reconstruction_metrics(*reconstruct(images, labels))
 
     def classes():
         predicted = fake_probabilities.argmax(axis=1)

@@ -98,10 +98,10 @@ def test_real_features_are_cached_per_extractor_and_count(extractor, tmp_path, m
 def test_reconstruction_metrics_are_perfect_for_identity_and_drop_with_noise(extractor, train_images):
     images = data.load_images("fashion_mnist", "test", 200)[0]
     perfect = evaluation.evaluate(_from(images), extractor, "fashion_mnist", metrics=["reconstruction"],
-                                  n=200, reconstruct=lambda x, labels: x)
+                                  n=200, reconstruct=lambda x, labels: (x, x))
     assert perfect["ssim"] == pytest.approx(1.0) and perfect["ms_ssim"] == pytest.approx(1.0)
     noisy = evaluation.evaluate(_from(images), extractor, "fashion_mnist", metrics=["reconstruction"],
-                                n=200, reconstruct=lambda x, labels: _noisy(x, 0.1))
+                                n=200, reconstruct=lambda x, labels: (x, _noisy(x, 0.1)))
     assert noisy["ssim"] < 0.9 and 15 < noisy["psnr"] < 30 and noisy["ms_ssim_scales"] == 4
 
 
