@@ -55,7 +55,7 @@ def train_for(model_name, seconds, batch_size, out, lr=None):
         rates = {name: lr for name in inspect.signature(model.default_optimizers).parameters}
     optimizers = model.default_optimizers(**rates)
     model.compile(**optimizers)
-    rates = {name: float(keras.ops.convert_to_numpy(o.learning_rate)) for name, o in optimizers.items()}
+    rates = {name: float(f"{float(o.learning_rate):.6g}") for name, o in optimizers.items()}
     dataset = data.load("fashion_mnist", "train", model=model, batch_size=batch_size, seed=0)
     budget = WallClockBudget(seconds)
     model.fit(dataset, epochs=1000, verbose=0, callbacks=[budget], shuffle=False)
