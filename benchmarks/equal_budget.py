@@ -15,19 +15,19 @@ import argparse
 import inspect
 import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
 from training.images import make_grid, write_png  # noqa: E402
 from training.metrics import evaluate as evaluation  # noqa: E402
 from training.metrics.features import get_extractor  # noqa: E402
+
+from environment import environment  # noqa: E402
 
 
 class WallClockBudget(keras.callbacks.Callback):
@@ -95,10 +95,7 @@ def main():
         "batch_size": args.batch_size,
         "n": args.n,
         "extractor": extractor.name,
-        "cpu_count": os.cpu_count(),
-        "devices": [d.device_type for d in tf.config.list_physical_devices()],
-        "machine": platform.machine(),
-        "tensorflow": tf.__version__,
+        **environment(),
         "results": results,
     }, indent=2))
 

@@ -20,6 +20,8 @@ import zoo  # noqa: E402
 from training.metrics import evaluate as evaluation  # noqa: E402
 from training.metrics.features import get_extractor  # noqa: E402
 
+from environment import environment  # noqa: E402
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,7 +52,7 @@ def main():
         "n": args.n,
         "metrics": list(metrics),
         "extractor": extractor.name,
-        "cpu_count": os.cpu_count(),
+        **environment(),
         "seconds_cold_cache": round(cold, 2),
         "seconds_warm_cache_median": round(statistics.median(warm), 2),
         "seconds_warm_cache": [round(s, 2) for s in warm],

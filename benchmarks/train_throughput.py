@@ -10,17 +10,17 @@ and prints one JSON object: per model the median images/s and all samples.
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
+
+from environment import environment  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -65,10 +65,7 @@ def main():
         "benchmark": "train_throughput",
         "batch_size": args.batch_size,
         "steps_per_sample": args.steps,
-        "cpu_count": os.cpu_count(),
-        "devices": [d.device_type for d in tf.config.list_physical_devices()],
-        "machine": platform.machine(),
-        "tensorflow": tf.__version__,
+        **environment(),
         "results": results,
     }, indent=2))
 
