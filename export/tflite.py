@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from export.saved_model import OUTPUT, SIGNATURE, feeds
+from export.saved_model import INPUT, OUTPUT, SIGNATURE, feeds
 
 
 class TFLiteConversionError(RuntimeError):
@@ -49,7 +49,7 @@ def load_runner(model_path_or_content, num_threads=2):
         inputs = feeds(z, labels)
         return np.concatenate([
             runner(**{name: value[i : i + 1] for name, value in inputs.items()})[OUTPUT]
-            for i in range(len(inputs["z"]))
+            for i in range(len(inputs[INPUT]))
         ])
 
     return run

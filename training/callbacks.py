@@ -14,7 +14,8 @@ class SampleGrid(keras.callbacks.Callback):
     """Writes a grid of samples from fixed latent seeds after every epoch.
 
     The same seeds are used each epoch, so the grids show one set of latents
-    evolving; a conditional model's grid has one class per column. Also logs the grid to TensorBoard when `log_dir` is given.
+    evolving; a conditional model's grid has one class per column. Also logs
+    the grid to TensorBoard when `log_dir` is given.
 
     Args:
         directory: folder of the PNGs (`epoch_000.png` is before training).

@@ -75,12 +75,13 @@ def check_labels(labels, num_classes, n=None):
         labels = np.full(n, labels)
     if labels.ndim != 1 or (n is not None and len(labels) != n):
         raise ValueError(f"labels of shape {labels.shape}; expected one class per image ({n}).")
-    if labels.size and (not np.issubdtype(labels.dtype, np.integer)
-                        or labels.min() < 0 or labels.max() >= num_classes):
-        bad = labels[(labels < 0) | (labels >= num_classes)] if np.issubdtype(labels.dtype, np.integer) else labels
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        bad = labels
+    else:
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
         raise ValueError(
-            f"label {bad.reshape(-1)[0].item()!r} is not a class of this model; use integers in "
-            f"[0, {num_classes})."
+            f"label {bad[0].item()!r} is not a class of this model; use integers in [0, {num_classes})."
         )
     return labels.astype(np.int32)
 

@@ -76,8 +76,8 @@ def model_generator(model):
     """
 
     def generate(n, seed):
-        images = model.sample(n, seed=seed).numpy()
         labels = labels_from_seeds(range(seed, seed + n), model.num_classes)
+        images = model.sample(n, seed=seed, labels=labels).numpy()
         return images if labels is None else (images, labels)
 
     return generate
