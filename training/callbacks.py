@@ -5,8 +5,10 @@ import math
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from training.files import atomic_path, atomic_write_json
 from training.images import make_grid, write_png
 
 
@@ -57,8 +59,10 @@ class SampleGrid(keras.callbacks.Callback):
 class JSONHistory(keras.callbacks.Callback):
     """Keeps `history.json` current after every epoch (survives a crash).
 
-    Appends to an existing file, so a resumed run keeps its earlier epochs.
-    The file holds `{"epoch": [1, 2, ...], "<metric>": [...], ...}`.
+    The file holds `{"epoch": [1, 2, ...], "<metric>": [...], ...}`. Rows
+    are keyed by epoch: a resumed run keeps its earlier epochs, and an epoch
+    that is finished again after a crash replaces its row instead of adding
+    a second one. Written atomically.
     """
 
     def __init__(self, path):
@@ -67,36 +71,348 @@ class JSONHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         history = read_history(self.path)
-        history.setdefault("epoch", []).append(epoch + 1)
+        history.pop("stopped", None)
+        epochs = history.setdefault("epoch", [])
+        keep = sum(1 for e in epochs if e <= epoch)  # rows of earlier epochs
+        for key, column in history.items():
+            if isinstance(column, list):
+                del column[keep:]
+        epochs.append(epoch + 1)
         for key, value in (logs or {}).items():
-            column = history.setdefault(key, [None] * (len(history["epoch"]) - 1))
+            column = history.setdefault(key, [])
+            column.extend([None] * (len(epochs) - 1 - len(column)))
             column.append(float(value))
-        temporary = self.path + ".tmp"
-        with open(temporary, "w") as f:
-            json.dump(history, f, indent=2)
-        os.replace(temporary, self.path)
+        atomic_write_json(self.path, history)
 
 
 def read_history(path):
-    """The history written by `JSONHistory`, or an empty one."""
+    """The history written by `JSONHistory`, or an empty one.
+
+    Raises:
+        ValueError: the file exists but is not a history (damaged).
+    """
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            history = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path!r} is not valid JSON ({error}); restore it or remove it") from None
+    if not isinstance(history, dict) or not isinstance(history.get("epoch", []), list):
+        raise ValueError(f"{path!r} is not a training history (no 'epoch' list); restore it or remove it")
+    return history
+
+
+def record_stop(path, reason):
+    """Adds `"stopped": reason` (a dict) to the history at `path`, atomically."""
+    history = read_history(path)
+    history["stopped"] = reason
+    atomic_write_json(path, history)
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or a weight became NaN or infinite; training was stopped.
+
+    Attributes:
+        details: dict with `epoch`, `batch`, `step` and the non-finite
+            `values` (or `weights`).
+    """
+
+    def __init__(self, message, details):
+        super().__init__(message)
+        self.details = details
 
 
 class TerminateOnNonFinite(keras.callbacks.Callback):
-    """Stops training when any logged value is NaN or infinite.
+    """Stops training at once when a logged value or a weight is NaN or infinite.
 
-    `keras.callbacks.TerminateOnNaN` checks only `logs["loss"]`; GANs log
-    `d_loss` and `g_loss` instead.
+    Unlike `keras.callbacks.TerminateOnNaN` it watches every logged value
+    (GANs log `d_loss` and `g_loss`, not `loss`) and the weights (checked at
+    each epoch end), and it raises `NonFiniteError` instead of setting
+    `stop_training`: Keras still runs `on_epoch_end` after a stop, so a
+    `ModelCheckpoint` would overwrite the last good model with the
+    non-finite weights. Raising ends `fit` before any other callback runs.
+    List it first.
     """
 
-    def on_batch_end(self, batch, logs=None):
-        bad = {k: v for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(None, logs)
+        bad = [v.path for v in self.model.variables if not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
         if bad:
-            print(f"\nBatch {batch}: non-finite {bad}; terminating training.")
-            self.model.stop_training = True
+            self._stop(None, {"weights": bad[:5]}, f"non-finite weights in {', '.join(bad[:3])}")
+
+    def _check(self, batch, logs):
+        bad = {}
+        for key, value in (logs or {}).items():
+            try:
+                if not math.isfinite(float(value)):
+                    bad[key] = float(value)
+            except (TypeError, ValueError):
+                continue  # not a scalar (e.g. a histogram)
+        if bad:
+            named = ", ".join(f"{k}={v}" for k, v in bad.items())
+            self._stop(batch, {"values": bad}, named)
+
+    def _stop(self, batch, found, named):
+        epoch = getattr(self, "_epoch", 0)
+        steps = (self.params or {}).get("steps")
+        done = steps if batch is None else batch + 1
+        step = epoch * steps + done if steps else None
+        where = f"epoch {epoch + 1}, " + (f"batch {batch + 1}" if batch is not None else "end")
+        if step is not None:
+            where += f" (step {step})"
+        details = {"epoch": epoch + 1, "batch": None if batch is None else batch + 1, "step": step, **found}
+        raise NonFiniteError(
+            f"training stopped at {where}: {named}; the files saved before it are kept. "
+            "Lower the learning rate, or resume from the last backup.", details)
+
+
+class _AtomicSaving:
+    """A model whose `save`/`save_weights` write a temporary file, then rename."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def save(self, filepath, *args, **kwargs):
+        with atomic_path(filepath) as temporary:
+            self._model.save(temporary, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        with atomic_path(filepath) as temporary:
+            self._model.save_weights(temporary, *args, **kwargs)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` whose files appear complete or not at all.
+
+    Keras writes `.keras` and `.weights.h5` files in place, so a crash during
+    the save destroys the previous good file. This writes to a temporary
+    file beside it and renames it over the old one. Same arguments as
+    `ModelCheckpoint`.
+    """
+
+    def set_model(self, model):
+        super().set_model(_AtomicSaving(model))
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up the whole training state so a killed run continues exactly.
+
+    The state is every variable of the model (both networks, batch-norm
+    statistics, EMA weights, random-number generator states), every
+    optimizer's variables (step counts, moments, learning rates), the loss
+    trackers, and the position: epoch, batches done in it and the global
+    step. It is written to one `.npz` file every `every` steps and after
+    each epoch (when the next one begins, so that every other callback has
+    finished the epoch), atomically: a crash during the write keeps the
+    previous backup.
+
+    On `fit`, an existing backup is restored and `fit` continues where it
+    was written: from that epoch (`initial_epoch`) and, inside the epoch,
+    after the batches already done, which are passed over without a
+    training step (`keras.callbacks.BackupAndRestore` restarts the epoch from
+    its first batch instead). For the data to continue in the same order,
+    feed `training.data.stream(..., start_step=backup.step)`, whose batch
+    `j` depends only on the seed and `j`; with deterministic ops
+    (`tf.config.experimental.enable_op_determinism()`) the final weights are
+    then bitwise identical to an uninterrupted run.
+
+    Args:
+        path: the backup file (`.npz`).
+        every: also back up every `every` training steps; 0 or None: only
+            after epochs.
+
+    Example:
+        >>> backup = TrainingBackup("run/backup.npz", every=500)
+        >>> train, steps = data.stream("fashion_mnist", model=model, start_step=backup.step)
+        >>> model.fit(train, epochs=10, steps_per_epoch=steps, callbacks=[backup])
+    """
+
+    def __init__(self, path, every=500):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or int(every) != every or every < 0):
+            raise ValueError(f"every={every!r}; use a number of steps >= 1, or 0 for epoch ends only.")
+        self.path = os.fspath(path)
+        self.every = int(every or 0)
+        self.position = read_backup_position(self.path)
+        self._restored = False
+
+    @property
+    def step(self):
+        """Training steps done when the backup was written (0 without one)."""
+        return self.position["step"] if self.position else 0
+
+    # Saving.
+
+    def on_train_begin(self, logs=None):
+        if not self._restored:
+            self.restore(self.model)
+        position = self.position or {"epoch": 0, "batch": 0, "step": 0}
+        self._epoch, self._step = position["epoch"], position["step"]
+        self._epoch_start_step = self._step - position["batch"]
+        self._skip_until = position["batch"] or None
+        self._epoch_done = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._epoch_done:  # the previous epoch's callbacks have all run
+            self._write()
+        self._epoch, self._epoch_done = epoch, False
+        self._epoch_start_step = self._step
+        if self._skip_until and self.position and epoch == self.position["epoch"]:
+            # fit reset the loss trackers; put back their values mid-epoch.
+            _assign(self.model.metrics_variables, self._restored_metrics)
+            self._train_function = self.model.train_function
+            self._epoch_start_step = self.position["step"] - self.position["batch"]
+        else:
+            self._skip_until = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._skip_until is None:
+            return
+        if batch < self._skip_until:
+            # Already trained before the backup: pass over it without a step.
+            self.model.train_function = self._no_step
+        else:
+            self.model.train_function = self._train_function
+            self._skip_until = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._skip_until is not None:
+            return
+        step = self._epoch_start_step + batch + 1
+        crossed = self.every and step // self.every > self._step // self.every
+        self._step = step
+        if crossed:
+            self._write(batch=batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch_done = True
+
+    def on_train_end(self, logs=None):
+        if self._epoch_done:
+            self._write()
+        if self._skip_until is not None:
+            self.model.train_function = self._train_function
+        self.model._initial_epoch = None  # noqa: SLF001 (restore sets it for one fit)
+
+    def _no_step(self, iterator):
+        return {m.name: m.result() for m in self.model.metrics}
+
+    def _write(self, batch=None):
+        """Writes the state; `batch=None` means the current epoch is finished."""
+        model = self.model
+        epoch = self._epoch if batch is not None else self._epoch + 1
+        position = {"epoch": epoch, "batch": batch or 0, "step": self._step}
+        arrays = {}
+        for group, variables in _state_groups(model).items():
+            for i, variable in enumerate(variables):
+                arrays[f"{group}/{i}"] = keras.ops.convert_to_numpy(variable)
+        bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+        if bad:
+            raise NonFiniteError(
+                f"refusing to back up non-finite weights at step {self._step} ({', '.join(bad[:3])}); "
+                "the previous backup is kept.", {"step": self._step, "weights": bad[:5]})
+        meta = {**position, "format": 1, "shapes": {k: list(a.shape) for k, a in arrays.items()}}
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        with atomic_path(self.path) as temporary:
+            with open(temporary, "wb") as f:
+                np.savez(f, **arrays)
+        self.position = position
+
+    # Restoring.
+
+    def restore(self, model):
+        """Loads the backup into `model` (if there is one); returns its position or None.
+
+        Raises:
+            BackupError: the file is damaged or belongs to another model.
+        """
+        self._restored = True
+        if not os.path.exists(self.path):
+            self.position = None
+            return None
+        for optimizer in _optimizers(model):
+            if not optimizer.built:  # Keras skips loading an unbuilt optimizer (keras#19389)
+                optimizer.build(model.trainable_variables)
+        try:
+            with np.load(self.path) as stored:
+                arrays = {k: stored[k] for k in stored.files}
+            meta = json.loads(arrays.pop("__meta__").tobytes())
+        except Exception as error:  # zip, pickle and JSON errors all mean "damaged"
+            raise BackupError(
+                f"backup {self.path!r} is damaged ({type(error).__name__}: {error}); delete it "
+                "to restart from the last model.keras, or start over with --overwrite."
+            ) from None
+        groups = _state_groups(model)
+        expected = {f"{g}/{i}": list(v.shape) for g, vs in groups.items() for i, v in enumerate(vs)}
+        if meta.get("shapes") != expected or set(arrays) != set(expected):
+            raise BackupError(
+                f"backup {self.path!r} holds the state of a different model or optimizer "
+                "(variables do not match); start over with --overwrite or use another folder."
+            )
+        for group, variables in groups.items():
+            values = [arrays[f"{group}/{i}"] for i in range(len(variables))]
+            if group == "metrics":
+                self._restored_metrics = values
+            _assign(variables, values)
+        self.position = {k: int(meta[k]) for k in ("epoch", "batch", "step")}
+        model._initial_epoch = self.position["epoch"]  # noqa: SLF001 (as BackupAndRestore does)
+        return self.position
+
+
+class BackupError(ValueError):
+    """A training backup is damaged or does not match the model."""
+
+
+def read_backup_position(path):
+    """`{"epoch", "batch", "step"}` of the backup at `path`, or None if there is none.
+
+    Raises:
+        BackupError: the file exists but cannot be read.
+    """
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path) as stored:
+            meta = json.loads(stored["__meta__"].tobytes())
+        return {k: int(meta[k]) for k in ("epoch", "batch", "step")}
+    except Exception as error:  # zip, JSON and key errors all mean "damaged"
+        raise BackupError(
+            f"backup {path!r} is damaged ({type(error).__name__}); delete it to restart "
+            "from the last model.keras, or start over with --overwrite."
+        ) from None
+
+
+def _optimizers(model):
+    """The model's optimizers, in attribute-name order (`optimizer`, `d_optimizer`, ...)."""
+    found = []
+    for name in sorted(vars(model)):
+        value = vars(model)[name]
+        if isinstance(value, keras.optimizers.Optimizer) and all(value is not f for f in found):
+            found.append(value)
+    return found
+
+
+def _state_groups(model):
+    """Every variable training state consists of, in a fixed order per group."""
+    groups = {"model": list(model.variables), "metrics": list(model.metrics_variables)}
+    for i, optimizer in enumerate(_optimizers(model)):
+        groups[f"optimizer{i}"] = list(optimizer.variables)
+    return groups
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 class GeneratorMetrics(keras.callbacks.Callback):

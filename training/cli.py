@@ -5,10 +5,14 @@ This is the one module that ties `zoo`, `training` and `export` together.
 
 import argparse
 import ast
+import contextlib
 import dataclasses
+import importlib.metadata
 import inspect
 import json
 import os
+import pathlib
+import re
 import sys
 
 
@@ -78,6 +82,13 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
 def _positive_float(text):
     value = float(text)
     if not value > 0:
@@ -94,6 +105,8 @@ def cmd_train(args):
         run = dataclasses.replace(load_run_config(args.out), out=args.out)
         if args.epochs is not None:
             run = dataclasses.replace(run, epochs=args.epochs)
+        if args.deterministic:
+            run = dataclasses.replace(run, deterministic=True)
     else:
         model_name, model_config = _model_arguments(args.model, args.preset, args.set)
         import zoo
@@ -122,12 +135,13 @@ def cmd_train(args):
             batch_size=args.batch_size,
             steps_per_epoch=args.steps_per_epoch,
             seed=args.seed,
+            deterministic=args.deterministic,
             learning_rates=learning_rates,
             data_dir=args.data_dir,
             out=args.out,
         )
-    train(run, resume=args.resume, overwrite=args.overwrite)
-    print(f"Run written to {args.out}")
+    if train(run, resume=args.resume, overwrite=args.overwrite, backup_every=args.backup_every):
+        print(f"Run written to {args.out}")
 
 
 def cmd_export(args):
@@ -288,14 +302,23 @@ def cmd_list(args):
         print(f"  {name:14s} {data.availability(name, args.data_dir)}")
 
 
-def build_parser():
-    import zoo
+def version():
+    """The installed package's version, read without importing TensorFlow."""
+    try:
+        return importlib.metadata.version("keras-gen-zoo")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        source = (pathlib.Path(__file__).parents[1] / "zoo" / "__init__.py").read_text()
+        return re.search(r'__version__ = "([^"]+)"', source).group(1)
 
+
+def build_parser():
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="Train, export and sample Keras GANs and VAEs.",
     )
-    parser.add_argument("--version", action="version", version=f"zoo {zoo.__version__}")
+    parser.add_argument("--version", action="version", version=f"zoo {version()}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (C++ start-up messages, warnings)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -321,9 +344,16 @@ def build_parser():
     train.add_argument("--g-lr", type=_positive_float, help="generator learning rate (GANs)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
     train.add_argument("--out", required=True, help="run folder to write")
+    train.add_argument("--deterministic", action="store_true",
+                       help="TensorFlow op determinism: the same command gives bitwise the same "
+                       "weights, also after a crash and resume (somewhat slower)")
+    train.add_argument("--backup-every", type=_non_negative, default=500, metavar="STEPS",
+                       help="back up the whole training state every STEPS steps, and after every "
+                       "epoch; 0: after epochs only (default: 500)")
     mode = train.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help="continue the run in OUT (weights, optimizer states) up to --epochs")
+                      help="continue the run in OUT with its stored settings up to --epochs "
+                      "(how a finished run is extended); re-running the same command also continues it")
     mode.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
     train.set_defaults(handler=cmd_train)
 
@@ -398,19 +428,67 @@ def _user_errors():
             ExtractorUnavailableError, LabelMismatchError)
 
 
+@contextlib.contextmanager
+def _quiet_native_logs():
+    """Silences what TensorFlow's C++ side prints to stderr while it loads.
+
+    `TF_CPP_MIN_LOG_LEVEL` does not cover the lines absl writes before its
+    logging is initialised (CUDA probes, "All log messages before
+    absl::InitializeLog()"), so file descriptor 2 points at /dev/null while
+    TensorFlow is imported.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel("ERROR")
+    import absl.logging
+    import warnings
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    warnings.filterwarnings("ignore", module="keras")
+    warnings.filterwarnings("ignore", module="tensorflow")
+    # The project's own warnings (e.g. skipped image files) as one line each.
+    warnings.formatwarning = lambda message, category, *rest, **kwargs: f"zoo: warning: {message}\n"
+
+
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING noise
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        with _quiet_native_logs():
+            pass
     try:
         args.handler(args)
     except _user_errors() as error:
-        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        print(f"zoo {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"zoo {args.command}: interrupted; files written so far are kept.", file=sys.stderr)
         return 130
+    except _stops() as error:
+        print(f"zoo {args.command}: {_one_line(error)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _stops():
+    from training.callbacks import NonFiniteError
+
+    return (NonFiniteError,)
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

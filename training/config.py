@@ -24,6 +24,8 @@ class RunConfig:
     batch_size: int = 128
     steps_per_epoch: Optional[int] = None
     seed: int = 0
+    #: TensorFlow's op determinism: bitwise-reproducible runs and resumes.
+    deterministic: bool = False
     learning_rates: dict = dataclasses.field(default_factory=dict)
     grid_size: int = 64
     grid_seed: int = 0
@@ -38,9 +40,19 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text):
+        """Settings from `to_json` text; ValueError if they are not a run's settings."""
         payload = json.loads(text)
+        if not isinstance(payload, dict):
+            raise ValueError("expected a JSON object of run settings")
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in names})
+        run = cls(**{k: v for k, v in payload.items() if k in names})
+        kinds = {"model": str, "model_config": dict, "dataset": str, "split": str,
+                 "epochs": int, "batch_size": int, "seed": int, "learning_rates": dict}
+        for name, kind in kinds.items():
+            value = getattr(run, name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"{name}={value!r} is not a {kind.__name__}")
+        return run
 
 
 def environment():

@@ -229,36 +229,54 @@ def normalise_images(images, image_shape, pixel_range):
 
 FOLDER_PREFIX = "folder:"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+#: Shuffle buffer of datasets too large to hold in memory (encoded images).
+SHUFFLE_BUFFER = 60_000
 
 
-def folder_images(path):
-    """Readable-looking JPEG/PNG files under `path` (recursive), sorted.
+def folder_images(path, channels=3):
+    """The JPEG/PNG files under `path` (recursive) that decode, sorted.
 
-    Files whose first bytes are not a JPEG or PNG signature are reported with
-    a warning and skipped; files that still fail to decode are skipped
-    during training (tf.data's ignore_errors).
+    Every file is decoded once (in parallel, with `tf.io.decode_image`) so
+    that broken files are counted and reported here, in one warning naming
+    them, instead of being dropped silently in the middle of training.
+
+    Raises:
+        DatasetUnavailableError: the folder is missing, or no file decodes.
     """
     if not os.path.isdir(path):
         raise DatasetUnavailableError(
             f"image folder {path!r} does not exist; pass --dataset folder:/path/to/images."
         )
-    files, bad = [], []
-    for root, _, names in os.walk(path):
-        for name in names:
-            if name.lower().endswith(IMAGE_SUFFIXES):
-                full = os.path.join(root, name)
-                with open(full, "rb") as f:
-                    head = f.read(8)
-                (files if head.startswith(_MAGIC) else bad).append(full)
-    if bad:
-        shown = ", ".join(sorted(bad)[:5]) + (" ..." if len(bad) > 5 else "")
-        warnings.warn(f"skipping {len(bad)} unreadable image file(s) in {path!r}: {shown}", stacklevel=2)
-    if not files:
+    candidates = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(path)
+        for name in names
+        if name.lower().endswith(IMAGE_SUFFIXES)
+    )
+    if not candidates:
         raise DatasetUnavailableError(
-            f"no readable .jpg/.jpeg/.png images under {path!r} (searched recursively)."
+            f"no .jpg/.jpeg/.png files under {path!r} (searched recursively); "
+            "point --dataset folder:PATH at a folder of images."
         )
-    return sorted(files)
+    checks = tf.data.Dataset.from_tensor_slices((tf.range(len(candidates), dtype=tf.int64), candidates))
+    checks = checks.map(
+        lambda i, f: (i, tf.reduce_prod(tf.shape(
+            tf.io.decode_image(tf.io.read_file(f), channels=channels, expand_animations=False)))),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).ignore_errors()
+    good = {int(i) for i, size in checks.as_numpy_iterator() if size > 0}
+    bad = [f for i, f in enumerate(candidates) if i not in good]
+    if len(bad) == len(candidates):
+        raise DatasetUnavailableError(
+            f"none of the {len(candidates)} image files under {path!r} decode as JPEG or PNG; "
+            "check that the files are images and not damaged."
+        )
+    if bad:
+        shown = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
+        warnings.warn(
+            f"skipping {len(bad)} of {len(candidates)} image files in {path!r} that do not "
+            f"decode (unreadable image file): {shown}", stacklevel=2)
+    return [f for i, f in enumerate(candidates) if i in good]
 
 
 def _crop_to_aspect(image, height, width):
@@ -271,33 +289,85 @@ def _crop_to_aspect(image, height, width):
     return image[top : top + target_h, left : left + target_w]
 
 
-def _load_folder(path, split, image_shape, pixel_range, batch_size, shuffle, seed, drop_remainder):
-    if split != "train":
-        raise DatasetUnavailableError(
-            f"an image folder has one split, 'train'; got split {split!r}."
-        )
-    if image_shape is None:
-        raise ValueError("folder datasets need an image_shape (or a model) to resize to")
-    height, width, channels = image_shape
-    files = folder_images(path)
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+class _Examples:
+    """The unshuffled examples of a split, before decoding and batching.
 
-    def decode(filename):
-        image = tf.io.decode_image(tf.io.read_file(filename), channels=channels, expand_animations=False)
-        image = _crop_to_aspect(image, height, width)
-        image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
-        image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
-        return image, tf.constant(-1, tf.int64)
+    `dataset` yields `(raw, label)`; `decode(raw)` gives the uint8 image.
+    Small datasets are decoded once and cached in memory (`raw` is the
+    image); large ones and folders stay encoded until after the shuffle, so
+    the shuffle buffer holds compressed bytes and skipped examples are never
+    decoded.
+    """
 
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(
-        lambda images, labels: (normalise_images(images, image_shape, pixel_range), labels),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    def __init__(self, dataset, decode, count, in_memory, table=None):
+        self.dataset, self.decode, self.count, self.in_memory = dataset, decode, count, in_memory
+        self._table = table
+
+    @property
+    def table(self):
+        """`(raw, labels)` tensors for access by index, or None (too large).
+
+        Built on first use: the whole split, decoded if in memory (file
+        names for folders).
+        """
+        if self._table is None and self.in_memory:
+            raw, labels = [], []
+            for r, l in self.dataset.batch(4096).as_numpy_iterator():
+                raw.append(r)
+                labels.append(l)
+            self._table = (tf.constant(np.concatenate(raw)), tf.constant(np.concatenate(labels)))
+        return self._table
+
+    @property
+    def shuffle_buffer(self):
+        return self.count if self.in_memory else min(self.count, SHUFFLE_BUFFER)
+
+
+def _examples(name, split, image_shape, data_dir, model=None):
+    if name.startswith(FOLDER_PREFIX):
+        if model is not None:
+            check_labels_for(model, name)
+        if split != "train":
+            raise DatasetUnavailableError(
+                f"an image folder has one split, 'train'; got split {split!r}."
+            )
+        if image_shape is None:
+            raise ValueError("folder datasets need an image_shape (or a model) to resize to")
+        height, width, channels = image_shape
+        files = folder_images(name[len(FOLDER_PREFIX):], channels)
+
+        def decode(filename):
+            image = tf.io.decode_image(tf.io.read_file(filename), channels=channels, expand_animations=False)
+            image = _crop_to_aspect(image, height, width)
+            image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
+            return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+
+        labels = tf.fill([len(files)], tf.constant(-1, tf.int64))
+        dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+        return _Examples(dataset, decode, len(files), in_memory=False, table=(tf.constant(files), labels))
+
+    builder = prepare(name, data_dir)
+    image_key, label_key = image_and_label_keys(builder)
+    if model is not None:
+        check_labels_for(model, name, builder)
+    check_split(builder, split)
+    count = int(builder.info.splits[split].num_examples)
+    image_feature = builder.info.features[image_key]
+    image_bytes = 1
+    for dim in image_feature.shape:
+        image_bytes *= dim or 256
+    in_memory = count * image_bytes < CACHE_LIMIT_BYTES
+    decoders = None if in_memory else {image_key: tfds.decode.SkipDecoding()}
+    dataset = builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
+
+    def to_pair(example):
+        label = example[label_key] if label_key else tf.constant(-1, tf.int64)
+        return example[image_key], tf.cast(label, tf.int64)
+
+    dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if in_memory:
+        return _Examples(dataset.cache(), lambda image: image, count, in_memory=True)
+    return _Examples(dataset, image_feature.decode_example, count, in_memory=False)
 
 
 def load(
@@ -314,6 +384,10 @@ def load(
     data_dir=None,
 ):
     """Loads an image dataset as batches of `(images, labels)`.
+
+    One iteration is one pass over the split; a shuffled dataset draws a new
+    order on each iteration, as `model.fit(ds, epochs=...)` expects. For
+    training that must resume mid-epoch in the same order, use `stream`.
 
     Args:
         name: TFDS dataset name, e.g. "fashion_mnist", or "folder:PATH".
@@ -340,35 +414,79 @@ def load(
         image_shape, pixel_range = model.image_shape, model.pixel_range
     shuffle = split.startswith("train") if shuffle is None else shuffle
     drop_remainder = shuffle if drop_remainder is None else drop_remainder
-    if name.startswith(FOLDER_PREFIX):
-        if model is not None:
-            check_labels_for(model, name)
-        return _load_folder(name[len(FOLDER_PREFIX):], split, image_shape, pixel_range,
-                            batch_size, shuffle, seed, drop_remainder)
-    builder = prepare(name, data_dir)
-    image_key, label_key = image_and_label_keys(builder)
-    if model is not None:
-        check_labels_for(model, name, builder)
-    check_split(builder, split)
-    ds = builder.as_dataset(
-        split=split,
-        shuffle_files=shuffle,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
-    )
-
-    def to_pair(example):
-        label = example[label_key] if label_key else tf.constant(-1, tf.int64)
-        return example[image_key], tf.cast(label, tf.int64)
-
-    ds = ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-    num_examples = int(builder.info.splits[split].num_examples)
-    image_bytes = 1
-    for dim in builder.info.features[image_key].shape:
-        image_bytes *= dim or 256
-    if num_examples * image_bytes < CACHE_LIMIT_BYTES:
-        ds = ds.cache()  # decoded uint8, before the per-epoch shuffle
+    examples = _examples(name, split, image_shape, data_dir, model)
+    ds = examples.dataset
     if shuffle:
-        ds = ds.shuffle(min(num_examples, 60_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(examples.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return _decode_and_batch(ds, examples, batch_size, drop_remainder, image_shape, pixel_range)
+
+
+def stream(name, split="train", model=None, *, image_shape=None, pixel_range=(0.0, 1.0),
+           batch_size=128, seed=0, start_step=0, data_dir=None):
+    """Endless shuffled training batches that can start at any step.
+
+    Batch `j` depends only on `seed` and `j`: pass `p = j // per_pass` over
+    the split is a permutation drawn from `(seed, p)`, and batch `j` is its
+    `j % per_pass`-th batch (the last, smaller batch of a pass is dropped).
+    So a run restarted with `start_step=j` sees exactly the batches an
+    uninterrupted run saw from step `j` on, also from the middle of an
+    epoch. Datasets held in memory and image folders are permuted by index
+    with `tf.random.experimental.index_shuffle` (stateless: no global seed
+    enters, nothing before `j` is read); larger TFDS datasets are shuffled
+    through a buffer, so starting at pass `p` reads, undecoded, the `p`
+    passes before it.
+
+    Args:
+        name, split, model, image_shape, pixel_range, data_dir: as `load`.
+        batch_size: images per batch.
+        seed: seed of every pass's order.
+        start_step: index of the first batch to yield.
+
+    Returns:
+        `(dataset, per_pass)`: an infinite `tf.data.Dataset` of `(images,
+        labels)` as `load` gives them, and the number of batches per pass
+        (the natural `steps_per_epoch`).
+
+    Example:
+        >>> train, steps = stream("fashion_mnist", model=model, batch_size=128)
+        >>> model.fit(train, epochs=5, steps_per_epoch=steps)
+    """
+    if model is not None:
+        image_shape, pixel_range = model.image_shape, model.pixel_range
+    if isinstance(start_step, bool) or int(start_step) != start_step or start_step < 0:
+        raise ValueError(f"start_step={start_step!r}; use an integer step >= 0.")
+    examples = _examples(name, split, image_shape, data_dir, model)
+    per_pass = examples.count // batch_size
+    if per_pass < 1:
+        raise DatasetUnavailableError(
+            f"{name!r} split {split!r} has {examples.count} examples, fewer than one batch "
+            f"of {batch_size}; use a smaller --batch-size or a larger split."
+        )
+    per_pass_examples = per_pass * batch_size
+    first = int(start_step) * batch_size  # index of the first example to yield
+    if examples.table is not None:
+        raw, labels = examples.table
+        last_index = tf.constant(examples.count - 1, tf.int64)
+        seed_part = tf.constant(int(seed) % 2**63, tf.int64)
+
+        def example(position):  # global example position -> one example
+            pass_index, slot = position // per_pass_examples, position % per_pass_examples
+            index = tf.random.experimental.index_shuffle(
+                slot, tf.stack([seed_part, pass_index]), last_index)
+            return tf.gather(raw, index), tf.gather(labels, index)
+
+        ds = tf.data.Dataset.range(first, 2**62).map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        shuffled = examples.dataset.shuffle(examples.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        # Each pass is a new iteration of `shuffled`: the next order in its seeded sequence.
+        ds = tf.data.Dataset.range(2**62).flat_map(lambda _: shuffled.take(per_pass_examples)).skip(first)
+    return _decode_and_batch(ds, examples, batch_size, True, image_shape, pixel_range), per_pass
+
+
+def _decode_and_batch(ds, examples, batch_size, drop_remainder, image_shape, pixel_range):
+    """Decoded, batched, normalised `(images, labels)`, prefetched."""
+    if not examples.in_memory:
+        ds = ds.map(lambda raw, label: (examples.decode(raw), label), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(
         lambda images, labels: (normalise_images(images, image_shape, pixel_range), labels),

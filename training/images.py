@@ -1,10 +1,11 @@
 """Sample grids: uint8 image batches -> one PNG."""
 
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
+
+from training.files import atomic_write
 
 
 def make_grid(images, columns=None, padding=2):
@@ -29,6 +30,5 @@ def make_grid(images, columns=None, padding=2):
 
 
 def write_png(path, image):
-    """Writes a uint8 `(H, W, C)` image as PNG, creating parent folders."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tf.io.write_file(path, tf.io.encode_png(image))
+    """Writes a uint8 `(H, W, C)` image as PNG (atomically), creating parent folders."""
+    atomic_write(path, tf.io.encode_png(image).numpy())

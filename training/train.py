@@ -1,25 +1,40 @@
 """The train command: builds a model, fits it, writes a run folder.
 
-A run folder holds `model.keras` (saved after every epoch), `config.json`
-(everything needed to reproduce the run), `history.json`, `samples/` (a
-grid per epoch from fixed latents) and `logs/` (TensorBoard).
+A run folder holds `model.keras` (saved after every epoch), `backup.npz`
+(the whole training state, every `backup_every` steps and after every
+epoch), `config.json` (everything needed to reproduce the run),
+`history.json`, `samples/` (a grid per epoch from fixed latents) and `logs/`
+(TensorBoard). Every file is written atomically (`training.files`).
+
+Running the same command again continues the run from its backup, so a
+pre-empted job is simply started again; with `deterministic=True` the result
+is bitwise the one an uninterrupted run gives.
 """
 
+import dataclasses
 import json
 import os
 import shutil
 import sys
 
 import keras
+import tensorflow as tf
 
 import zoo
 from training import data
-from training.callbacks import JSONHistory, SampleGrid, TerminateOnNonFinite, read_history
+from training.callbacks import (AtomicModelCheckpoint, BackupError, JSONHistory, NonFiniteError,
+                                SampleGrid, TerminateOnNonFinite, TrainingBackup, read_backup_position,
+                                read_history, record_stop)
 from training.config import RunConfig, environment
+from training.files import atomic_write, remove_stale_temporaries
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
+BACKUP_FILE = "backup.npz"
+#: Default of `--backup-every`: steps between backups (about a minute of a
+#: Fashion-MNIST DCGAN on a 2-core CPU; a backup of it takes ~0.1 s).
+BACKUP_EVERY = 500
 
 
 class RunFolderError(RuntimeError):
@@ -31,6 +46,7 @@ def _paths(out):
         "model": os.path.join(out, MODEL_FILE),
         "config": os.path.join(out, CONFIG_FILE),
         "history": os.path.join(out, HISTORY_FILE),
+        "backup": os.path.join(out, BACKUP_FILE),
         "samples": os.path.join(out, "samples"),
         "logs": os.path.join(out, "logs"),
     }
@@ -38,7 +54,7 @@ def _paths(out):
 
 #: What a run folder holds besides its config: removed by --overwrite, so no
 #: grid, log or export of the old model survives next to the new one.
-RUN_OUTPUTS = (MODEL_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
+RUN_OUTPUTS = (MODEL_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
                "export.json", "metrics.json", "nearest_train.json")
 
 
@@ -52,55 +68,128 @@ def _remove_run_outputs(out):
 
 
 def load_run_config(out):
-    """The `RunConfig` stored in a run folder."""
+    """The `RunConfig` stored in a run folder.
+
+    Raises:
+        RunFolderError: no `config.json`, or it is damaged.
+    """
     path = _paths(out)["config"]
     if not os.path.isfile(path):
         raise RunFolderError(f"{out!r} has no {CONFIG_FILE}; is it a run folder?")
-    with open(path) as f:
-        return RunConfig.from_json(f.read())
+    try:
+        with open(path) as f:
+            return RunConfig.from_json(f.read())
+    except (ValueError, TypeError, UnicodeDecodeError) as error:
+        raise RunFolderError(
+            f"{path!r} is damaged ({type(error).__name__}: {error}); restore it from a copy, "
+            "or start over with --overwrite."
+        ) from None
 
 
-def train(run, resume=False, overwrite=False, verbose="auto"):
+def _settings(run):
+    """The settings that decide a run's result: everything but the folder and the length."""
+    payload = json.loads(run.to_json())
+    payload.pop("out")
+    payload.pop("epochs")
+    return payload
+
+
+def _differences(old, new):
+    a, b = _settings(old), _settings(new)
+    return ", ".join(f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
+def _trained(paths):
+    """`(epoch, batch, step)` the folder's saved state has reached, or None if it has none."""
+    try:
+        position = read_backup_position(paths["backup"])
+        if position is None and os.path.exists(paths["model"]):
+            # A run without a backup (older versions): model.keras after its last epoch.
+            epochs = len(read_history(paths["history"]).get("epoch", []))
+            return {"epoch": epochs, "batch": 0, "step": None}
+    except (BackupError, ValueError) as error:
+        raise RunFolderError(str(error)) from None
+    return position
+
+
+def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKUP_EVERY):
     """Trains `run.model` on `run.dataset` and writes the run folder `run.out`.
+
+    A folder that already holds a run with the same settings is continued
+    from its latest backup (also mid-epoch); a finished one is left as it is.
 
     Args:
         run: the `RunConfig`.
-        resume: continue the run in `run.out` from its `model.keras`
-            (weights, optimizer states and random stream) up to `run.epochs`.
-        overwrite: allow replacing an existing run in `run.out`.
+        resume: continue the run in `run.out` up to `run.epochs` (how a
+            finished run is extended); `run` comes from its config.json.
+        overwrite: replace the run in `run.out`, whatever its settings.
+        backup_every: steps between backups of the training state (0: only
+            after each epoch).
 
     Returns:
-        The trained model.
+        The model, or None when the run was already complete.
+
+    Raises:
+        RunFolderError: the folder holds another run, or cannot be resumed.
+        NonFiniteError: a loss or weight became non-finite; the last good
+            files are kept and `history.json` records where.
     """
     paths = _paths(run.out)
-    existing = os.path.exists(paths["model"]) or os.path.exists(paths["config"])
+    existing = os.path.exists(paths["config"]) or os.path.exists(paths["model"])
     if existing and not (resume or overwrite):
-        raise RunFolderError(
-            f"{run.out!r} already holds a run; pass --resume to continue it, "
-            "--overwrite to replace it, or choose another --out."
-        )
-    initial_epoch = 0
-    if resume:
-        if not os.path.exists(paths["model"]):
-            raise RunFolderError(f"nothing to resume: {paths['model']!r} does not exist.")
-        model = zoo.load(paths["model"])
-        initial_epoch = len(read_history(paths["history"]).get("epoch", []))
-        if initial_epoch >= run.epochs:
+        stored = load_run_config(run.out)
+        if _settings(stored) != _settings(run):
             raise RunFolderError(
-                f"{run.out!r} has already trained {initial_epoch} epochs; ask for "
-                f"more with --epochs (got {run.epochs})."
+                f"{run.out!r} holds a run with other settings ({_differences(stored, run)}); "
+                "pass --overwrite to replace it, or choose another --out."
             )
+        if stored.epochs != run.epochs:
+            raise RunFolderError(
+                f"{run.out!r} holds this run for {stored.epochs} epochs, not {run.epochs}; to "
+                f"extend it use `zoo train --resume --out {run.out} --epochs {run.epochs}`."
+            )
+        resume = True  # the same command again: continue where it stopped
+    if resume and not existing:
+        raise RunFolderError(f"nothing to resume: {run.out!r} holds no run.")
+
+    trained = _trained(paths) if resume else None
+    if trained is not None:
+        if trained["epoch"] >= run.epochs and not trained["batch"]:
+            if trained["epoch"] > run.epochs:
+                raise RunFolderError(
+                    f"{run.out!r} has already trained {trained['epoch']} epochs; ask for "
+                    f"more with --epochs (got {run.epochs})."
+                )
+            print(f"{run.out!r} is complete ({trained['epoch']} epochs); nothing to do.")
+            return None
+
+    if run.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(run.seed)
+    backup = TrainingBackup(paths["backup"], every=backup_every)
+    if trained is not None and trained["step"] is None:
+        model = zoo.load(paths["model"])  # no backup: continue from the last epoch's model
     else:
-        keras.utils.set_random_seed(run.seed)
         model = zoo.create(run.model, **run.model_config)
         model.compile(**model.default_optimizers(**run.learning_rates))
+    try:
+        position = backup.restore(model) if trained is not None else None
+    except BackupError as error:
+        raise RunFolderError(str(error)) from None
 
-    train_data = data.load(
-        run.dataset, run.split, model=model, batch_size=run.batch_size,
-        seed=run.seed, data_dir=run.data_dir, shuffle=True,
+    start_step = position["step"] if position else 0
+    train_data, per_pass = data.stream(
+        run.dataset, run.split, model=model, batch_size=run.batch_size, seed=run.seed,
+        data_dir=run.data_dir, start_step=start_step,
     )
-    if run.steps_per_epoch:
-        train_data = train_data.repeat()
+    steps_per_epoch = run.steps_per_epoch or per_pass
+    if trained is not None and trained["step"] is None:  # no backup: after the last epoch
+        position = {"epoch": trained["epoch"], "batch": 0, "step": trained["epoch"] * steps_per_epoch}
+        model._initial_epoch = position["epoch"]  # noqa: SLF001 (as TrainingBackup.restore does)
+        train_data, _ = data.stream(
+            run.dataset, run.split, model=model, batch_size=run.batch_size, seed=run.seed,
+            data_dir=run.data_dir, start_step=position["step"],
+        )
     validation_data = None
     if run.validation_split:
         validation_data = data.load(
@@ -111,28 +200,46 @@ def train(run, resume=False, overwrite=False, verbose="auto"):
     if overwrite and not resume:
         # Only now that model and data are known good: a failed start keeps the old run.
         _remove_run_outputs(run.out)
-    os.makedirs(run.out, exist_ok=True)
+    _writable(run.out)
+    remove_stale_temporaries(run.out)
+    remove_stale_temporaries(paths["samples"])
     commands = []
     if resume and os.path.exists(paths["config"]):
         with open(paths["config"]) as f:
             commands = json.load(f).get("commands", [])
-    with open(paths["config"], "w") as f:
-        f.write(run.to_json(environment=environment(), commands=commands + [sys.argv]))
+    atomic_write(paths["config"], run.to_json(environment=environment(), commands=commands + [sys.argv]))
     callbacks = [
         TerminateOnNonFinite(),
-        keras.callbacks.ModelCheckpoint(paths["model"]),
+        AtomicModelCheckpoint(paths["model"]),
         JSONHistory(paths["history"]),
         SampleGrid(paths["samples"], n=run.grid_size, seed=run.grid_seed, log_dir=paths["logs"]),
         keras.callbacks.TensorBoard(paths["logs"]),
+        backup,  # last: an epoch's backup is written once every other callback has finished it
     ]
-    model.fit(
-        train_data,
-        epochs=run.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=run.steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    try:
+        model.fit(
+            train_data,
+            epochs=run.epochs,
+            initial_epoch=position["epoch"] if position else 0,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the stream is shuffled (and resumable)
+        )
+    except NonFiniteError as error:
+        record_stop(paths["history"], {"reason": "non-finite", "message": str(error), **error.details})
+        raise
     return model
+
+
+def _writable(out):
+    """Creates `out` and checks that files can be written in it."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        atomic_write(os.path.join(out, ".write-test"), b"")
+        os.remove(os.path.join(out, ".write-test"))
+    except OSError as error:
+        raise RunFolderError(
+            f"cannot write to {out!r} ({error.strerror}); choose a writable --out."
+        ) from None

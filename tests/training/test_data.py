@@ -83,7 +83,7 @@ def test_offline_download_fails_at_once_with_a_how_to(monkeypatch, tmp_path):
 
 
 def _write_image_folder(root):
-    """6 PNG + 2 JPEG images of varied sizes in nested folders, plus junk."""
+    """6 PNG + 2 JPEG images of varied sizes in nested folders, plus 2 broken and junk."""
     rng = np.random.default_rng(0)
     (root / "a" / "b").mkdir(parents=True)
     for i in range(6):
@@ -93,12 +93,15 @@ def _write_image_folder(root):
         image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
         (root / "a" / "b" / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
     (root / "broken.png").write_bytes(b"not really a png")
+    # A real PNG signature, cut off after 40 bytes: only decoding finds it.
+    truncated = tf.io.encode_png(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).numpy()[:40]
+    (root / "a" / "truncated.png").write_bytes(truncated)
     (root / "notes.txt").write_text("ignored")
 
 
 def test_image_folder_loads_recursively_and_reports_bad_files(tmp_path):
     _write_image_folder(tmp_path)
-    with pytest.warns(UserWarning, match=r"skipping 1 unreadable image file.*broken.png"):
+    with pytest.warns(UserWarning, match=r"skipping 2 of 10 image files .*truncated.png.*broken.png"):
         ds = data.load(f"folder:{tmp_path}", image_shape=(16, 16, 3), pixel_range=(-1.0, 1.0),
                        batch_size=4, seed=0)
     batches = list(ds)
@@ -113,8 +116,13 @@ def test_image_folder_errors_are_clear(tmp_path):
     with pytest.raises(data.DatasetUnavailableError, match="does not exist"):
         data.load(f"folder:{tmp_path / 'missing'}", image_shape=(8, 8, 3))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(data.DatasetUnavailableError, match="no readable"):
+    with pytest.raises(data.DatasetUnavailableError, match="no .jpg/.jpeg/.png files"):
         data.load(f"folder:{tmp_path / 'empty'}", image_shape=(8, 8, 3))
+    (tmp_path / "all_broken").mkdir()
+    for i in range(3):
+        (tmp_path / "all_broken" / f"{i}.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(data.DatasetUnavailableError, match="none of the 3 image files"):
+        data.load(f"folder:{tmp_path / 'all_broken'}", image_shape=(8, 8, 3))
     _write_image_folder(tmp_path / "imgs")
     with pytest.raises(data.DatasetUnavailableError, match="one split, 'train'"):
         data.load(f"folder:{tmp_path / 'imgs'}", "test", image_shape=(8, 8, 3))

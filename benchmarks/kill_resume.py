@@ -1,0 +1,172 @@
+"""Kill `zoo train` with SIGKILL at random moments, re-run it, compare bit for bit.
+
+A reference run trains uninterrupted. A second run of the same command is
+killed (`kill -9`) at random training steps, checked for damaged files,
+and started again with the same command until it finishes. The final
+training state (every weight, both optimizers' states, random-number
+state, loss trackers), `model.keras` and `history.json` must be bitwise
+equal to the reference's. Prints JSON.
+
+    python benchmarks/kill_resume.py --kills 5 --epochs 4
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def train_command(out, epochs, backup_every, split="train[:1280]", model="dcgan"):
+    return [sys.executable, "-m", "training.cli", "train", "--model", model,
+            "--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8",
+            "--split", split, "--batch-size", "32", "--epochs", str(epochs), "--seed", "3",
+            "--deterministic", "--backup-every", str(backup_every), "--out", str(out)]
+
+
+def _environment():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+
+
+def _step(out):
+    """Training steps in the run's backup, or -1 while there is none (or it is being replaced)."""
+    try:
+        with np.load(out / "backup.npz") as stored:
+            return json.loads(stored["__meta__"].tobytes())["step"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return -1
+
+
+def _temporaries(out):
+    return sorted(str(p.relative_to(out)) for p in out.rglob(".*.tmp*"))
+
+
+def check_files(out):
+    """Every file of the run folder reads back; returns the names checked."""
+    import zoo
+    from training.callbacks import read_history
+
+    checked = []
+    for name in ("config.json", "history.json"):
+        if (out / name).exists():
+            json.loads((out / name).read_text())
+            checked.append(name)
+    read_history(str(out / "history.json"))
+    if (out / "model.keras").exists():
+        zoo.load(out / "model.keras")
+        checked.append("model.keras")
+    if (out / "backup.npz").exists():
+        with np.load(out / "backup.npz") as stored:
+            for key in stored.files:
+                stored[key]
+        checked.append("backup.npz")
+    for png in (out / "samples").glob("*.png") if (out / "samples").exists() else []:
+        import tensorflow as tf
+
+        tf.io.decode_png(png.read_bytes())
+        checked.append(f"samples/{png.name}")
+    return checked
+
+
+def run_with_kills(command, out, targets, rng, timeout=600):
+    """Runs `command`, SIGKILLs it once its backup passes each of `targets` (steps), re-runs until done.
+
+    Each kill lands a random 0-50 ms after the backup reached the target
+    step: in a step, between steps or in the middle of writing a file.
+    Returns one record per kill: the step aimed at, the backup's step after
+    the kill, the temporary files it left (a kill during a save) and how
+    many files were checked to read back.
+    """
+    records = []
+    for target in sorted(targets):
+        process = subprocess.Popen(command, cwd=ROOT, env=_environment(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + timeout
+        while process.poll() is None and _step(out) < target and time.time() < deadline:
+            time.sleep(0.002)
+        time.sleep(float(rng.uniform(0, 0.05)))
+        if process.poll() is not None:
+            break  # finished before the kill
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        records.append({"aimed_after_step": int(target), "backup_step_after_kill": _step(out),
+                        "temporary_files_left": _temporaries(out), "files_checked": len(check_files(out))})
+    result = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"resumed run failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return records
+
+
+def kill_targets(kills, total_steps, rng):
+    """`kills` distinct random steps in [1, total_steps - 4] (the run must still be going)."""
+    return sorted(int(s) for s in rng.choice(np.arange(1, total_steps - 3), kills, replace=False))
+
+
+def final_state(out):
+    """Arrays of the final backup and the weights in model.keras."""
+    with np.load(out / "backup.npz") as stored:
+        state = {k: stored[k] for k in stored.files}
+    with zipfile.ZipFile(out / "model.keras") as archive:
+        weights = archive.read("model.weights.h5")
+    return state, weights
+
+
+def compare(reference, resumed):
+    """Names of the arrays that differ, or that only one run has."""
+    (a, wa), (b, wb) = final_state(reference), final_state(resumed)
+    differ = sorted(k for k in set(a) | set(b) if k not in a or k not in b or not np.array_equal(a[k], b[k]))
+    histories = [json.loads((o / "history.json").read_text()) for o in (reference, resumed)]
+    return {
+        "state_arrays": len(a),
+        "state_arrays_differing": differ,
+        "history_equal": histories[0] == histories[1],
+        "model_weights_file_equal": wa == wb,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--backup-every", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = pathlib.Path(folder)
+        start = time.time()
+        subprocess.run(train_command(folder / "reference", args.epochs, args.backup_every),
+                       cwd=ROOT, env=_environment(), check=True, capture_output=True)
+        reference_seconds = time.time() - start
+        start = time.time()
+        total_steps = args.epochs * 1280 // 32
+        records = run_with_kills(train_command(folder / "killed", args.epochs, args.backup_every),
+                                 folder / "killed", kill_targets(args.kills, total_steps, rng), rng)
+        result = {
+            "benchmark": "kill_resume",
+            "command": " ".join(train_command("RUN", args.epochs, args.backup_every)[1:]),
+            "kills": records,
+            "steps_per_epoch": 1280 // 32,
+            "kills_landed": len(records),
+            "kills_during_a_save": sum(bool(r["temporary_files_left"]) for r in records),
+            **compare(folder / "reference", folder / "killed"),
+            "reference_seconds": round(reference_seconds, 1),
+            "killed_run_seconds": round(time.time() - start, 1),
+        }
+    result["bitwise_equal"] = not result["state_arrays_differing"] and result["model_weights_file_equal"]
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
