@@ -104,10 +104,21 @@ def read_history(path):
 
 
 def record_stop(path, reason):
-    """Adds `"stopped": reason` (a dict) to the history at `path`, atomically."""
+    """Adds `"stopped": reason` (a dict) to the history at `path`, atomically.
+
+    Non-finite numbers are written as the strings "nan", "inf", "-inf", so the
+    file stays strict JSON.
+    """
+    def finite(value):
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return value
+
     history = read_history(path)
-    history["stopped"] = reason
-    atomic_write_json(path, history)
+    history["stopped"] = finite(reason)
+    atomic_write_json(path, history, allow_nan=False)
 
 
 class NonFiniteError(RuntimeError):

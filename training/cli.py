@@ -311,15 +311,23 @@ def version():
         return re.search(r'__version__ = "([^"]+)"', source).group(1)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (and exit status 2), not the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zoo",
         description="Train, export and sample Keras GANs and VAEs.",
     )
     parser.add_argument("--version", action="version", version=f"zoo {version()}")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's own log lines (C++ start-up messages, warnings)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
 
     train = commands.add_parser(
         "train", help="train a model with model.fit and write a run folder",
@@ -450,11 +458,11 @@ def _quiet_native_logs():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    tf.get_logger().setLevel("ERROR")
-    import absl.logging
+    import logging
     import warnings
 
-    absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
+    logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="keras")
     warnings.filterwarnings("ignore", module="tensorflow")
     # The project's own warnings (e.g. skipped image files) as one line each.
@@ -478,6 +486,11 @@ def main(argv=None):
     except _stops() as error:
         print(f"zoo {args.command}: {_one_line(error)}", file=sys.stderr)
         return 1
+    except OSError as error:  # a path the user named cannot be written or read
+        where = f" {error.filename!r}" if error.filename else ""
+        print(f"zoo {args.command}: error: cannot write or read{where} ({error.strerror or error}); "
+              "check the path and its permissions.", file=sys.stderr)
+        return 2
     return 0
 
 

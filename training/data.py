@@ -12,6 +12,7 @@ TFDS dataset from them with TFDS's own `fashion_mnist` builder and example
 generator. The result is the same dataset `tfds.load("fashion_mnist")` reads.
 """
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -289,6 +290,19 @@ def _crop_to_aspect(image, height, width):
     return image[top : top + target_h, left : left + target_w]
 
 
+@contextlib.contextmanager
+def damaged_files_reported(name):
+    """Turns TensorFlow's read errors of a prepared dataset into one clear error."""
+    try:
+        yield
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise DatasetUnavailableError(
+            f"the prepared files of dataset {name} are damaged or truncated ({type(error).__name__}: "
+            f"{first}); delete that folder and run again to prepare it anew."
+        ) from None
+
+
 class _Examples:
     """The unshuffled examples of a split, before decoding and batching.
 
@@ -299,9 +313,9 @@ class _Examples:
     decoded.
     """
 
-    def __init__(self, dataset, decode, count, in_memory, table=None):
+    def __init__(self, dataset, decode, count, in_memory, table=None, name=""):
         self.dataset, self.decode, self.count, self.in_memory = dataset, decode, count, in_memory
-        self._table = table
+        self._table, self.name = table, name
 
     @property
     def table(self):
@@ -312,9 +326,10 @@ class _Examples:
         """
         if self._table is None and self.in_memory:
             raw, labels = [], []
-            for r, l in self.dataset.batch(4096).as_numpy_iterator():
-                raw.append(r)
-                labels.append(l)
+            with damaged_files_reported(self.name):
+                for r, l in self.dataset.batch(4096).as_numpy_iterator():
+                    raw.append(r)
+                    labels.append(l)
             self._table = (tf.constant(np.concatenate(raw)), tf.constant(np.concatenate(labels)))
         return self._table
 
@@ -366,8 +381,10 @@ def _examples(name, split, image_shape, data_dir, model=None):
 
     dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
     if in_memory:
-        return _Examples(dataset.cache(), lambda image: image, count, in_memory=True)
-    return _Examples(dataset, image_feature.decode_example, count, in_memory=False)
+        return _Examples(dataset.cache(), lambda image: image, count, in_memory=True,
+                         name=f"{name} ({builder.data_dir})")
+    return _Examples(dataset, image_feature.decode_example, count, in_memory=False,
+                     name=f"{name} ({builder.data_dir})")
 
 
 def load(
@@ -530,7 +547,8 @@ def load_images(name, split, n=None, data_dir=None):
     if n is not None:
         ds = ds.take(n)
     images, labels = [], []
-    for batch in ds.batch(1000).as_numpy_iterator():
-        images.append(batch[image_key])
-        labels.append(batch[label_key] if label_key else np.full(len(batch[image_key]), -1))
+    with damaged_files_reported(f"{name} ({builder.data_dir})"):
+        for batch in ds.batch(1000).as_numpy_iterator():
+            images.append(batch[image_key])
+            labels.append(batch[label_key] if label_key else np.full(len(batch[image_key]), -1))
     return np.concatenate(images), np.concatenate(labels).astype(np.int64)

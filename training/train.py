@@ -102,10 +102,11 @@ def _differences(old, new):
 def _trained(paths):
     """`(epoch, batch, step)` the folder's saved state has reached, or None if it has none."""
     try:
+        history = read_history(paths["history"])  # damaged: refused now, not after an epoch
         position = read_backup_position(paths["backup"])
         if position is None and os.path.exists(paths["model"]):
             # A run without a backup (older versions): model.keras after its last epoch.
-            epochs = len(read_history(paths["history"]).get("epoch", []))
+            epochs = len(history.get("epoch", []))
             return {"epoch": epochs, "batch": 0, "step": None}
     except (BackupError, ValueError) as error:
         raise RunFolderError(str(error)) from None

@@ -1,10 +1,13 @@
 """The `zoo` command end to end, in subprocesses as a user runs it."""
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -50,7 +53,7 @@ def test_rerun_into_the_same_folder_is_refused_and_keeps_files(run_dir):
     before = (run_dir / "model.keras").read_bytes()
     result = zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--out", run_dir, check=False)
     assert result.returncode == 2
-    assert "already holds a run" in result.stderr and "Traceback" not in result.stderr
+    assert "holds a run with other settings" in result.stderr and "Traceback" not in result.stderr
     assert (run_dir / "model.keras").read_bytes() == before
 
 
@@ -86,7 +89,8 @@ def test_resume_continues_to_the_requested_epoch(run_dir, tmp_path):
 def test_export_then_sample(run_dir):
     result = zoo_cli("export", run_dir, "--version", 2)
     manifest = json.loads(result.stdout)
-    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    tflite = run_dir / manifest["tflite"]["path"]
+    assert hashlib.sha256(tflite.read_bytes()).hexdigest() == manifest["tflite"]["sha256"]
     assert (run_dir / "saved_model" / "2" / "saved_model.pb").is_file()
     assert (run_dir / "tflite" / "generator_float32.tflite").is_file()
     zoo_cli("sample", run_dir, "-n", 9, "--seed", 4, "--out", run_dir / "nine.png")
@@ -122,10 +126,26 @@ def test_bad_flag_value_is_rejected_by_the_parser():
     assert result.returncode == 2 and "expected a positive integer" in result.stderr
 
 
-def test_help_and_version():
+def test_help_and_version_answer_without_importing_tensorflow():
     assert "train" in zoo_cli("--help").stdout
     assert "--steps-per-epoch" in zoo_cli("train", "--help").stdout
     assert zoo_cli("--version").stdout.startswith("zoo ")
+    for args in (["--help"], ["--version"], ["train", "--help"]):
+        imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "training.cli", *args],
+                                 capture_output=True, text=True).stderr
+        assert "| training.cli" in imports or "training" in imports
+        assert not re.search(r"\|\s+(tensorflow|keras)(\.|$)", imports, flags=re.M), args
+
+
+def test_commands_print_no_tensorflow_log_lines_unless_verbose(run_dir, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    quiet = subprocess.run([sys.executable, "-m", "training.cli", "sample", str(run_dir), "-n", "4",
+                            "--out", str(tmp_path / "g.png")], capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    verbose = subprocess.run([sys.executable, "-m", "training.cli", "--verbose", "sample", str(run_dir),
+                              "-n", "4", "--out", str(tmp_path / "g.png")], capture_output=True, text=True,
+                             env=env)
+    assert verbose.returncode == 0 and verbose.stderr != ""  # TensorFlow's C++ start-up lines
 
 
 def test_list_shows_models_presets_and_datasets():
@@ -200,7 +220,6 @@ def test_conditional_run_exports_label_input_and_evaluates_class_accuracy(condit
         out = zoo_cli("evaluate", conditional_run, "-n", 200, "--metrics", "classes",
                       "--artifact", artifact).stdout
         results[artifact] = json.loads(out[out.index("{"):])
-    assert 0.0 <= results["keras"]["class_accuracy"] <= 1.0
     assert results["tflite"]["class_accuracy"] == pytest.approx(results["keras"]["class_accuracy"], abs=0.02)
 
 
@@ -236,4 +255,45 @@ def test_conditional_vae_reconstructs_with_the_test_labels(tmp_path):
             "--batch-size", 16, "--out", out)
     result = zoo_cli("evaluate", out, "-n", 100, "--metrics", "classes,reconstruction").stdout
     metrics = json.loads(result[result.index("{"):])
-    assert metrics["psnr"] > 0 and 0.0 <= metrics["class_accuracy"] <= 1.0
+
+    import zoo
+    from training import data
+    from training.metrics.reconstruction import reconstruction_metrics
+    from zoo.images import to_uint8
+
+    model = zoo.load(out / "model.keras")
+    images, labels = data.load_images("fashion_mnist", "test", 100)
+    scaled = data.normalise_images(images, model.image_shape, model.pixel_range)
+
+    def psnr(given_labels):
+        outputs = model.predict((scaled, given_labels.astype("int32")), verbose=0)
+        return reconstruction_metrics(to_uint8(scaled, model.pixel_range).numpy(),
+                                      to_uint8(outputs, model.pixel_range).numpy())["psnr"]
+
+    # The command reconstructed with the test images' own labels, not others.
+    assert metrics["psnr"] == pytest.approx(psnr(labels), abs=1e-4)
+    assert metrics["psnr"] != pytest.approx(psnr((labels + 1) % 10), abs=1e-4)
+
+
+def test_nan_stops_training_keeps_the_last_good_files_and_exits_1(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    # Divergence in the next epoch: both optimizers' learning rates in the backup set to 1e30.
+    with np.load(copy / "backup.npz") as stored:
+        state = {k: stored[k] for k in stored.files}
+    for key in ("optimizer0/1", "optimizer1/1"):  # Adam's variables: iteration, learning_rate, ...
+        assert state[key].shape == () and state[key] == pytest.approx(1e-3)
+        state[key] = np.float32(1e30)
+    with open(copy / "backup.npz", "wb") as f:
+        np.savez(f, **state)
+    before = {name: (copy / name).read_bytes() for name in ("model.keras", "backup.npz")}
+    result = zoo_cli("train", "--resume", "--out", copy, "--epochs", 4, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "training stopped at epoch 3, batch 1 (step 7)" in result.stderr
+    assert {name: (copy / name).read_bytes() for name in before} == before
+    history = json.loads((copy / "history.json").read_text())  # strict JSON: no NaN literal
+    assert history["epoch"] == [1, 2] and history["stopped"]["reason"] == "non-finite"
+    assert (history["stopped"]["epoch"], history["stopped"]["step"]) == (3, 7)
+    assert set(history["stopped"]["values"].values()) <= {"nan", "inf", "-inf"}

@@ -1,0 +1,212 @@
+"""Every error a user can cause: one line on stderr, exit status 2, nothing lost.
+
+A table of bad inputs (flags and hyperparameters, damaged or missing run
+files, broken datasets, folders that cannot be written), each run through
+the `zoo` command against a copy of a real run folder. Each must end with
+exit status 2 and one line on stderr that contains the expected words, no
+traceback, and leave every file of the run byte for byte as it was.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from training.cli import main
+
+TINY = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
+TRAIN = ["train", "--model", "dcgan", *TINY, "--split", "train[:256]", "--batch-size", "32", "--epochs", "1"]
+
+
+def zoo(args):
+    """Runs the command in this process; returns (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse
+            status = stop.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A finished, exported tiny run, copied for each case."""
+    run = tmp_path_factory.mktemp("corpus") / "run"
+    status, _, err = zoo([*TRAIN, "--out", run])
+    assert status == 0, err
+    status, _, err = zoo(["export", run])
+    assert status == 0, err
+    return run
+
+
+def _digests(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# Damage done to the copy of the run before the command runs.
+
+def _write(name, content):
+    def damage(run, tmp):
+        path = run / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return damage
+
+
+def _truncate(name, keep=0.5):
+    def damage(run, tmp):
+        path = run / name
+        path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+    return damage
+
+
+def _remove(name):
+    def damage(run, tmp):
+        path = run / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return damage
+
+
+def _foreign_keras_file(run, tmp):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.save(run / "model.keras")
+
+
+def _image_folder(kind):
+    def damage(run, tmp):
+        folder = tmp / "images"
+        folder.mkdir()
+        if kind == "broken":
+            for i in range(3):
+                (folder / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    return damage
+
+
+def _damaged_classifier(run, tmp):
+    classifier = pathlib.Path(__file__).parents[1] / "saved_models" / "fashion_mnist_classifier"
+    copy = tmp / "classifier"
+    shutil.copytree(classifier, copy)
+    data = (copy / "classifier.keras").read_bytes()
+    (copy / "classifier.keras").write_bytes(data[: len(data) // 2])
+    card = json.loads((copy / "card.json").read_text())
+    card["sha256"] = hashlib.sha256((copy / "classifier.keras").read_bytes()).hexdigest()
+    (copy / "card.json").write_text(json.dumps(card))  # the card agrees with the damaged file
+
+
+def _damaged_tfds(run, tmp):
+    import tensorflow_datasets as tfds
+
+    source = pathlib.Path(tfds.builder("fashion_mnist").data_dir)
+    copy = tmp / "tfds" / "fashion_mnist" / source.name
+    shutil.copytree(source, copy)
+    for record in copy.glob("fashion_mnist-train.tfrecord*"):
+        record.write_bytes(record.read_bytes()[:100_000])
+
+
+def _a_file(run, tmp):
+    (tmp / "a_file").write_text("not a folder")
+
+
+CASES = [
+    # Flags and hyperparameters.
+    ("unknown model", ["train", "--model", "stylegan", "--out", "TMP/new"], None, "unknown model 'stylegan'"),
+    ("unknown hyperparameter", [*TRAIN, "--set", "latent_size=3", "--out", "TMP/new"], None,
+     "has no hyperparameter 'latent_size'"),
+    ("text for a number", [*TRAIN, "--set", "latent_dim=big", "--out", "TMP/new"], None, "expected a number"),
+    ("latent_dim 0", [*TRAIN, "--set", "latent_dim=0", "--out", "TMP/new"], None, "latent_dim"),
+    ("negative width", [*TRAIN, "--set", "width=-8", "--out", "TMP/new"], None, "width"),
+    ("image too small", [*TRAIN, "--set", "image_shape=7,7,1", "--out", "TMP/new"], None, "image_shape"),
+    ("no critic steps", ["train", "--model", "wgan_gp", *TINY, "--set", "critic_steps=0", "--out", "TMP/new"],
+     None, "critic_steps=0"),
+    ("negative penalty", [*TRAIN, "--set", "r1_weight=-1", "--out", "TMP/new"], None, "r1_weight"),
+    ("unknown preset", ["train", "--preset", "nope", "--out", "TMP/new"], None, "unknown preset 'nope'"),
+    ("GAN flag for a VAE", ["train", "--model", "vae", "--d-lr", "1e-3", "--out", "TMP/new"], None,
+     "--d-lr does not apply to model 'vae'"),
+    ("zero batch", [*TRAIN, "--batch-size", "0", "--out", "TMP/new"], None, "--batch-size"),
+    ("negative epochs", [*TRAIN, "--epochs", "-1", "--out", "TMP/new"], None, "--epochs"),
+    ("zero learning rate", [*TRAIN, "--lr", "0", "--out", "TMP/new"], None, "--lr"),
+    ("batch above the split", [*TRAIN[:-4], "--batch-size", "512", "--epochs", "1", "--out", "TMP/new"], None,
+     "fewer than one batch"),
+    ("resume and overwrite", [*TRAIN, "--resume", "--overwrite", "--out", "RUN"], None, "not allowed with"),
+    ("unknown command", ["trian"], None, "invalid choice: 'trian'"),
+    ("truncation above 1", ["sample", "RUN", "--truncation", "2"], None, "truncation=2"),
+    ("labels for an unconditional model", ["sample", "RUN", "--labels", "3"], None, "drop --labels"),
+    ("unknown metric", ["evaluate", "RUN", "--metrics", "fid"], None, "unknown metric 'fid'"),
+    ("unknown artifact", ["evaluate", "RUN", "--artifact", "onnx"], None, "--artifact 'onnx'"),
+    ("export version 0", ["export", "RUN", "--version", "0"], None, "--version"),
+    ("other settings in a run folder", [*TRAIN, "--seed", "5", "--out", "RUN"], None, "other settings"),
+    # Damaged or missing run files.
+    ("no model.keras", ["export", "RUN"], _remove("model.keras"), "no model file"),
+    ("truncated model.keras", ["export", "RUN"], _truncate("model.keras"), "model.keras"),
+    ("model.keras not a zip", ["sample", "RUN"], _write("model.keras", "hello"), "not a readable .keras"),
+    ("model.keras of another class", ["sample", "RUN"], _foreign_keras_file, "not a zoo model"),
+    ("config.json not JSON", [*TRAIN, "--out", "RUN"], _write("config.json", "{oops"), "config.json"),
+    ("config.json of another kind", ["train", "--resume", "--out", "RUN", "--epochs", "2"],
+     _write("config.json", "[1, 2]"), "config.json"),
+    ("no config.json", ["evaluate", "RUN"], _remove("config.json"), "no config.json"),
+    ("history.json damaged", ["train", "--resume", "--out", "RUN", "--epochs", "2"],
+     _write("history.json", "{\"epoch\": 3"), "history.json"),
+    ("backup damaged", ["train", "--resume", "--out", "RUN", "--epochs", "2"], _truncate("backup.npz"),
+     "backup"),
+    ("no export", ["evaluate", "RUN", "--artifact", "tflite"], _remove("export.json"), "export"),
+    ("export.json not JSON", ["evaluate", "RUN", "--artifact", "saved_model"], _write("export.json", "{"),
+     "export.json"),
+    ("truncated tflite", ["evaluate", "RUN", "--artifact", "tflite"],
+     _truncate("tflite/generator_float32.tflite"), "tflite"),
+    ("damaged saved_model.pb", ["evaluate", "RUN", "--artifact", "saved_model"],
+     _truncate("saved_model/1/saved_model.pb"), "saved_model"),
+    ("no saved_model", ["evaluate", "RUN", "--artifact", "saved_model"], _remove("saved_model"),
+     "saved_model"),
+    ("damaged classifier whatever its card says", ["evaluate", "RUN", "--extractor", "TMP/classifier", "-n", "10"],
+     _damaged_classifier, "classifier"),
+    ("missing FID graph", ["evaluate", "RUN", "--extractor", "fid:TMP/none.pb", "-n", "10"], None,
+     "no FID Inception graph"),
+    # Datasets.
+    ("unknown dataset", [*TRAIN, "--dataset", "fashion_mnst", "--out", "TMP/new"], None,
+     "unknown dataset 'fashion_mnst'"),
+    ("unknown split", [*TRAIN[:-6], "--split", "validation", "--out", "TMP/new"], None,
+     "has no split 'validation'"),
+    ("missing image folder", [*TRAIN[:-6], "--dataset", "folder:TMP/nothing", "--out", "TMP/new"], None,
+     "does not exist"),
+    ("empty image folder", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--out", "TMP/new"],
+     _image_folder("empty"), "no .jpg/.jpeg/.png files"),
+    ("images that do not decode", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--out", "TMP/new"],
+     _image_folder("broken"), "none of the 3 image files"),
+    ("conditional model without labels", ["train", "--model", "cgan", *TINY, "--dataset", "folder:TMP/images",
+                                          "--out", "TMP/new"], _image_folder("broken"), "needs class labels"),
+    ("truncated dataset files", [*TRAIN, "--data-dir", "TMP/tfds", "--out", "TMP/new"], _damaged_tfds,
+     "damaged or truncated"),
+    # Output folders that cannot be written.
+    ("out below a file", [*TRAIN, "--out", "TMP/a_file/run"], _a_file, "cannot write"),
+    ("sample into a file's folder", ["sample", "RUN", "--out", "TMP/a_file/grid.png"], _a_file, "cannot write"),
+]
+
+
+@pytest.mark.parametrize("args, damage, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(trained_run, tmp_path, args, damage, expected):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    if damage:
+        damage(run, tmp_path)
+    before = _digests(run)
+    args = [str(a).replace("RUN", str(run)).replace("TMP", str(tmp_path)) for a in args]
+    status, _, err = zoo(args)
+    assert status == 2, err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert expected in err and "Traceback" not in err, err
+    assert _digests(run) == before
+    assert not (tmp_path / "new" / "model.keras").exists()
+
+
+def test_the_corpus_covers_every_category():
+    assert len(CASES) >= 40
+    assert len({c[0] for c in CASES}) == len(CASES)
