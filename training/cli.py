@@ -232,6 +232,7 @@ def cmd_evaluate(args):
     from training.data import normalise_images
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
+    from training.files import atomic_write_json
     from training.train import load_run_config
     from zoo.images import to_uint8
 
@@ -261,11 +262,10 @@ def cmd_evaluate(args):
         raise UsageError(str(error)) from None
     nearest = result.pop("nearest_train_index", None)
     if nearest is not None:
-        with open(os.path.join(args.run, "nearest_train.json"), "w") as f:
-            json.dump({"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest}, f)
+        atomic_write_json(os.path.join(args.run, "nearest_train.json"),
+                          {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
     result["artifact"] = args.artifact
-    with open(os.path.join(args.run, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    atomic_write_json(os.path.join(args.run, "metrics.json"), result)
     print(json.dumps(result, indent=2))
 
 

@@ -486,13 +486,17 @@ def stream(name, split="train", model=None, *, image_shape=None, pixel_range=(0.
         last_index = tf.constant(examples.count - 1, tf.int64)
         seed_part = tf.constant(int(seed) % 2**63, tf.int64)
 
-        def example(position):  # global example position -> one example
-            pass_index, slot = position // per_pass_examples, position % per_pass_examples
+        def gather(positions):  # (batch,) global example positions, all in one pass
+            pass_index = positions[0] // per_pass_examples
             index = tf.random.experimental.index_shuffle(
-                slot, tf.stack([seed_part, pass_index]), last_index)
+                positions % per_pass_examples, tf.stack([seed_part, pass_index]), last_index)
             return tf.gather(raw, index), tf.gather(labels, index)
 
-        ds = tf.data.Dataset.range(first, 2**62).map(example, num_parallel_calls=tf.data.AUTOTUNE)
+        positions = tf.data.Dataset.range(first, 2**62).batch(batch_size)
+        if examples.in_memory:  # whole batches at once: no per-example work
+            ds = positions.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+            return _normalised(ds, image_shape, pixel_range), per_pass
+        ds = positions.map(gather).unbatch()  # file names, decoded one by one below
     else:
         shuffled = examples.dataset.shuffle(examples.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         # Each pass is a new iteration of `shuffled`: the next order in its seeded sequence.
@@ -504,7 +508,11 @@ def _decode_and_batch(ds, examples, batch_size, drop_remainder, image_shape, pix
     """Decoded, batched, normalised `(images, labels)`, prefetched."""
     if not examples.in_memory:
         ds = ds.map(lambda raw, label: (examples.decode(raw), label), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return _normalised(ds.batch(batch_size, drop_remainder=drop_remainder), image_shape, pixel_range)
+
+
+def _normalised(ds, image_shape, pixel_range):
+    """uint8 batches -> the model's shape and range, prefetched."""
     ds = ds.map(
         lambda images, labels: (normalise_images(images, image_shape, pixel_range), labels),
         num_parallel_calls=tf.data.AUTOTUNE,

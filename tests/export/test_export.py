@@ -100,6 +100,20 @@ def test_saved_model_cli_lists_the_signature(exported_run):
     assert ("inputs['label']" in result.stdout) == bool(model.num_classes)
 
 
+def _measured_parity(run):
+    """Largest pixel difference of each written artifact from the Keras model, on the parity latents."""
+    model = zoo.load(run / "model.keras")
+    z = zoo.latents_from_seeds(artifacts.PARITY_SEEDS, model.latent_dim, model.latent_prior).numpy()
+    labels = labels_from_seeds(artifacts.PARITY_SEEDS, model.num_classes)
+    expected = model.sample(len(z), seed=artifacts.PARITY_SEEDS.start, labels=labels).numpy().astype(int)
+    outputs = {
+        "saved_model": artifacts.run_saved_model(str(run / "saved_model" / "1"), z, labels),
+        "tflite": artifacts.run_tflite(str(run / "tflite" / artifacts.TFLITE_FILE), z, labels),
+    }
+    return {f"{name}_max_abs_diff": int(np.abs(images.astype(int) - expected).max())
+            for name, images in outputs.items()}
+
+
 def test_manifest_records_contract_hash_and_parity(exported_run):
     run, model = exported_run
     manifest = json.loads((run / "export.json").read_text())
@@ -108,7 +122,10 @@ def test_manifest_records_contract_hash_and_parity(exported_run):
     tflite = run / "tflite" / "generator_float32.tflite"
     assert manifest["tflite"]["sha256"] == hashlib.sha256(tflite.read_bytes()).hexdigest()
     assert manifest["outputs"]["images"]["shape"] == [None, *model.image_shape]
-    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    # The figures are the ones measured, not the tolerance.
+    measured = _measured_parity(run)
+    assert {key: manifest["parity"][key] for key in measured} == measured
+    assert manifest["parity"]["seeds"] == [0, 16] and manifest["parity"]["tolerance"] == 1
     label = {"dtype": "int32", "shape": [None], "num_classes": model.num_classes}
     assert manifest["inputs"].get("label") == (label if model.num_classes else None)
 
@@ -130,12 +147,20 @@ def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monk
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".export-")]
 
 
-def test_manifest_records_the_latent_prior_and_parity_uses_it(tmp_path):
+def test_manifest_records_the_latent_prior_and_parity_uses_it(tmp_path, monkeypatch):
     model = tiny_model("lsgan", latent_prior="uniform")
     model.save(tmp_path / "model.keras")
+    fed = []
+    real_run_tflite = artifacts.run_tflite
+    monkeypatch.setattr(artifacts, "run_tflite",
+                        lambda path, z, labels=None: fed.append(z) or real_run_tflite(path, z, labels))
     manifest = export_run(str(tmp_path))
     assert manifest["latent_prior"] == "uniform"
-    assert manifest["parity"]["tflite_max_abs_diff"] <= 1
+    (z,) = fed
+    np.testing.assert_array_equal(z, zoo.latents_from_seeds(artifacts.PARITY_SEEDS, model.latent_dim, "uniform"))
+    monkeypatch.undo()
+    measured = _measured_parity(tmp_path)
+    assert {key: manifest["parity"][key] for key in measured} == measured
 
 
 def test_reexport_replaces_only_its_version(tmp_path):

@@ -42,8 +42,18 @@ def sha256_of(path):
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None):
+def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None,
+                     train_split="train", test_split="test"):
     """Trains the domain classifier of `dataset`; writes classifier.keras and card.json.
+
+    Args:
+        dataset: labelled TFDS dataset.
+        out: folder to write.
+        epochs, batch_size, seed: training settings, recorded in the card.
+        data_dir: TFDS data directory.
+        command: the command line to record in the card.
+        train_split, test_split: splits to train on and to measure the
+            accuracy on (slices such as "train[:512]" make a quick test).
 
     Returns:
         The card: dataset, test accuracy, training settings, sha256.
@@ -57,8 +67,8 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
         )
     num_classes = builder.info.features[label_key].num_classes
     image_shape = tuple(builder.info.features[data.image_and_label_keys(builder)[0]].shape)
-    train = data.load(dataset, "train", batch_size=batch_size, seed=seed, data_dir=data_dir)
-    test = data.load(dataset, "test", batch_size=1000, data_dir=data_dir)
+    train = data.load(dataset, train_split, batch_size=batch_size, seed=seed, data_dir=data_dir)
+    test = data.load(dataset, test_split, batch_size=1000, data_dir=data_dir)
     model = build_classifier(image_shape, num_classes)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
@@ -80,6 +90,8 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
         "num_classes": int(num_classes),
         "feature_layer": FEATURE_LAYER,
         "test_accuracy": round(float(accuracy), 4),
+        "train_split": train_split,
+        "test_split": test_split,
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,

@@ -1,12 +1,11 @@
 """Distances between two sets of feature vectors (real vs generated).
 
 All functions take float arrays `(n, d)` of features and return Python
-floats. They are written with numpy/scipy because no maintained TensorFlow
+floats. They are written with numpy because no maintained TensorFlow
 library computes them any more (TF-GAN does not import on TF >= 2.16).
 """
 
 import numpy as np
-import scipy.linalg
 
 
 def feature_statistics(features):
@@ -15,26 +14,110 @@ def feature_statistics(features):
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
+#: Largest imaginary part tolerated in the square root of an eigenvalue,
+#: relative to the square root of the largest one (the reference FID code
+#: allows 1e-3, absolute). Rounding leaves a covariance negative eigenvalues
+#: of about d x 1e-16 of the largest: an imaginary part of ~5e-7 at d = 2048.
+IMAGINARY_TOLERANCE = 1e-3
+
+
+def _covariance(sigma, name):
+    """`sigma` as a symmetric float64 matrix, or a ValueError naming what is wrong."""
+    sigma = np.atleast_2d(np.asarray(sigma, np.float64))
+    if sigma.ndim != 2 or sigma.shape[0] != sigma.shape[1]:
+        raise ValueError(f"{name} has shape {sigma.shape}; pass a square (d, d) covariance matrix.")
+    asymmetry = float(np.abs(sigma - sigma.T).max())
+    if asymmetry > 1e-6 * float(np.abs(sigma).max()):
+        raise ValueError(
+            f"{name} is not symmetric (max |{name} - {name}.T| = {asymmetry:.3g}); pass a "
+            "covariance matrix, e.g. from feature_statistics."
+        )
+    # eigh reads one triangle only: average away the rounding asymmetry.
+    return (sigma + sigma.T) / 2
+
+
+def _nonnegative_eigenvalues(matrix, name, vectors=False):
+    """Eigenvalues (and eigenvectors) of a symmetric PSD `matrix`, rounding noise set to 0.
+
+    The square root of a negative eigenvalue is imaginary. Up to rounding
+    that is the noise `scipy.linalg.sqrtm` leaves in `(sigma1 sigma2)^(1/2)`;
+    beyond `IMAGINARY_TOLERANCE` the matrix is not positive semi-definite, is
+    no covariance, and FD would be meaningless. Eigenvalues within rounding
+    of 0 (below `d * eps * largest`, numpy's `matrix_rank` tolerance) count
+    as 0: the square root would turn their noise, ~1e-15 of the scale, into
+    ~1e-7 of it.
+    """
+    if vectors:
+        eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    else:
+        eigenvalues, eigenvectors = np.linalg.eigvalsh(matrix), None
+    scale = np.sqrt(max(float(eigenvalues[-1]), 0.0))
+    imaginary = np.sqrt(max(-float(eigenvalues[0]), 0.0))
+    if imaginary > IMAGINARY_TOLERANCE * scale:
+        raise ValueError(
+            f"{name} has eigenvalue {eigenvalues[0]:.6g}: its square root has an imaginary "
+            f"component of {imaginary:.6g}, more than {IMAGINARY_TOLERANCE:g} x the scale "
+            f"{scale:.6g}, so it is not positive semi-definite; pass covariance matrices, "
+            "e.g. from feature_statistics."
+        )
+    rounding = len(eigenvalues) * np.finfo(np.float64).eps * max(float(eigenvalues[-1]), 0.0)
+    eigenvalues = np.where(eigenvalues > rounding, eigenvalues, 0.0)
+    return (eigenvalues, eigenvectors) if vectors else eigenvalues
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Frechet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
     `||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))`; with
     Inception pool features of 10k images this is FID.
 
+    `Tr (sigma1 sigma2)^(1/2)` is the sum of the square roots of the
+    eigenvalues of the symmetric `sigma1^(1/2) sigma2 sigma1^(1/2)` (the same
+    eigenvalues as `sigma1 sigma2`). Unlike `scipy.linalg.sqrtm` this is
+    well defined for singular covariances, which features that are always
+    zero (dead ReLUs) give: no regularising offset, no "Matrix is singular"
+    warning, and the exact value.
+
+    Args:
+        mu1, mu2: means `(d,)`.
+        sigma1, sigma2: covariances `(d, d)`, symmetric positive semi-definite.
+
+    Returns:
+        The distance, a float (0 for identical Gaussians, up to rounding).
+
+    Raises:
+        ValueError: a covariance is not square and symmetric, or has a
+            negative eigenvalue whose square root's imaginary part exceeds
+            `IMAGINARY_TOLERANCE` of the scale (not rounding noise).
+
+    Example:
+        >>> frechet_distance([1.0], [[4.0]], [3.0], [[9.0]])  # (1 - 3)^2 + (2 - 3)^2
+        5.0
+
     References:
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge
         to a Local Nash Equilibrium", NeurIPS 2017.
+        Dowson & Landau, "The Frechet distance between multivariate normal
+        distributions", J. Multivariate Analysis 1982.
     """
-    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
-    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        # Near-singular product: regularise both covariances slightly.
-        offset = np.eye(sigma1.shape[0]) * 1e-6
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = covmean.real  # imaginary parts are numerical noise
+    mu1 = np.atleast_1d(np.asarray(mu1, np.float64))
+    mu2 = np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1, sigma2 = _covariance(sigma1, "sigma1"), _covariance(sigma2, "sigma2")
+    if not mu1.shape == mu2.shape == sigma1.shape[:1] == sigma2.shape[:1] or sigma1.shape != sigma2.shape:
+        raise ValueError(
+            f"shapes do not match: mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, "
+            f"sigma2 {sigma2.shape}; pass statistics of features of one dimension d."
+        )
+    eigenvalues1, eigenvectors1 = _nonnegative_eigenvalues(sigma1, "sigma1", vectors=True)
+    _nonnegative_eigenvalues(sigma2, "sigma2")  # only checked: its trace enters as it is
+    root1 = (eigenvectors1 * np.sqrt(eigenvalues1)) @ eigenvectors1.T
+    product = root1 @ sigma2 @ root1
+    product_eigenvalues = _nonnegative_eigenvalues(
+        (product + product.T) / 2, "sigma1^(1/2) sigma2 sigma1^(1/2)"
+    )
+    trace_covmean = np.sqrt(product_eigenvalues).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 
 def kernel_inception_distance(real, fake, subsets=100, subset_size=1000, seed=0):

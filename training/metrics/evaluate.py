@@ -53,19 +53,33 @@ def real_features(extractor, dataset, split, n, data_dir=None):
 
     The cache key holds the dataset, split, extractor name, the sha256 of its
     weights and `n`, so a retrained extractor never reuses stale statistics.
+    An extractor whose `weights_sha256` is not a sha256 (64 hex digits) names
+    no particular weights, so its features are recomputed, never cached.
     """
+    if not _is_sha256(extractor.weights_sha256):
+        images, _ = data.load_images(dataset, split, n, data_dir)
+        return extractor(images)
     key = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}-{n or 'all'}"
     path = cache_dir() / (key.replace("/", "_").replace(":", "_") + ".npz")
     if path.is_file():
         cached = np.load(path)
-        return cached["features"], cached["probabilities"]
+        # Extractors without a class head (FID) store no probabilities.
+        probabilities = cached["probabilities"] if "probabilities" in cached.files else None
+        return cached["features"], probabilities
     images, _ = data.load_images(dataset, split, n, data_dir)
     features, probabilities = extractor(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, features=features, probabilities=probabilities)
+    arrays = {"features": features}
+    if probabilities is not None:  # None would be pickled, which np.load refuses
+        arrays["probabilities"] = probabilities
+    np.savez(temporary, **arrays)
     os.replace(temporary, path)
     return features, probabilities
+
+
+def _is_sha256(value):
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def model_generator(model):

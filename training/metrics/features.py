@@ -13,9 +13,12 @@ Every extractor has a `name` and a `weights_sha256`, which key the cache of
 real-data statistics and are written next to every result.
 """
 
+import contextlib
+import hashlib
 import json
 import os
 import pathlib
+import random
 
 import keras
 import numpy as np
@@ -74,13 +77,75 @@ def domain_extractor(dataset):
     return DomainExtractor(SAVED_MODELS / f"{dataset}_classifier")
 
 
+#: Keras's ImageNet InceptionV3 weights with the classifier top: file name,
+#: address and md5, as `keras.applications.InceptionV3(weights="imagenet")`
+#: fetches them. Fetched here so that the file that is loaded is the one
+#: that is hashed.
+IMAGENET_WEIGHTS = (
+    "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+    "https://storage.googleapis.com/tensorflow/keras-applications/"
+    "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+    "9a0d58056eeedaa3f26cb7ebd46da564",
+)
+#: Seed of `KerasInceptionExtractor("random")`'s weights.
+RANDOM_WEIGHTS_SEED = 0
+
+
+def weights_sha256(model):
+    """sha256 of a model's weight values: dtype, shape and bytes of each, in order.
+
+    Names are left out: Keras numbers layers per process (`conv2d_7`), so a
+    second copy of the same network has other names but the same hash.
+
+    Example:
+        >>> a = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> b = keras.models.clone_model(a)
+        >>> b.set_weights(a.get_weights())
+        >>> weights_sha256(a) == weights_sha256(b)
+        True
+    """
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{value.dtype.str}{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def seeded_initialisers(seed):
+    """Makes the unseeded Keras initialisers of models built inside reproducible.
+
+    An initialiser without a seed draws one from Python's `random` module
+    when it is created (`keras.random.make_default_seed`); that module is
+    seeded here and its state restored afterwards, so nothing else in the
+    process is reseeded.
+    """
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 class KerasInceptionExtractor:
     """Keras InceptionV3 pool features at 299x299 (antialiased resize, gray -> RGB).
+
+    `weights_sha256` is the sha256 of the weights file that was loaded (for
+    "imagenet", the file Keras cached in `~/.keras/models`), or for "random"
+    of the weight values (`weights_sha256`), which are seeded
+    (`RANDOM_WEIGHTS_SEED`) so that the same Keras version builds the same
+    network and its cached features stay valid.
 
     Args:
         weights: "imagenet" (Keras's download, needs network the first time),
             a path to a Keras InceptionV3 weights file, or "random" (plumbing
             tests only).
+
+    Example:
+        >>> extractor = KerasInceptionExtractor("random")
+        >>> features, probabilities = extractor(uint8_images)  # (n, 2048), (n, 1000)
     """
 
     def __init__(self, weights="imagenet"):
@@ -89,20 +154,23 @@ class KerasInceptionExtractor:
                 f"no Inception weights file at {weights!r}; name an existing file, "
                 "or use 'imagenet' when online."
             )
+        path = None if weights == "random" else weights
         try:
-            model = keras.applications.InceptionV3(
-                include_top=True, weights=None if weights == "random" else weights,
-                classifier_activation=None,
-            )
+            if weights == "imagenet":
+                name, origin, md5 = IMAGENET_WEIGHTS
+                # Downloads (md5-checked) on first use, then returns Keras's cached file.
+                path = keras.utils.get_file(name, origin, cache_subdir="models", file_hash=md5)
+            with seeded_initialisers(RANDOM_WEIGHTS_SEED):
+                model = keras.applications.InceptionV3(
+                    include_top=True, weights=path, classifier_activation=None,
+                )
         except Exception as error:  # download failures come in many types
             raise ExtractorUnavailableError(
                 f"could not get Keras's ImageNet InceptionV3 weights ({type(error).__name__}); "
                 "connect to the internet once, or pass a local weights file."
             ) from None
-        self.name = "inception_v3:keras_imagenet" if weights != "random" else "inception_v3:random"
-        self.weights_sha256 = (
-            sha256_of(weights) if os.path.isfile(weights) else weights
-        )
+        self.name = "inception_v3:keras_imagenet" if path else "inception_v3:random"
+        self.weights_sha256 = sha256_of(path) if path else weights_sha256(model)
         self.num_classes = 1000
         pool = model.get_layer("avg_pool").output
         self._model = keras.Model(model.input, [pool, model.output])

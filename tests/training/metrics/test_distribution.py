@@ -1,5 +1,7 @@
 """Distribution metrics against closed forms and limiting cases."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,68 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
 def test_frechet_distance_of_one_dimensional_gaussians():
     # (m1 - m2)^2 + (s1 - s2)^2 in one dimension.
     assert dist.frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(4.0 + 1.0)
+
+
+def _rotation(d, seed):
+    """A random orthogonal `(d, d)` matrix."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return q
+
+
+@pytest.mark.parametrize("rotated", [False, True])
+def test_frechet_distance_of_singular_covariances_matches_the_closed_form_without_warnings(rotated):
+    # Zero variances (features that are always 0, like dead ReLUs) make both
+    # covariances singular. For covariances that commute (here diagonal in one
+    # basis) FD = |mu1 - mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2.
+    a = np.array([4.0, 0.0, 9.0, 0.0, 1.0])
+    b = np.array([1.0, 0.0, 16.0, 25.0, 0.0])
+    mu1, mu2 = np.array([1.0, 0.0, 0.0, 0.0, 2.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    expected = 1.0 + 4.0 + (2 - 1) ** 2 + 0 + (3 - 4) ** 2 + (0 - 5) ** 2 + (1 - 0) ** 2
+    q = _rotation(5, 0) if rotated else np.eye(5)
+    sigma1, sigma2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T
+    sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's sqrtm warned "Matrix is singular" here
+        got = dist.frechet_distance(q @ mu1, sigma1, q @ mu2, sigma2)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_dead_features_leave_the_frechet_distance_of_the_live_ones_unchanged():
+    rng = np.random.default_rng(10)
+    real, fake = rng.normal(size=(500, 16)), rng.normal(size=(500, 16)) * 1.3 + 0.2
+    dead = [3, 7, 8]
+    real[:, dead] = fake[:, dead] = 0.0  # singular covariances, as with the domain extractor
+    live = [i for i in range(16) if i not in dead]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with_dead = dist.frechet_distance(*dist.feature_statistics(real), *dist.feature_statistics(fake))
+    without = dist.frechet_distance(*dist.feature_statistics(real[:, live]),
+                                    *dist.feature_statistics(fake[:, live]))
+    assert with_dead == pytest.approx(without, rel=1e-10)
+    assert with_dead > 1.0
+
+
+def test_frechet_distance_drops_a_negligible_imaginary_part_of_the_square_root():
+    # An eigenvalue of -1e-14 (rounding) would give sqrt an imaginary part of
+    # 1e-7, far below 1e-3 of the scale: treated as 0.
+    sigma1, sigma2 = np.diag([1.0, 4.0, 0.0]), np.diag([4.0, 1.0, -1e-14])
+    assert dist.frechet_distance(np.zeros(3), sigma1, np.zeros(3), sigma2) == pytest.approx(2.0, abs=1e-9)
+
+
+def test_frechet_distance_refuses_a_square_root_with_a_large_imaginary_part():
+    # Eigenvalue -0.25: its square root is 0.5i, a quarter of the scale sqrt(4).
+    sigma1, sigma2 = np.diag([1.0, 4.0, 1.0]), np.diag([4.0, 1.0, -0.25])
+    with pytest.raises(ValueError, match=r"sigma2 has eigenvalue -0\.25: .* imaginary component of 0\.5"):
+        dist.frechet_distance(np.zeros(3), sigma1, np.zeros(3), sigma2)
+    with pytest.raises(ValueError, match="sigma1 has eigenvalue -0.25"):
+        dist.frechet_distance(np.zeros(3), sigma2, np.zeros(3), sigma1)
+
+
+def test_frechet_distance_refuses_matrices_that_are_not_covariances():
+    with pytest.raises(ValueError, match="sigma2 is not symmetric"):
+        dist.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        dist.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
 
 
 def test_fd_and_kid_of_a_set_with_itself_are_zero():
@@ -95,19 +159,60 @@ def test_class_coverage_counts_classes_and_kl_to_uniform():
     assert collapse.class_coverage(stray, 10)["classes_covered"] == 1
 
 
+def test_a_class_is_covered_with_a_tenth_of_its_uniform_share_for_any_number_of_classes():
+    # Four classes: the threshold is 0.1 / 4 = 2.5% of the samples, not 1%.
+    predicted = np.repeat([0, 1, 2, 3], [950, 30, 20, 0])
+    found = collapse.class_coverage(predicted, 4)
+    assert found["classes_covered"] == 2  # 3% counts, 2% does not
+    shares = np.array([0.95, 0.03, 0.02])
+    assert found["kl_uniform"] == pytest.approx(float((shares * np.log(shares * 4)).sum()), rel=1e-12)
+    assert found["class_histogram"] == pytest.approx([0.95, 0.03, 0.02, 0.0])
+    # A hundred classes: 0.1% is enough (2 of 2000 samples), 1 of 2000 is not.
+    predicted = np.concatenate([np.zeros(1997, int), [5, 5, 6]])
+    assert collapse.class_coverage(predicted, 100)["classes_covered"] == 2
+    assert collapse.COVERED_FRACTION_OF_UNIFORM == 0.1
+
+
 def test_class_accuracy():
     assert collapse.class_accuracy([1, 2, 3, 3], [1, 2, 0, 3]) == 0.75
 
 
-def test_memorisation_flags_copies_of_training_images():
+def _nearest_distance(queries, references):
+    return np.linalg.norm(queries[:, None] - references[None], axis=-1).min(axis=1)
+
+
+def test_memorisation_baseline_is_measured_on_test_images_that_did_not_set_the_threshold():
     rng = np.random.default_rng(7)
-    train = rng.normal(size=(500, 8))
-    test = rng.normal(size=(200, 8))
-    honest = collapse.memorisation(rng.normal(size=(200, 8)), train, test)
+    train, test = rng.normal(size=(300, 4)), rng.normal(size=(60, 4))
+    found = collapse.memorisation(rng.normal(size=(50, 4)), train, test, quantile=0.2, seed=3)
+    # The same split recomputed by brute force: threshold from one half, baseline from the other.
+    order = np.random.default_rng(3).permutation(60)
+    calibration, held_out = _nearest_distance(test[order[:30]], train), _nearest_distance(test[order[30:]], train)
+    threshold = np.quantile(calibration, 0.2)
+    assert found["memorisation_threshold"] == pytest.approx(threshold, rel=1e-5)
+    assert found["memorisation_baseline"] == float((held_out < threshold).mean())
+    # Moving the held-out half away from the training images changes the
+    # baseline (to 0) and not the threshold: the two halves play separate parts.
+    moved = test.copy()
+    moved[order[30:]] += 100.0
+    far = collapse.memorisation(rng.normal(size=(50, 4)), train, moved, quantile=0.2, seed=3)
+    assert far["memorisation_threshold"] == found["memorisation_threshold"]
+    assert far["memorisation_baseline"] == 0.0
+
+
+def test_memorisation_of_an_honest_generator_is_near_its_baseline_and_copies_score_one():
+    rng = np.random.default_rng(8)
+    train, test = rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8))
+    honest = collapse.memorisation(rng.normal(size=(2000, 8)), train, test)
+    # Standard error of each share: sqrt(0.05 * 0.95 / 1000) ~ 0.007 (baseline), 0.005 (samples).
+    assert abs(honest["memorisation"] - honest["memorisation_baseline"]) < 0.03
+    assert abs(honest["memorisation_baseline"] - 0.05) < 0.03
     copies = collapse.memorisation(train[:200] + 1e-4, train, test)
-    assert honest["memorisation"] < 0.15
     assert copies["memorisation"] == 1.0
+    assert copies["memorisation_baseline"] == honest["memorisation_baseline"]  # same real data and split
     assert copies["nearest_train_index"] == list(range(200))
+    with pytest.raises(ValueError, match="at least 2 real test images \\(got 1\\)"):
+        collapse.memorisation(train[:5], train, test[:1])
 
 
 def test_nearest_neighbours_in_chunks_match_brute_force():
