@@ -14,7 +14,6 @@ import json
 import pathlib
 import shutil
 
-import numpy as np
 import pytest
 
 from training.cli import main

@@ -11,7 +11,6 @@ pre-empted job is simply started again; with `deterministic=True` the result
 is bitwise the one an uninterrupted run gives.
 """
 
-import dataclasses
 import json
 import os
 import shutil

@@ -16,11 +16,17 @@ POLICIES = ("color", "translation", "cutout")
 
 
 def parse_policy(text):
-    """"color,translation" -> ("color", "translation"), rejecting unknown names."""
-    names = tuple(name.strip() for name in str(text).split(",") if name.strip())
+    """"color,translation" -> ("color", "translation"), rejecting unknown or repeated names."""
+    use = f"a comma list of {', '.join(POLICIES)} ('' is off)"
+    if not isinstance(text, str):
+        raise ValueError(f"diffaugment={text!r}; use {use}, e.g. 'color,translation'.")
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in POLICIES]
     if unknown:
-        raise ValueError(f"diffaugment={text!r}: unknown {unknown}; use a comma list of {', '.join(POLICIES)}.")
+        raise ValueError(f"diffaugment={text!r}: unknown {unknown}; use {use}.")
+    if len(set(names)) < len(names):
+        raise ValueError(
+            f"diffaugment={text!r} repeats an operation; use each of {', '.join(POLICIES)} once.")
     return names
 
 

@@ -1,9 +1,79 @@
-"""The surface every zoo model shares."""
+"""The surface every zoo model shares, and the checks of its arguments."""
+
+import math
+import numbers
 
 import keras
+import numpy as np
 
 from zoo.images import to_uint8
 from zoo.latents import check_labels, labels_from_seeds, latents_from_seeds, random_latents
+from zoo.networks import check_buildable
+
+
+# One helper per kind of constructor argument; each returns the value in its
+# canonical type (what `get_config` stores) or raises a ValueError naming the
+# argument, the value and what to use instead.
+
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def check_integer(name, value, minimum, use=None):
+    """`value` as an int >= `minimum`; integral floats (8.0) pass, 8.5, "8" and True do not."""
+    integral = isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and float(value).is_integer())
+    if _is_bool(value) or not integral or value < minimum:
+        raise ValueError(f"{name}={value!r}; use {use or f'an integer >= {minimum}'}.")
+    return int(value)
+
+
+def check_number(name, value, valid, use):
+    """`value` as a float if it is a finite real number for which `valid(value)` holds."""
+    if _is_bool(value) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not valid(float(value)):
+        raise ValueError(f"{name}={value!r}; use {use}.")
+    return float(value)
+
+
+def check_flag(name, value):
+    """`value` as a bool; only True and False pass (bool("no") would be True)."""
+    if not _is_bool(value):
+        raise ValueError(f"{name}={value!r}; use True or False.")
+    return bool(value)
+
+
+def check_seed(seed):
+    """None or an int that fits the seed generator's int64 state."""
+    if seed is None:
+        return None
+    if _is_bool(seed) or not isinstance(seed, numbers.Integral) or not -2**63 <= seed < 2**63:
+        raise ValueError(f"seed={seed!r}; use an integer (64-bit, e.g. 0) or None for a fresh seed.")
+    return int(seed)
+
+
+#: Image channels the data pipeline produces (TFDS and folder images).
+CHANNELS = (1, 3)
+
+
+def check_image_shape(image_shape):
+    """`(height, width, channels)` as ints, for shapes the networks and the data pipeline make."""
+    example = "e.g. (28, 28, 1)"
+    if not isinstance(image_shape, (tuple, list, np.ndarray)) or len(image_shape) != 3:
+        raise ValueError(f"image_shape={image_shape!r}; use a tuple (height, width, channels), {example}.")
+    try:
+        shape = tuple(check_integer("image_shape", side, 1) for side in image_shape)
+    except ValueError:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)!r}; use positive integers (height, width, channels), "
+            f"{example}."
+        ) from None
+    if shape[2] not in CHANNELS:
+        raise ValueError(
+            f"image_shape={shape}: {shape[2]} channels; use 1 (grayscale) or 3 (RGB), "
+            f"e.g. {shape[:2] + (1 if shape[2] < 3 else 3,)}."
+        )
+    return check_buildable(shape)
 
 
 def images_and_labels(data, model):
@@ -32,7 +102,8 @@ class GenerativeModel(keras.Model):
     models (`num_classes` > 0) it takes `[z, label]`, label int32 `(batch,)`.
 
     Args:
-        image_shape: `(height, width, channels)` of the images.
+        image_shape: `(height, width, channels)` of the images: even sides of
+            at least 8, 1 or 3 channels.
         latent_dim: length of the latent vector.
         seed: seed of the training-time random draws (latents, noise); None
             draws one.
@@ -47,10 +118,10 @@ class GenerativeModel(keras.Model):
 
     def __init__(self, image_shape, latent_dim, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.latent_dim = int(latent_dim)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.image_shape = check_image_shape(image_shape)
+        self.latent_dim = check_integer("latent_dim", latent_dim, 1, "an integer >= 1, e.g. 64")
+        self.seed = check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         # Sub-networks are functional models built in the constructor, so
         # the model is built as soon as it exists (no `build(input_shape)`).
         self.built = True

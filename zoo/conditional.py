@@ -5,15 +5,14 @@ labels to the networks whenever `num_classes` > 0, and the networks of
 `zoo.networks` take `[x, label]` inputs when built with classes.
 """
 
+from zoo.base import check_integer
 from zoo.gan import DCGAN
 from zoo.registry import register
 from zoo.vae import VAE
 
 
 def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
-        raise ValueError(f"num_classes={num_classes!r}; use an integer >= 2 (the dataset's classes).")
-    return int(num_classes)
+    return check_integer("num_classes", num_classes, 2, "an integer >= 2 (the dataset's classes)")
 
 
 @register("cgan")

@@ -1,11 +1,14 @@
 """GAN family: one training loop, variants override a loss or a penalty hook."""
 
+import inspect
+
 import keras
 import tensorflow as tf
 
 from zoo import augment, losses, networks
+from zoo.base import GenerativeModel, check_flag, check_integer, check_number, images_and_labels
 from zoo.latents import check_prior
-from zoo.base import GenerativeModel, images_and_labels
+from zoo.optimizers import UNSUPPORTED_CALLBACKS, JointLearningRate
 from zoo.registry import register
 
 
@@ -34,8 +37,9 @@ class GAN(GenerativeModel):
     `generator_loss` and `discriminator_penalty`.
 
     Args:
-        image_shape: `(height, width, channels)`; each side reachable by
-            stride-2 up-sampling from a base of at least 4 (28, 32, 64, ...).
+        image_shape: `(height, width, channels)`: even sides of at least 8
+            (reached by stride-2 up-sampling from a base of at least 4: 28,
+            32, 64, ...) and 1 or 3 channels.
         latent_dim: length of the latent vector `z`.
         width: channels of the first discriminator / last generator layer;
             the other layers scale with it.
@@ -85,13 +89,15 @@ class GAN(GenerativeModel):
         minibatch_stddev=False, pack=1, ema_decay=0.0, diffaugment="", **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
-        self.width = int(width)
-        self.r1_weight = float(r1_weight)
-        self.label_smoothing = float(label_smoothing)
+        self.width = check_integer("width", width, 1, "an integer >= 1, e.g. 64")
+        self.r1_weight = check_number("r1_weight", r1_weight, lambda w: w >= 0, "a weight >= 0 (0 is off)")
+        self.label_smoothing = check_number(
+            "label_smoothing", label_smoothing, lambda s: 0 <= s < 1, "a value in [0, 1) (0 is off)")
         self.latent_prior = check_prior(latent_prior)
-        self.minibatch_stddev = bool(minibatch_stddev)
-        self.pack = int(pack)
-        self.ema_decay = float(ema_decay)
+        self.minibatch_stddev = check_flag("minibatch_stddev", minibatch_stddev)
+        self.pack = check_integer("pack", pack, 1, "an integer >= 1 (1 is off)")
+        self.ema_decay = check_number(
+            "ema_decay", ema_decay, lambda d: 0 <= d < 1, "a decay in [0, 1) (0 is off), e.g. 0.999")
         self.diffaugment = ",".join(augment.parse_policy(diffaugment))
         self._check_options()
 
@@ -114,19 +120,12 @@ class GAN(GenerativeModel):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
     def _check_options(self):
-        if self.r1_weight < 0:
-            raise ValueError(f"r1_weight={self.r1_weight}; use a weight >= 0 (0 is off).")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing={self.label_smoothing}; use a value in [0, 1).")
+        """Checks of arguments that depend on the game or on each other."""
         if self.label_smoothing and type(self).discriminator_loss is not GAN.discriminator_loss:
             raise ValueError(
                 f"label_smoothing applies to the non-saturating loss (dcgan); "
                 f"{type(self).__name__} plays another game: leave it at 0."
             )
-        if self.pack < 1:
-            raise ValueError(f"pack={self.pack}; use an integer >= 1 (1 is off).")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay={self.ema_decay}; use a decay in [0, 1) (0 is off).")
 
     @property
     def generator(self):
@@ -152,16 +151,26 @@ class GAN(GenerativeModel):
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Configures the discriminator and generator optimizers.
 
+        `model.optimizer` is then a `JointLearningRate`, so Keras's
+        learning-rate callbacks scale both rates by the same factor.
+
         Args:
             d_optimizer: optimizer (or its name) for the discriminator.
             g_optimizer: optimizer (or its name) for the generator.
             **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
                 `steps_per_execution`, `run_eagerly`).
         """
+        d_optimizer, g_optimizer = keras.optimizers.get(d_optimizer), keras.optimizers.get(g_optimizer)
+        for name, optimizer in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+            if getattr(optimizer, "use_ema", False):
+                raise ValueError(
+                    f"{name} has use_ema=True, whose averages Keras swaps in for a single "
+                    "`model.optimizer` only; use the model's ema_decay (e.g. 0.999) for an "
+                    "averaged generator, and optimizers without use_ema."
+                )
         # No `optimizer`: keras.Model.compile would install an unused RMSprop.
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         if self.dtype_policy.name == "mixed_float16":
             # Keras scales the loss of `self.optimizer` only; both need it.
             self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
@@ -170,6 +179,7 @@ class GAN(GenerativeModel):
         # (an unbuilt optimizer skips loading its state, keras#19389).
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator_network.trainable_variables)
+        self.optimizer = JointLearningRate(self.d_optimizer, self.g_optimizer)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -177,12 +187,29 @@ class GAN(GenerativeModel):
             return config
         config["d_optimizer"] = keras.saving.serialize_keras_object(self.d_optimizer)
         config["g_optimizer"] = keras.saving.serialize_keras_object(self.g_optimizer)
+        config["learning_rate_ratio"] = self.optimizer.ratio
         return config
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
         config.pop("optimizer", None)
+        # The compile-time ratio: the saved rates may be scheduled ones (even 0).
+        recorded = "learning_rate_ratio" in config
+        ratio = config.pop("learning_rate_ratio", None)
         self.compile(**config)
+        if recorded:
+            self.optimizer.ratio = ratio
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, refusing up front the callbacks that cannot act on a GAN."""
+        callbacks = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs).arguments.get("callbacks")
+        for callback in getattr(callbacks, "callbacks", callbacks) or ():
+            if type(callback) in UNSUPPORTED_CALLBACKS:
+                raise ValueError(
+                    f"{type(callback).__name__} cannot act on {type(self).__name__}: "
+                    f"{UNSUPPORTED_CALLBACKS[type(callback)]}."
+                )
+        return super().fit(*args, **kwargs)
 
     def default_optimizers(self, d_lr=None, g_lr=None):
         """Adam optimizers with this model's recommended settings (TTUR-ready)."""
@@ -370,10 +397,8 @@ class WGANGP(GAN):
 
     def __init__(self, *args, critic_steps=5, gp_weight=10.0, **kwargs):
         super().__init__(*args, **kwargs)
-        if int(critic_steps) < 1:
-            raise ValueError(f"critic_steps={critic_steps}; use an integer >= 1.")
-        self.critic_steps = int(critic_steps)
-        self.gp_weight = float(gp_weight)
+        self.critic_steps = check_integer("critic_steps", critic_steps, 1, "an integer >= 1 (paper: 5)")
+        self.gp_weight = check_number("gp_weight", gp_weight, lambda w: w >= 0, "a weight >= 0 (paper: 10)")
 
     def get_config(self):
         config = super().get_config()

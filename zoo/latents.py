@@ -15,7 +15,7 @@ PRIORS = ("normal", "uniform", "truncated_normal")
 
 
 def check_prior(prior):
-    if prior not in PRIORS:
+    if not isinstance(prior, str) or prior not in PRIORS:
         raise ValueError(f"latent_prior={prior!r}; use one of {', '.join(PRIORS)}.")
     return prior
 

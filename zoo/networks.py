@@ -16,9 +16,32 @@ from zoo.layers import MinibatchStdDev
 NORMALIZATIONS = ("batch", "layer", "spectral", "none")
 
 
+def _nearest_buildable_side(side):
+    """The even side >= 8 nearest to `side`, the one with more factors of 2 on a tie (27 -> 28)."""
+    if side <= 8 or side % 2 == 0:
+        return max(side, 8)
+    return max(side - 1, side + 1, key=lambda s: (s & -s, s))
+
+
+def check_buildable(image_shape):
+    """`image_shape` as a tuple if its sides can be reached from a 4+ pixel base by stride 2.
+
+    That holds exactly when both sides are even and at least 8; otherwise the
+    ValueError names the nearest shape that does.
+    """
+    height, width = image_shape[:2]
+    if height % 2 or width % 2 or min(height, width) < 8:
+        nearby = (_nearest_buildable_side(height), _nearest_buildable_side(width), *image_shape[2:])
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} cannot be built by stride-2 up-sampling from a "
+            f"base of at least 4x4: use even sides of at least 8, e.g. {nearby}."
+        )
+    return tuple(image_shape)
+
+
 def num_resolution_steps(image_shape):
     """Number of stride-2 stages between a 4+ pixel base and `image_shape`."""
-    height, width = image_shape[:2]
+    height, width = check_buildable(image_shape)[:2]
     steps = 0
     while (
         height % 2 ** (steps + 1) == 0
@@ -26,12 +49,6 @@ def num_resolution_steps(image_shape):
         and min(height, width) // 2 ** (steps + 1) >= 4
     ):
         steps += 1
-    if steps == 0:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} cannot be built by stride-2 "
-            "up-sampling from a base of at least 4x4; use sides divisible by 2 "
-            "and at least 8 (e.g. 28, 32, 64)."
-        )
     return steps
 
 

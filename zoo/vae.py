@@ -5,7 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import losses, networks
-from zoo.base import GenerativeModel, images_and_labels
+from zoo.base import GenerativeModel, check_integer, check_number, images_and_labels
 from zoo.registry import register
 
 
@@ -19,7 +19,8 @@ class VAE(GenerativeModel):
     reconstructs deterministically from the posterior mean.
 
     Args:
-        image_shape: `(height, width, channels)`.
+        image_shape: `(height, width, channels)`: even sides of at least 8,
+            1 or 3 channels.
         latent_dim: length of the latent vector.
         width: channels of the first encoder / last decoder layer.
         seed: seed of the reparameterisation noise.
@@ -40,7 +41,7 @@ class VAE(GenerativeModel):
         self, image_shape=(28, 28, 1), latent_dim=16, width=32, seed=None, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
-        self.width = int(width)
+        self.width = check_integer("width", width, 1, "an integer >= 1, e.g. 32")
         self.encoder = networks.conv_encoder(
             self.image_shape, self.latent_dim, self.width, num_classes=self.num_classes
         )
@@ -65,6 +66,17 @@ class VAE(GenerativeModel):
         config = super().get_config()
         config.update(width=self.width)
         return config
+
+    def compile(self, optimizer="adam", **kwargs):
+        """`keras.Model.compile`, with the optimizer built at once.
+
+        Built now, as `GAN.compile` does: a model saved before `fit` then
+        round-trips its optimizer state (an unbuilt optimizer skips loading
+        it, keras#19389), and a resumed run builds it the same way as a new
+        one, so their graphs, and so their numbers, are the same.
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
 
     def default_optimizers(self, lr=None):
         """Adam with this model's recommended learning rate."""
@@ -144,9 +156,7 @@ class BetaVAE(VAE):
 
     def __init__(self, *args, beta=4.0, **kwargs):
         super().__init__(*args, **kwargs)
-        if not float(beta) > 0:
-            raise ValueError(f"beta={beta}; use a positive weight.")
-        self.beta = float(beta)
+        self.beta = check_number("beta", beta, lambda b: b > 0, "a positive weight (1 is the plain VAE)")
 
     def get_config(self):
         config = super().get_config()

@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import zoo
@@ -11,10 +10,11 @@ from zoo.latents import labels_from_seeds
 
 
 def _optimizers(model):
+    """The optimizers that train `model` (a GAN's `optimizer` only links their learning rates)."""
     return {
         name: getattr(model, name)
         for name in ("optimizer", "d_optimizer", "g_optimizer")
-        if getattr(model, name, None) is not None
+        if isinstance(getattr(model, name, None), keras.optimizers.Optimizer)
     }
 
 

@@ -8,14 +8,13 @@ not with published FIDs (those need the 2015 FID Inception network).
 """
 
 import hashlib
-import json
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from training import data
+from training.files import atomic_path, atomic_write_json
 
 FEATURE_LAYER = "features"
 MODEL_FILE = "classifier.keras"
@@ -81,9 +80,11 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
     # Saved uncompiled: the file holds only what feature extraction needs.
     inference = build_classifier(image_shape, num_classes)
     inference.set_weights(model.get_weights())
-    os.makedirs(out, exist_ok=True)
+    # Each file appears whole or not at all; a kill between the two leaves a
+    # card whose sha256 does not match, which loading reports.
     path = os.path.join(out, MODEL_FILE)
-    inference.save(path)
+    with atomic_path(path) as temporary:
+        inference.save(temporary)
     card = {
         "dataset": dataset,
         "image_shape": list(image_shape),
@@ -100,6 +101,5 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-    with open(os.path.join(out, CARD_FILE), "w") as f:
-        json.dump(card, f, indent=2)
+    atomic_write_json(os.path.join(out, CARD_FILE), card)
     return card

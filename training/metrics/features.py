@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pathlib
+import zipfile
 import random
 
 import keras
@@ -46,19 +47,35 @@ class DomainExtractor:
                 f"{CARD_FILE}); train one with `zoo train-classifier --dataset NAME "
                 f"--out {folder}`."
             )
-        self.card = json.loads(card_path.read_text())
+        try:
+            self.card = json.loads(card_path.read_text())
+            if not isinstance(self.card, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ExtractorUnavailableError(
+                f"{str(card_path)!r} is damaged ({error}); train the classifier again."
+            ) from None
         self.weights_sha256 = sha256_of(model_path)
         if self.card.get("sha256") not in (None, self.weights_sha256):
             raise ExtractorUnavailableError(
                 f"{str(model_path)!r} does not match the sha256 in its card; "
                 "it was modified or damaged: train it again."
             )
-        classifier = keras.models.load_model(model_path, safe_mode=True)
-        self.image_shape = tuple(classifier.input_shape[1:])
-        self.num_classes = int(self.card["num_classes"])
-        self.name = f"domain:{self.card['dataset']}"
+        try:
+            _check_only_keras_layers(model_path)
+            classifier = keras.models.load_model(model_path, safe_mode=True)
+            self.image_shape = tuple(classifier.input_shape[1:])
+            self.num_classes = int(self.card["num_classes"])
+            self.name = f"domain:{self.card['dataset']}"
+            features = classifier.get_layer(FEATURE_LAYER).output
+        except Exception as error:  # Keras raises many types for damaged archives
+            raise ExtractorUnavailableError(
+                f"cannot load the domain classifier {str(model_path)!r} with its card "
+                f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); it is damaged "
+                f"or not a classifier written by `zoo train-classifier`: train it again."
+            ) from None
         self._model = keras.Model(
-            classifier.input, [classifier.get_layer(FEATURE_LAYER).output, classifier.output]
+            classifier.input, [features, classifier.output]
         )
 
     def __call__(self, images, batch_size=1000):
@@ -70,6 +87,33 @@ class DomainExtractor:
             features.append(f.numpy())
             probabilities.append(tf.nn.softmax(logits).numpy())
         return np.concatenate(features), np.concatenate(probabilities)
+
+
+def _check_only_keras_layers(path):
+    """Refuses a `.keras` file that names any class outside Keras itself.
+
+    `safe_mode` stops code embedded in the file; this allow-list also stops
+    a file that names some other importable class (the classifier is a plain
+    functional model of Keras layers).
+    """
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    foreign = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            module = node.get("module")
+            if isinstance(module, str) and "class_name" in node and not module.startswith("keras"):
+                foreign.add(f"{module}.{node['class_name']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    if foreign:
+        raise ValueError(f"it names classes outside Keras ({', '.join(sorted(foreign))})")
 
 
 def domain_extractor(dataset):

@@ -1,0 +1,99 @@
+"""`TrainingBackup` in a user's own `fit` script: interrupted runs continue bit for bit."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from training import data
+from training.callbacks import BackupError, TrainingBackup, _state_groups
+
+TINY = {"image_shape": (16, 16, 1), "latent_dim": 8, "width": 8, "seed": 1}
+
+
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Raises after `n` training steps, as a crash would end the process."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.seen = n, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.n:
+            raise Interrupt
+
+
+def _fit(name, path, epochs=3, every=4, interrupt_after=None, overrides=None):
+    keras.utils.set_random_seed(0)
+    model = zoo.create(name, **{**TINY, **(overrides or {})})
+    if name == "vae":  # a plain Keras compile: the optimizer is built lazily
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    else:
+        model.compile(**model.default_optimizers())
+    backup = TrainingBackup(path, every=every)
+    train, steps = data.stream("fashion_mnist", "train[:320]", model=model, batch_size=32, seed=2,
+                               start_step=backup.step)
+    callbacks = [backup] + ([InterruptAfter(interrupt_after)] if interrupt_after else [])
+    history = model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=0)
+    return model, history.history
+
+
+def _state(model):
+    return {f"{g}/{i}": keras.ops.convert_to_numpy(v)
+            for g, vs in _state_groups(model).items() for i, v in enumerate(vs)}
+
+
+@pytest.fixture(autouse=True)
+def deterministic_ops():
+    tf.config.experimental.enable_op_determinism()
+    yield
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("dcgan", {"ema_decay": 0.9, "diffaugment": "translation"}),
+    ("wgan_gp", {"critic_steps": 2}),
+    ("vae", None),
+    ("cgan", None),
+])
+def test_interrupted_fit_resumes_mid_epoch_to_identical_state(tmp_path, name, overrides):
+    reference, reference_history = _fit(name, tmp_path / "reference.npz", overrides=overrides)
+    with pytest.raises(Interrupt):  # step 17: the backup of step 16 is mid-epoch 2 (10 steps each)
+        _fit(name, tmp_path / "backup.npz", interrupt_after=17, overrides=overrides)
+    position = TrainingBackup(tmp_path / "backup.npz").position
+    assert position == {"epoch": 1, "batch": 6, "step": 16}
+    resumed, history = _fit(name, tmp_path / "backup.npz", overrides=overrides)
+    expected, found = _state(reference), _state(resumed)
+    assert expected.keys() == found.keys() and len(found) > 10
+    assert [k for k in expected if not np.array_equal(expected[k], found[k])] == []
+    # The resumed fit ran epochs 2-3; epoch 2's logged means include the steps before the kill.
+    assert {k: v for k, v in history.items()} == {k: v[1:] for k, v in reference_history.items()}
+
+
+def test_backup_is_written_after_epochs_and_every_n_steps(tmp_path):
+    path = tmp_path / "backup.npz"
+    _fit("dcgan", path, epochs=1, every=3)
+    with np.load(path) as stored:
+        meta = json.loads(stored["__meta__"].tobytes())
+    assert (meta["epoch"], meta["batch"], meta["step"]) == (1, 0, 10)
+
+
+def test_a_backup_of_another_model_is_refused(tmp_path):
+    path = tmp_path / "backup.npz"
+    _fit("dcgan", path, epochs=1)
+    with pytest.raises(BackupError, match="different model"):
+        _fit("dcgan", path, epochs=2, overrides={"latent_dim": 16})
+
+
+def test_a_damaged_backup_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "backup.npz"
+    path.write_bytes(b"PK\x03\x04 not an archive")
+    with pytest.raises(BackupError, match="damaged.*--overwrite"):
+        TrainingBackup(path)

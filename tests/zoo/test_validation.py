@@ -1,0 +1,188 @@
+"""Every constructor argument of every registered model is validated.
+
+Two tables, keyed by argument name: values a new user might try that cannot
+work (each must raise a ValueError naming the value and saying what to use),
+and the accepted values at the edges (each must build and train a step). The
+arguments come from `zoo.registry.constructor_arguments`, so a new argument
+without entries in both tables fails `test_every_argument_has_cases`.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from tests.conftest import TINY, tiny_images
+from zoo.gan import GAN
+from zoo.registry import constructor_arguments
+
+NAN, INF = float("nan"), float("inf")
+
+#: argument -> [(bad value, regex the ValueError must match)].
+BAD = {
+    "image_shape": [
+        ((27, 27, 1), r"image_shape=\(27, 27, 1\) cannot be built .* e\.g\. \(28, 28, 1\)"),
+        ((6, 6, 1), r"image_shape=\(6, 6, 1\) cannot be built .* e\.g\. \(8, 8, 1\)"),
+        ((31, 64, 3), r"image_shape=\(31, 64, 3\) cannot be built .* e\.g\. \(32, 64, 3\)"),
+        ((16, 16, 2), r"image_shape=\(16, 16, 2\): 2 channels; use 1 \(grayscale\) or 3 \(RGB\)"),
+        ((16, 16, 4), r"image_shape=\(16, 16, 4\): 4 channels; .* e\.g\. \(16, 16, 3\)"),
+        ("16,16,1", r"image_shape='16,16,1'; use a tuple \(height, width, channels\)"),
+        ((16, 16), r"image_shape=\(16, 16\); use a tuple \(height, width, channels\)"),
+        ((16, 16.5, 1), r"image_shape=\(16, 16\.5, 1\); use positive integers"),
+        ((0, 16, 1), r"image_shape=\(0, 16, 1\); use positive integers"),
+    ],
+    "latent_dim": [
+        (0, r"latent_dim=0; use an integer >= 1"),
+        (8.5, r"latent_dim=8\.5; use an integer >= 1"),
+        ("8", r"latent_dim='8'; use an integer"),
+        (True, r"latent_dim=True; use an integer"),
+        (None, r"latent_dim=None; use an integer"),
+    ],
+    "width": [
+        (0, r"width=0; use an integer >= 1"),
+        (8.5, r"width=8\.5; use an integer"),
+        ("8", r"width='8'; use an integer"),
+        (False, r"width=False; use an integer"),
+    ],
+    "seed": [
+        (1.5, r"seed=1\.5; use an integer .* or None"),
+        ("0", r"seed='0'; use an integer"),
+        (True, r"seed=True; use an integer"),
+        (2**64, r"seed=18446744073709551616; use an integer \(64-bit"),
+    ],
+    "r1_weight": [
+        (-1.0, r"r1_weight=-1\.0; use a weight >= 0 \(0 is off\)"),
+        (NAN, r"r1_weight=nan; use a weight >= 0"),
+        ("1", r"r1_weight='1'; use a weight"),
+        (True, r"r1_weight=True; use a weight"),
+    ],
+    "label_smoothing": [
+        (1.0, r"label_smoothing=1\.0; use a value in \[0, 1\)"),
+        (-0.1, r"label_smoothing=-0\.1; use a value in \[0, 1\)"),
+        (NAN, r"label_smoothing=nan; use a value in \[0, 1\)"),
+    ],
+    "latent_prior": [
+        ("laplace", r"latent_prior='laplace'; use one of normal, uniform, truncated_normal"),
+        (None, r"latent_prior=None; use one of"),
+    ],
+    "minibatch_stddev": [
+        ("no", r"minibatch_stddev='no'; use True or False"),
+        (1, r"minibatch_stddev=1; use True or False"),
+    ],
+    "pack": [
+        (0, r"pack=0; use an integer >= 1 \(1 is off\)"),
+        (1.5, r"pack=1\.5; use an integer >= 1"),
+        ("2", r"pack='2'; use an integer"),
+    ],
+    "ema_decay": [
+        (1.0, r"ema_decay=1\.0; use a decay in \[0, 1\)"),
+        (-0.1, r"ema_decay=-0\.1; use a decay in \[0, 1\)"),
+        (INF, r"ema_decay=inf; use a decay"),
+    ],
+    "diffaugment": [
+        ("flip", r"diffaugment='flip': unknown \['flip'\]; use a comma list of color, translation, cutout"),
+        (["color"], r"diffaugment=\['color'\]; use a comma list .* e\.g\. 'color,translation'"),
+        ("color,color", r"diffaugment='color,color' repeats an operation"),
+        (None, r"diffaugment=None; use a comma list"),
+    ],
+    "critic_steps": [
+        (0, r"critic_steps=0; use an integer >= 1 \(paper: 5\)"),
+        (2.5, r"critic_steps=2\.5; use an integer >= 1"),
+    ],
+    "gp_weight": [
+        (-1, r"gp_weight=-1; use a weight >= 0 \(paper: 10\)"),
+        (NAN, r"gp_weight=nan; use a weight >= 0"),
+        ("10", r"gp_weight='10'; use a weight"),
+    ],
+    "beta": [
+        (0, r"beta=0; use a positive weight"),
+        (-1.0, r"beta=-1\.0; use a positive weight"),
+        (INF, r"beta=inf; use a positive weight"),
+    ],
+    "num_classes": [
+        (1, r"num_classes=1; use an integer >= 2"),
+        (2.5, r"num_classes=2\.5; use an integer >= 2"),
+        (True, r"num_classes=True; use an integer >= 2"),
+    ],
+}
+
+#: Values valid alone that a model cannot use: (model, argument, value, regex).
+BAD_FOR_MODEL = [
+    ("lsgan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* LSGAN"),
+    ("sngan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* SNGAN"),
+    ("wgan_gp", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* WGANGP"),
+    ("cgan", "pack", 2, r"pack=2: PacGAN packing would mix the labels"),
+]
+
+#: argument -> accepted values at the edges (and in other types that mean the same).
+EDGES = {
+    "image_shape": [(8, 8, 1), (10, 14, 3), [12, 16, 1.0]],  # smallest; odd bases; non-square
+    "latent_dim": [1, 8.0, np.int64(3)],
+    "width": [1, 2.0, np.int32(3)],
+    "seed": [None, -1, np.int64(2**63 - 1)],
+    "r1_weight": [0, 10],
+    "label_smoothing": [0, 0.99],
+    "latent_prior": ["normal", "uniform", "truncated_normal"],
+    "minibatch_stddev": [False, True, np.True_],
+    "pack": [1, 2],
+    "ema_decay": [0, 0.9999, 0.5],
+    "diffaugment": ["", "color,translation,cutout", " cutout , color "],
+    "critic_steps": [1, 2.0],
+    "gp_weight": [0, 0.5],
+    "beta": [1e-3, 100],
+    "num_classes": [2, 10.0, np.int64(3)],
+}
+EDGE_CONFIGS = max(len(values) for values in EDGES.values())
+
+
+def _bad_cases():
+    for name in zoo.names():
+        for argument in constructor_arguments(zoo.get(name)):
+            for value, pattern in BAD.get(argument, []):
+                yield pytest.param(name, argument, value, pattern, id=f"{name}-{argument}={value!r}")
+    for name, argument, value, pattern in BAD_FOR_MODEL:
+        yield pytest.param(name, argument, value, pattern, id=f"{name}-{argument}={value!r}")
+
+
+def test_every_argument_has_cases():
+    arguments = {argument for name in zoo.names() for argument in constructor_arguments(zoo.get(name))}
+    assert not arguments - set(BAD), "add bad values to BAD"
+    assert not arguments - set(EDGES), "add accepted edge values to EDGES"
+
+
+@pytest.mark.parametrize("name, argument, value, pattern", list(_bad_cases()))
+def test_bad_argument_is_refused_with_a_message_naming_it(name, argument, value, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        zoo.create(name, **{**TINY, argument: value})
+
+
+def _edge_config(cls, k):
+    """The k-th combination of edge values for `cls`, leaving out those its game refuses."""
+    config = {}
+    for argument, default in constructor_arguments(cls).items():
+        value = EDGES[argument][k % len(EDGES[argument])]
+        if argument == "label_smoothing" and cls.discriminator_loss is not GAN.discriminator_loss:
+            value = default
+        if argument == "pack" and "num_classes" in constructor_arguments(cls):
+            value = default
+        config[argument] = value
+    return config
+
+
+@pytest.mark.parametrize("k", range(EDGE_CONFIGS))
+def test_accepted_edge_values_build_and_train_a_step(model_name, k):
+    cls = zoo.get(model_name)
+    config = _edge_config(cls, k)
+    model = zoo.create(model_name, **config)
+    # Stored in plain types, so the config is JSON and round-trips.
+    stored = model.get_config()
+    json.dumps(stored)
+    assert type(model).from_config(stored).get_config() == stored
+    assert model.image_shape == tuple(int(side) for side in config["image_shape"])
+    assert model.generator.output_shape[1:] == model.image_shape
+
+    model.compile(**model.default_optimizers(), run_eagerly=True)  # one step: no trace needed
+    labels = np.arange(4) % max(model.num_classes, 1)
+    history = model.fit(tiny_images(model, n=4), labels, batch_size=4, epochs=1, verbose=0).history
+    assert history and all(np.isfinite(v).all() for v in history.values()), (config, history)
