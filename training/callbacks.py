@@ -293,8 +293,7 @@ class TrainingBackup(keras.callbacks.Callback):
             # Already trained before the backup: pass over it without a step.
             self.model.train_function = self._no_step
         else:
-            self.model.train_function = self._train_function
-            self._skip_until = None
+            self._stop_skipping()
 
     def on_train_batch_end(self, batch, logs=None):
         if self._skip_until is not None:
@@ -306,14 +305,19 @@ class TrainingBackup(keras.callbacks.Callback):
             self._write(batch=batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
+        self._stop_skipping()  # the backup was written at the epoch's last batch
         self._epoch_done = True
 
     def on_train_end(self, logs=None):
         if self._epoch_done:
             self._write()
+        self._stop_skipping()
+        self.model._initial_epoch = None  # noqa: SLF001 (restore sets it for one fit)
+
+    def _stop_skipping(self):
         if self._skip_until is not None:
             self.model.train_function = self._train_function
-        self.model._initial_epoch = None  # noqa: SLF001 (restore sets it for one fit)
+            self._skip_until = None
 
     def _no_step(self, iterator):
         return {m.name: m.result() for m in self.model.metrics}

@@ -24,11 +24,12 @@ def test_each_gan_plays_its_own_game(name, d_loss, g_loss):
 
 
 def test_spectral_norm_brings_top_singular_values_to_one():
+    keras.utils.set_random_seed(0)  # initial kernels and power-iteration vectors: not test-order dependent
     model = tiny_model("sngan")
     wrapped = [l for l in model.discriminator.layers if isinstance(l, keras.layers.SpectralNormalization)]
     assert len(wrapped) == 3  # two convolutions and the output layer (16x16 input)
     images = tiny_images(model, n=4)
-    for _ in range(30):  # one power iteration per training call
+    for _ in range(100):  # one power iteration per training call; close top values converge slowly
         model.discriminator(images, training=True)
     for layer in wrapped:
         kernel = layer.layer.kernel.numpy()
