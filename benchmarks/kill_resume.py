@@ -34,6 +34,36 @@ def train_command(out, epochs, backup_every, split="train[:1280]", model="dcgan"
             "--deterministic", "--backup-every", str(backup_every), "--out", str(out)]
 
 
+#: Fault injection: run with `python -c KILL_DURING_SAVE {backup|model} N zoo-args...`,
+#: the child SIGKILLs itself in the middle of its N-th write of `backup.npz`
+#: (np.savez) or `model.keras` (Model.save), after some bytes are on disk.
+KILL_DURING_SAVE = """
+import os, signal, sys
+import numpy as np
+import keras
+which, target, calls = sys.argv[1], int(sys.argv[2]), [0]
+
+def kill_midway(path_or_file):
+    calls[0] += 1
+    if calls[0] == target:
+        if hasattr(path_or_file, "write"):
+            path_or_file.write(b"PK\\x03\\x04 partial archive")
+            path_or_file.flush()
+        else:
+            open(path_or_file, "wb").write(b"PK\\x03\\x04 partial archive")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if which == "backup":
+    savez = np.savez
+    np.savez = lambda file, **arrays: (kill_midway(file), savez(file, **arrays))
+else:
+    save = keras.Model.save
+    keras.Model.save = lambda self, path, *a, **k: (kill_midway(path), save(self, path, *a, **k))
+from training.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
 def _environment():
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
@@ -171,7 +201,25 @@ def main():
             "reference_seconds": round(reference_seconds, 1),
             "killed_run_seconds": round(time.time() - start, 1),
         }
+        injected = []
+        for which, target in (("backup", 2 * 40 + 7), ("model", 3)):  # mid-epoch 3 / 3rd epoch's save
+            out = folder / f"kill_during_{which}"
+            command = train_command(out, args.epochs, args.backup_every)
+            killed = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, which, str(target), *command[3:]],
+                                    cwd=ROOT, env=_environment(), capture_output=True)
+            record = {"kill_during": f"write {target} of {'backup.npz' if which == 'backup' else 'model.keras'}",
+                      "exit": killed.returncode, "temporary_files_left": _temporaries(out),
+                      "files_checked": len(check_files(out))}
+            subprocess.run(command, cwd=ROOT, env=_environment(), check=True, capture_output=True)
+            found = compare(folder / "reference", out)
+            record["bitwise_equal"] = not (found["state_arrays_differing"] or found["model_keras_arrays_differing"])
+            injected.append(record)
+        result["kills_during_a_save_injected"] = injected
     result["bitwise_equal"] = not (result["state_arrays_differing"] or result["model_keras_arrays_differing"])
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from environment import environment
+
+    result.update(environment())
     print(json.dumps(result, indent=2))
 
 
