@@ -43,7 +43,11 @@ def interpreter(model_path_or_content, num_threads=2):
 
 def load_runner(model_path_or_content, num_threads=2):
     """`serving_default` of a batch-1 `.tflite` file as `(z (n, d), labels=None) -> uint8 images`."""
-    runner = interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE)
+    return batched_runner(interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE))
+
+
+def batched_runner(runner):
+    """A batch-1 signature runner as `(z (n, d), labels=None) -> uint8 images`, one row at a time."""
 
     def run(z, labels=None):
         inputs = feeds(z, labels)

@@ -198,26 +198,18 @@ def _artifact_generator(run, artifact):
         return model_generator(model), model
     if kind not in ("saved_model", "tflite"):
         raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
-    manifest_path = os.path.join(run, "export.json")
-    if not os.path.isfile(manifest_path):
-        raise UsageError(f"{run!r} has no export; run `zoo export {run}` first")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    # The exported artifacts alone: the latent size comes from their contract.
+    from export import open_saved_model, open_tflite, read_manifest
+
+    # The exported artifacts alone, each checked (digests, ops) before it runs:
+    # the latent size comes from their contract.
+    manifest = read_manifest(run)
     latent_dim = manifest["inputs"]["z"]["shape"][-1]
     prior = manifest.get("latent_prior", "normal")
     num_classes = manifest["inputs"].get("label", {}).get("num_classes", 0)
     if kind == "saved_model":
-        from export.saved_model import load_serving
-
-        run_artifact = load_serving(os.path.join(run, manifest["saved_model"]["path"]))
+        run_artifact = open_saved_model(run, manifest)
     else:
-        from export.tflite import load_runner
-
-        path = os.path.join(run, "tflite", f"generator_{variant or 'float32'}.tflite")
-        if not os.path.isfile(path):
-            raise UsageError(f"no TFLite artifact {path!r}; export it first")
-        run_artifact = load_runner(path)
+        run_artifact = open_tflite(run, manifest, variant or "float32")
 
     def generate(n, seed):
         seeds = range(seed, seed + n)
@@ -426,13 +418,13 @@ def build_parser():
 
 
 def _user_errors():
-    from export import ExportError
+    from export import ArtifactError, ExportError
     from training.data import DatasetUnavailableError, LabelMismatchError
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
 
-    return (UsageError, ExportError, DatasetUnavailableError, RunFolderError, ModelFileError,
+    return (UsageError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
             ExtractorUnavailableError, LabelMismatchError)
 
 

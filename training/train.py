@@ -54,11 +54,12 @@ def _paths(out):
 #: What a run folder holds besides its config: removed by --overwrite, so no
 #: grid, log or export of the old model survives next to the new one.
 RUN_OUTPUTS = (MODEL_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
-               "export.json", "metrics.json", "nearest_train.json")
+               "export.json", "metrics.json", "nearest_train.json", ".export.lock")
 
 
 def _remove_run_outputs(out):
-    for name in RUN_OUTPUTS:
+    leftovers = [n for n in os.listdir(out) if n.startswith(".export-")] if os.path.isdir(out) else []
+    for name in (*RUN_OUTPUTS, *leftovers):  # leftovers: a killed export's staging folders
         path = os.path.join(out, name)
         if os.path.isdir(path):
             shutil.rmtree(path)

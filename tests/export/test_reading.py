@@ -1,0 +1,522 @@
+"""Reading exports back: one clear error for every kind of damage, and exports
+that survive failures and `kill -9` at any moment with a readable export."""
+
+import hashlib
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import zoo
+from export import (
+    ArtifactError, ExportError, artifacts, export_run, open_saved_model, open_tflite, read_manifest,
+    verify_export,
+)
+from export.files import file_digests, folder_digest
+from tests.conftest import tiny_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEEDS = range(100, 104)
+TFLITE = os.path.join("tflite", "generator_float32.tflite")
+SAVED_MODEL_PB = os.path.join("saved_model", "1", "saved_model.pb")
+
+
+def expected_images(model):
+    return model.sample(len(SEEDS), seed=SEEDS.start).numpy().astype(int)
+
+
+def read_back(run):
+    """Reads the export through the public API; returns `(manifest, SavedModel images, TFLite images)`."""
+    manifest = read_manifest(run)
+    z = zoo.latents_from_seeds(SEEDS, manifest["inputs"]["z"]["shape"][1], manifest["latent_prior"]).numpy()
+    labels = None
+    if "label" in manifest["inputs"]:
+        labels = zoo.latents.labels_from_seeds(SEEDS, manifest["inputs"]["label"]["num_classes"])
+    served = open_saved_model(run, manifest)(z, labels).astype(int)
+    tflite = open_tflite(run, manifest)(z, labels).astype(int)
+    return manifest, served, tflite
+
+
+def which_model(run, candidates):
+    """Name of the model in `candidates` ({name: expected images}) that both artifacts reproduce."""
+    _, served, tflite = read_back(run)
+    for name, expected in candidates.items():
+        if np.abs(served - expected).max() <= 1 and np.abs(tflite - expected).max() <= 1:
+            return name
+    raise AssertionError("the SavedModel and the .tflite file match no model, or different ones")
+
+
+def staging_folders(run):
+    return sorted(name for name in os.listdir(run) if name.startswith(artifacts.STAGING_PREFIX))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """`{name: (run folder, model)}`, one unconditional and one conditional export."""
+    runs = {}
+    for name in ("dcgan", "cgan"):
+        run = tmp_path_factory.mktemp(name)
+        model = tiny_model(name)
+        model.save(run / "model.keras")
+        export_run(str(run))
+        runs[name] = (run, model)
+    return runs
+
+
+@pytest.fixture
+def run(exported, tmp_path):
+    """A private copy of the dcgan export."""
+    return str(shutil.copytree(exported["dcgan"][0], tmp_path / "run"))
+
+
+def edit_manifest(run, edit):
+    path = os.path.join(run, "export.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    edit(manifest)
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+
+
+def rehash(manifest, run):
+    """Makes export.json's digests match the files as they are now (a forged or re-hashed export)."""
+    files = file_digests(os.path.join(run, "saved_model", "1"))
+    manifest["saved_model"].update(files=files, sha256=folder_digest(files))
+    with open(os.path.join(run, TFLITE), "rb") as f:
+        content = f.read()
+    manifest["tflite"].update(bytes=len(content), sha256=hashlib.sha256(content).hexdigest())
+
+
+# Reading a good export -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_exported_artifacts_read_back_with_parity(exported, name):
+    run, model = exported[name]
+    manifest, served, tflite = read_back(str(run))
+    labels = zoo.latents.labels_from_seeds(SEEDS, model.num_classes)
+    expected = model.sample(len(SEEDS), seed=SEEDS.start, labels=labels).numpy().astype(int)
+    assert np.abs(served - expected).max() <= 1 and np.abs(tflite - expected).max() <= 1
+    assert manifest["saved_model"]["sha256"] == folder_digest(file_digests(run / "saved_model" / "1"))
+    assert verify_export(str(run)) == manifest
+
+
+def test_saved_model_digest_is_the_documented_sha256sum_listing(exported):
+    run, _ = exported["dcgan"]
+    folder = run / "saved_model" / "1"
+    listing = "".join(
+        f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n"
+        for name in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    )
+    digest = read_manifest(str(run))["saved_model"]["sha256"]
+    assert digest == hashlib.sha256(listing.encode()).hexdigest()
+    # The README's shell check (GNU find).
+    command = "find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum | sha256sum"
+    result = subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True)
+    assert result.stdout.split()[0] == digest
+
+
+# Damaged export.json -----------------------------------------------------------
+
+
+def test_missing_manifest_says_to_export_first(tmp_path):
+    with pytest.raises(ArtifactError, match=r"export\.json does not exist.*run `zoo export .*` first"):
+        read_manifest(str(tmp_path))
+
+
+@pytest.mark.parametrize("content", ['{"model": "dcgan", "inputs": {', "", "\xff\xfe not json", "[1, 2]"])
+def test_manifest_that_is_not_a_json_object_is_refused(run, content):
+    with open(os.path.join(run, "export.json"), "w", encoding="latin-1") as f:
+        f.write(content)
+    message = r"export\.json(: expected a JSON object| is not valid JSON).*re-run `zoo export"
+    with pytest.raises(ArtifactError, match=message):
+        read_manifest(run)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["saved_model"].pop("sha256"), "saved_model.sha256 is missing"),
+    (lambda m: m["saved_model"].pop("files"), "saved_model.files is missing"),
+    (lambda m: m.pop("inputs"), "inputs is missing"),
+    (lambda m: m["tflite"].pop("sha256"), "tflite.sha256 is missing"),
+    (lambda m: m["inputs"]["z"].update(shape=[None, -3]),
+     r"inputs.z.shape must be \[null, latent_dim\].*got \[None, -3\]"),
+    (lambda m: m["inputs"]["z"].update(shape=[None, "8"]), "inputs.z.shape must be"),
+    (lambda m: m["inputs"]["z"].update(shape=[None, 8.0]), "inputs.z.shape must be"),
+    (lambda m: m["inputs"]["z"].update(shape=[None, True]), "inputs.z.shape must be"),
+    (lambda m: m["inputs"]["z"].update(dtype="float16"), "inputs.z.dtype must be 'float32'"),
+    (lambda m: m["outputs"]["images"].update(shape=[None, 16, 16]), "outputs.images.shape must be"),
+    (lambda m: m.update(latent_prior="cauchy"), "latent_prior must be one of normal"),
+    (lambda m: m["saved_model"].update(path="../../elsewhere"), "saved_model.path must be a relative path"),
+    (lambda m: m["tflite"].update(path="/etc/generator.tflite"), "tflite.path must be a relative path"),
+    (lambda m: m["saved_model"].update(version=0), "saved_model.version must be a positive integer"),
+    (lambda m: m["tflite"].update(sha256="abc"), "tflite.sha256 must be a sha256"),
+    (lambda m: m["saved_model"]["files"].update({"extra.pb": "0" * 64}),
+     "do not add up to saved_model.sha256"),
+])
+def test_manifest_with_missing_or_wrong_fields_names_the_field(run, edit, message):
+    edit_manifest(run, edit)
+    with pytest.raises(ArtifactError, match=message) as error:
+        read_manifest(run)
+    assert "export.json" in str(error.value) and f"re-run `zoo export {run}`" in str(error.value)
+
+
+def test_conditional_manifest_needs_a_positive_number_of_classes(exported, tmp_path):
+    run = str(shutil.copytree(exported["cgan"][0], tmp_path / "run"))
+    edit_manifest(run, lambda m: m["inputs"]["label"].update(num_classes=0))
+    with pytest.raises(ArtifactError, match="inputs.label.num_classes must be a positive integer"):
+        read_manifest(run)
+
+
+# Damaged .tflite file ----------------------------------------------------------
+
+
+def test_missing_tflite_is_reported(run):
+    os.remove(os.path.join(run, TFLITE))
+    message = r"generator_float32\.tflite is missing.*damaged or incomplete.*zoo export"
+    with pytest.raises(ArtifactError, match=message):
+        open_tflite(run, read_manifest(run))
+
+
+def test_truncated_tflite_is_reported_with_its_size(run):
+    path = os.path.join(run, TFLITE)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+    message = rf"is truncated \({size // 2} of {size} bytes\).*re-run `zoo export"
+    with pytest.raises(ArtifactError, match=message):
+        open_tflite(run, read_manifest(run))
+
+
+def test_changed_tflite_fails_its_sha256(run):
+    path = os.path.join(run, TFLITE)
+    with open(path, "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ArtifactError, match="sha256 differs from export.json's.*damaged or incomplete"):
+        open_tflite(run, read_manifest(run))
+
+
+def test_corrupt_tflite_with_a_matching_sha256_fails_to_load_cleanly(run):
+    with open(os.path.join(run, TFLITE), "wb") as f:
+        f.write(b"\0" * 4096)
+    edit_manifest(run, lambda m: rehash(m, run))
+    with pytest.raises(ArtifactError, match="LiteRT cannot load .*generator_float32.tflite"):
+        open_tflite(run, read_manifest(run))
+
+
+def test_unknown_tflite_variant_is_refused(run):
+    with pytest.raises(ArtifactError, match="records no TFLite variant 'int8' \\(it has 'float32'\\)"):
+        open_tflite(run, read_manifest(run), variant="int8")
+
+
+# Damaged SavedModel ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda run: shutil.rmtree(os.path.join(run, "saved_model", "1")), r"saved_model/1 is missing"),
+    (lambda run: os.remove(os.path.join(run, SAVED_MODEL_PB)), "lacks saved_model.pb"),
+    (lambda run: open(os.path.join(run, SAVED_MODEL_PB), "ab").write(b"\0"),
+     "saved_model.pb differs from the sha256 in export.json"),
+    (lambda run: open(os.path.join(run, "saved_model", "1", "variables", "variables.index"), "wb").close(),
+     "variables.index differs from the sha256"),
+    (lambda run: open(os.path.join(run, "saved_model", "1", "notes.txt"), "w").close(),
+     r"holds files export.json does not list \(notes.txt\)"),
+])
+def test_damaged_saved_model_is_reported_before_loading(run, damage, message, monkeypatch):
+    damage(run)
+    monkeypatch.setattr("tensorflow.saved_model.load", lambda *a, **k: pytest.fail("loaded a damaged one"))
+    with pytest.raises(ArtifactError, match=message) as error:
+        open_saved_model(run, read_manifest(run))
+    assert f"re-run `zoo export {run}`" in str(error.value)
+
+
+def test_corrupt_saved_model_pb_with_a_matching_digest_is_reported(run):
+    with open(os.path.join(run, SAVED_MODEL_PB), "wb") as f:
+        f.write(b"\xff\xff\xff\xff")
+    edit_manifest(run, lambda m: rehash(m, run))
+    with pytest.raises(ArtifactError, match="saved_model.pb is not a SavedModel"):
+        open_saved_model(run, read_manifest(run))
+
+
+def test_corrupt_variables_with_a_matching_digest_fail_to_load_cleanly(run):
+    with open(os.path.join(run, "saved_model", "1", "variables", "variables.index"), "wb") as f:
+        f.write(b"\0" * 300)
+    edit_manifest(run, lambda m: rehash(m, run))
+    with pytest.raises(ArtifactError, match="TensorFlow cannot load .*saved_model/1 .*re-run `zoo export"):
+        open_saved_model(run, read_manifest(run))
+
+
+def test_saved_model_from_another_export_is_refused(exported, run):
+    other = exported["cgan"][0] / "saved_model" / "1"
+    shutil.rmtree(os.path.join(run, "saved_model", "1"))
+    shutil.copytree(other, os.path.join(run, "saved_model", "1"))
+    with pytest.raises(ArtifactError, match="differs from the sha256 in export.json"):
+        open_saved_model(run, read_manifest(run))
+
+
+# All-or-nothing export ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def staged(exported, tmp_path_factory):
+    """A ready staging folder of another dcgan ("new"), both models and the images they draw."""
+    models = {"old": exported["dcgan"][1], "new": tiny_model("dcgan", seed=7)}
+    ready = str(tmp_path_factory.mktemp("staged") / "new")
+    manifest = artifacts._stage(models["new"], ready, 1)
+    return ready, manifest, {name: expected_images(model) for name, model in models.items()}, models
+
+
+@pytest.fixture
+def two_models(run, staged, monkeypatch):
+    """`run` holds the export of model "old"; its next export installs "new".
+
+    The next export's staging is a copy of a ready one, so failure tests
+    exercise the replacement without paying for an export each.
+    """
+    ready, manifest, expected, _ = staged
+
+    def stage(model, destination, version):
+        shutil.copytree(ready, destination)
+        return manifest
+
+    monkeypatch.setattr(artifacts, "_stage", stage)
+    return expected
+
+
+def failing_replace(at, error):
+    """`os.replace` that raises `error` on its call number `at` (0-based) only."""
+    real, count = os.replace, [0]
+
+    def replace(src, dst):
+        count[0] += 1
+        if count[0] - 1 == at:
+            raise error
+        return real(src, dst)
+
+    return replace
+
+
+def test_every_rename_of_an_export_is_covered(run, two_models, monkeypatch):
+    renamed, real = [], os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append(os.path.basename(dst)), real(src, dst))[1])
+    export_run(run)
+    # The journal, the .tflite file, the old version folder aside, the new one in, export.json last:
+    # the tests below fail or kill the export at each of them.
+    assert renamed == ["journal.json", "generator_float32.tflite", "old", "1", "export.json"]
+
+
+@pytest.mark.parametrize("at", range(5))
+def test_failed_rename_leaves_the_previous_export_intact(run, two_models, monkeypatch, at):
+    expected, before, real = two_models, read_manifest(run), os.replace
+    error = KeyboardInterrupt() if at == 3 else OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", failing_replace(at, error))
+    with pytest.raises(type(error)):
+        export_run(run)
+    monkeypatch.setattr(os, "replace", real)
+    assert read_manifest(run) == before
+    assert which_model(run, expected) == "old"
+    assert staging_folders(run) == []
+    export_run(run)  # and the next export goes through
+    assert which_model(run, expected) == "new"
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no rollback, no cleanup."""
+
+
+@pytest.mark.parametrize("at", range(5))
+def test_export_killed_at_any_rename_leaves_a_consistent_export(run, two_models, monkeypatch, at):
+    expected, real = two_models, (artifacts._roll_back, artifacts._discard, os.replace)
+    monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
+    monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
+    monkeypatch.setattr(os, "replace", failing_replace(at, Killed()))
+    with pytest.raises(Killed):
+        export_run(run)
+    for name, function in zip(("_roll_back", "_discard"), real):
+        monkeypatch.setattr(artifacts, name, function)
+    monkeypatch.setattr(os, "replace", real[2])
+    assert which_model(run, expected) == "old"  # export.json, renamed last, was not
+    assert staging_folders(run)  # the killed export's snapshot is still there
+    artifacts.recover(run)  # what the next export does first
+    assert staging_folders(run) == []
+    assert which_model(run, expected) == "old"  # now straight from the run folder's own paths
+    export_run(run)
+    assert which_model(run, expected) == "new"
+
+
+def test_export_killed_after_its_commit_is_kept_and_cleaned_up(run, two_models, monkeypatch):
+    expected, real = two_models, artifacts._discard
+    monkeypatch.setattr(artifacts, "_discard", lambda *args: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):
+        export_run(run)
+    monkeypatch.setattr(artifacts, "_discard", real)
+    assert which_model(run, expected) == "new" and staging_folders(run)
+    artifacts.recover(run)
+    assert which_model(run, expected) == "new" and staging_folders(run) == []
+
+
+def test_first_export_killed_before_its_commit_leaves_no_artifacts(exported, tmp_path, monkeypatch):
+    run = str(tmp_path / "first")
+    os.makedirs(run)
+    shutil.copy(exported["dcgan"][0] / "model.keras", run)
+    monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
+    monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
+    monkeypatch.setattr(os, "replace", failing_replace(3, Killed()))  # all but export.json renamed
+    with pytest.raises(Killed):
+        export_run(run)
+    monkeypatch.undo()
+    with pytest.raises(ArtifactError, match="has no export"):
+        read_manifest(run)
+    artifacts.recover(run)
+    assert sorted(os.listdir(run)) == [artifacts.LOCK_FILE, "model.keras", "saved_model", "tflite"]
+    assert os.listdir(os.path.join(run, "saved_model")) == os.listdir(os.path.join(run, "tflite")) == []
+
+
+def test_stale_staging_folders_are_removed_by_the_next_export(run):
+    os.makedirs(os.path.join(run, ".export-abc123", "new", "saved_model", "1"))
+    with open(os.path.join(run, ".export-abc123", "new", "export.json"), "w") as f:
+        f.write("{half")
+    export_run(run)
+    assert staging_folders(run) == []
+    verify_export(run)
+
+
+def test_a_second_export_of_the_same_run_waits_its_turn(run):
+    fcntl = pytest.importorskip("fcntl")
+    with open(os.path.join(run, artifacts.LOCK_FILE), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ExportError, match="another `zoo export` is writing"):
+            export_run(run)
+
+
+# kill -9 at random moments --------------------------------------------------------
+
+CHILD = textwrap.dedent("""
+    import os, sys, time
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.path.insert(0, sys.argv[3])
+    import export.artifacts as artifacts
+    from export import export_run
+
+    run, pause_at = sys.argv[1], sys.argv[2]
+
+    def say(phase):
+        print(phase, flush=True)
+        if phase == pause_at:
+            time.sleep(600)  # the test kills us here (or, at "done", we are done)
+
+    def announce(name, function):
+        def wrapper(*args, **kwargs):
+            say(name)
+            return function(*args, **kwargs)
+        return wrapper
+
+    for name in ("write_saved_model", "convert_saved_model", "run_saved_model", "run_tflite", "_install", "_discard"):
+        setattr(artifacts, name, announce(name, getattr(artifacts, name)))
+    real_replace = os.replace
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        say("renamed " + os.path.basename(dst))
+
+    os.replace = replace
+    say("ready")
+    sys.stdin.readline()
+    say("export_run")
+    export_run(run)
+    say("done")
+""")
+
+
+class Child:
+    """An export in a subprocess that reports its phases and waits for `go()`."""
+
+    def __init__(self, script, run, pause_at=""):
+        self.process = subprocess.Popen(
+            [sys.executable, script, run, pause_at, REPO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        self.phases, self._lines = [], queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self._lines.put(line.strip())
+        self._lines.put(None)
+
+    def wait_for(self, phase, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not self.phases or self.phases[-1] != phase:
+            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"child exited before {phase!r} (after {self.phases})"
+            self.phases.append(line)
+
+    def go(self):
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        while (line := self._lines.get(timeout=10)) is not None:
+            self.phases.append(line)
+        return self.phases[-1]
+
+
+def test_kill_9_during_export_never_leaves_a_damaged_export(run, staged, tmp_path):
+    _, _, expected, models = staged
+    for name, model in models.items():
+        model.save(tmp_path / f"{name}.keras")
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    rng = random.Random(0)
+    # The first export runs to the end and times an export; then kills at
+    # random moments, then right after each rename of the replacement (it
+    # takes milliseconds, too short to hit by chance): new .tflite + old rest,
+    # version folder moved aside, new folder + old export.json, committed.
+    plan = ["done", "random", "random", "random", "renamed generator_float32.tflite", "renamed old",
+            "renamed 1", "renamed export.json"]
+    current, export_seconds, report = "old", None, []
+    children = [Child(str(script), run, plan[0])]
+    for i, stop_at in enumerate(plan):
+        child = children[i]
+        child.wait_for("ready")
+        attempt = "new" if current == "old" else "old"
+        shutil.copy(tmp_path / f"{attempt}.keras", os.path.join(run, "model.keras"))
+        child.go()
+        if i + 1 < len(plan):  # the next child imports TensorFlow meanwhile
+            children.append(Child(str(script), run, plan[i + 1]))
+        child.wait_for("export_run")
+        started = time.monotonic()
+        if stop_at == "random":
+            time.sleep(rng.uniform(0.0, 1.2 * export_seconds))
+        else:
+            child.wait_for(stop_at)
+        if stop_at == "done":
+            export_seconds = time.monotonic() - started
+        phase = child.kill()
+        try:
+            found = which_model(run, expected)
+        except ArtifactError as error:
+            pytest.fail(f"kill after {phase!r} left a damaged export: {error}")
+        assert found in (current, attempt), (phase, found)
+        report.append((phase, "new" if found == attempt else "old"))
+        current = found
+    print(f"export took {export_seconds:.1f} s; kills (last phase reached, export read back): {report[1:]}")
+    assert report[0] == ("done", "new")
+    artifacts.recover(run)  # what the next export does first
+    assert staging_folders(run) == []
+    assert which_model(run, expected) == current
+    verify_export(run)
