@@ -78,6 +78,10 @@ class VAE(GenerativeModel):
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self.trainable_variables)
 
+    def compile_from_config(self, config):
+        # Keras skips compiling an overridden `compile` on load unless this exists.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     def default_optimizers(self, lr=None):
         """Adam with this model's recommended learning rate."""
         return {"optimizer": keras.optimizers.Adam(lr or self.learning_rate)}
