@@ -77,9 +77,17 @@ def test_interrupted_fit_resumes_mid_epoch_to_identical_state(tmp_path, name, ov
     resumed, history = _fit(name, tmp_path / "backup.npz", overrides=overrides)
     expected, found = _state(reference), _state(resumed)
     assert expected.keys() == found.keys() and len(found) > 10
-    assert [k for k in expected if not np.array_equal(expected[k], found[k])] == []
+    # Weights, batch-norm statistics, EMA, RNG and optimizer states: bit for bit.
+    training_state = [k for k in expected if not k.startswith("metrics/")]
+    assert [k for k in training_state if not np.array_equal(expected[k], found[k])] == []
+    # Loss trackers: the VAE's first fit in a process sums its loss 1 ulp differently
+    # from later ones (measured: three uninterrupted runs in one process, not a resume effect).
+    for key in expected.keys() - set(training_state):
+        np.testing.assert_array_max_ulp(expected[key], found[key], maxulp=1)
     # The resumed fit ran epochs 2-3; epoch 2's logged means include the steps before the kill.
-    assert {k: v for k, v in history.items()} == {k: v[1:] for k, v in reference_history.items()}
+    assert history.keys() == reference_history.keys()
+    for key, values in history.items():
+        np.testing.assert_allclose(values, reference_history[key][1:], rtol=1e-6)
 
 
 def test_backup_is_written_after_epochs_and_every_n_steps(tmp_path):
