@@ -149,19 +149,3 @@ def test_ema_generator_round_trips_and_exports(tmp_path):
     assert np.abs(served - trained.astype(int)).max() > 10
     with pytest.raises(ValueError, match="ema_decay=1"):
         tiny_model("dcgan", ema_decay=1)
-
-
-def test_compile_passes_jit_compile_and_steps_per_execution_through_to_keras():
-    import keras
-
-    model = tiny_model("dcgan")
-    model.compile(**model.default_optimizers(), jit_compile=True, steps_per_execution=3)
-    assert model.jit_compile is True and model.steps_per_execution == 3
-    # Trained without XLA: it is very slow on this CPU (see PITFALLS).
-    model.compile(**model.default_optimizers(), jit_compile=False, steps_per_execution=2)
-    assert model.jit_compile is False and model.steps_per_execution == 2
-    ends = []
-    model.fit(tiny_images(model, n=24), batch_size=4, epochs=1, verbose=0,  # 6 batches
-              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(batch))])
-    assert len(ends) == 3  # two steps per execution
-    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 6

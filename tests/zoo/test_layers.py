@@ -1,6 +1,4 @@
-import keras
 import numpy as np
-import pytest
 
 import zoo
 from tests.conftest import tiny_images, tiny_model

@@ -112,3 +112,19 @@ def test_models_build_at_the_supported_image_sizes(model_name):
     for shape in [(28, 28, 1), (32, 32, 3), (64, 64, 3)]:
         model = zoo.create(model_name, image_shape=shape, latent_dim=8, width=4)
         assert model.generator.output_shape == (None, *shape)
+
+
+def test_compile_passes_jit_compile_and_steps_per_execution_through_to_keras(model_name):
+    model = tiny_model(model_name)
+    model.compile(**model.default_optimizers(), jit_compile=True, steps_per_execution=3)
+    assert model.jit_compile is True and model.steps_per_execution == 3
+    # Trained without XLA: it is very slow on this CPU (see PITFALLS).
+    model.compile(**model.default_optimizers(), jit_compile=False, steps_per_execution=2)
+    assert model.jit_compile is False and model.steps_per_execution == 2
+    ends = []
+    dataset = tf.data.Dataset.from_tensor_slices((tiny_images(model, n=24), tiny_labels(24))).batch(4)
+    model.fit(dataset, epochs=1, verbose=0,  # 6 batches
+              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(batch))])
+    assert len(ends) == 3  # two steps per execution
+    for optimizer in _optimizers(model).values():  # critic_steps updates of D per step
+        assert int(optimizer.iterations) in (6, 6 * getattr(model, "critic_steps", 1))

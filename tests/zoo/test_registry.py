@@ -1,6 +1,5 @@
 """Registry, hyperparameter validation and safe loading."""
 
-import json
 import zipfile
 
 import keras

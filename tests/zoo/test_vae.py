@@ -83,21 +83,6 @@ def test_training_on_a_fixed_batch_improves_its_reconstruction():
     assert reconstruction_error() < 0.9 * before
 
 
-def test_compile_passes_jit_compile_and_steps_per_execution_through_to_keras():
-    import keras
-
-    model = tiny_model("vae")
-    model.compile(**model.default_optimizers(), jit_compile=True, steps_per_execution=3)
-    assert model.jit_compile is True and model.steps_per_execution == 3
-    model.compile(**model.default_optimizers(), jit_compile=False, steps_per_execution=2)
-    assert model.jit_compile is False and model.steps_per_execution == 2
-    ends = []
-    model.fit(tiny_images(model, n=24), batch_size=4, epochs=1, verbose=0,  # 6 batches
-              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(batch))])
-    assert len(ends) == 3  # two steps per execution
-    assert int(model.optimizer.iterations) == 6
-
-
 def test_beta_scales_the_kl_term():
     plain = tiny_model("vae", seed=5)
     heavy = tiny_model("beta_vae", seed=5, beta=4.0)
