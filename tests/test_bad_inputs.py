@@ -143,6 +143,8 @@ CASES = [
     ("unknown artifact", ["evaluate", "RUN", "--artifact", "onnx"], None, "--artifact 'onnx'"),
     ("export version 0", ["export", "RUN", "--version", "0"], None, "--version"),
     ("other settings in a run folder", [*TRAIN, "--seed", "5", "--out", "RUN"], None, "other settings"),
+    ("settings with --resume", ["train", "--resume", "--out", "RUN", "--epochs", "2", "--lr", "1e-3"], None,
+     "drop --lr"),
     # Damaged or missing run files.
     ("no model.keras", ["export", "RUN"], _remove("model.keras"), "no model file"),
     ("truncated model.keras", ["export", "RUN"], _truncate("model.keras"), "model.keras"),

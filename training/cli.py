@@ -101,6 +101,15 @@ def cmd_train(args):
     from training.train import load_run_config, train
 
     if args.resume:
+        settings = ("model", "preset", "set", "dataset", "split", "validation_split", "batch_size",
+                    "steps_per_epoch", "seed", "lr", "d_lr", "g_lr", "data_dir")
+        given = [d for d in settings if getattr(args, d) != args.parser.get_default(d)]
+        if given:
+            flags = ", ".join("--" + d.replace("_", "-") for d in given)
+            raise UsageError(
+                f"--resume continues with the settings in {os.path.join(args.out, 'config.json')}; "
+                f"drop {flags}, or start a new run (another --out, or --overwrite)."
+            )
         # The folder named now is the run, even if it was moved or copied.
         run = dataclasses.replace(load_run_config(args.out), out=args.out)
         if args.epochs is not None:
@@ -355,7 +364,7 @@ def build_parser():
                       help="continue the run in OUT with its stored settings up to --epochs "
                       "(how a finished run is extended); re-running the same command also continues it")
     mode.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
-    train.set_defaults(handler=cmd_train)
+    train.set_defaults(handler=cmd_train, parser=train)
 
     export = commands.add_parser(
         "export", help="export a run's generator to SavedModel and TFLite",
