@@ -32,7 +32,7 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 BACKUP_FILE = "backup.npz"
 #: Default of `--backup-every`: steps between backups (about a minute of a
-#: Fashion-MNIST DCGAN on a 2-core CPU; a backup of it takes ~0.1 s).
+#: Fashion-MNIST DCGAN on a 2-core CPU; its 8 MB backup takes 0.04 s to write).
 BACKUP_EVERY = 500
 
 
