@@ -14,6 +14,7 @@ import json
 import pathlib
 import shutil
 
+import numpy as np
 import pytest
 
 from training.cli import main
@@ -111,6 +112,16 @@ def _damaged_tfds(run, tmp):
         record.write_bytes(record.read_bytes()[:100_000])
 
 
+def _backup_mid_epoch(run, tmp):
+    with np.load(run / "backup.npz") as stored:
+        state = {k: stored[k] for k in stored.files}
+    meta = json.loads(state["__meta__"].tobytes())
+    meta.update(epoch=1, batch=3, step=11)  # killed in the middle of epoch 2
+    state["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with open(run / "backup.npz", "wb") as f:
+        np.savez(f, **state)
+
+
 def _a_file(run, tmp):
     (tmp / "a_file").write_text("not a folder")
 
@@ -158,6 +169,10 @@ CASES = [
      _write("history.json", "{\"epoch\": 3"), "history.json"),
     ("backup damaged", ["train", "--resume", "--out", "RUN", "--epochs", "2"], _truncate("backup.npz"),
      "backup"),
+    ("fewer epochs than a mid-epoch backup", ["train", "--resume", "--out", "RUN", "--epochs", "1"],
+     _backup_mid_epoch, "already trained into epoch 2"),
+    ("--deterministic on a run started without it", ["train", "--resume", "--out", "RUN", "--epochs", "2",
+                                                      "--deterministic"], None, "--deterministic changes"),
     ("no export", ["evaluate", "RUN", "--artifact", "tflite"], _remove("export.json"), "export"),
     ("export.json not JSON", ["evaluate", "RUN", "--artifact", "saved_model"], _write("export.json", "{"),
      "export.json"),

@@ -154,7 +154,8 @@ class TerminateOnNonFinite(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(None, logs)
-        bad = [v.path for v in self.model.variables if not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
+        bad = [v.path for variables in _state_groups(self.model).values() for v in variables
+               if v.dtype.startswith("float") and not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
         if bad:
             self._stop(None, {"weights": bad[:5]}, f"non-finite weights in {', '.join(bad[:3])}")
 
@@ -254,8 +255,18 @@ class TrainingBackup(keras.callbacks.Callback):
             raise ValueError(f"every={every!r}; use a number of steps >= 1, or 0 for epoch ends only.")
         self.path = os.fspath(path)
         self.every = int(every or 0)
-        self.position = read_backup_position(self.path)
-        self._restored = False
+        self._position, self._restored = None, False
+
+    @property
+    def position(self):
+        """`{"epoch", "batch", "step"}` of the backup (read from the file once), or None."""
+        if self._position is None and not self._restored:
+            self._position = read_backup_position(self.path)
+        return self._position
+
+    @position.setter
+    def position(self, value):
+        self._position = value
 
     @property
     def step(self):
@@ -265,6 +276,7 @@ class TrainingBackup(keras.callbacks.Callback):
     # Saving.
 
     def on_train_begin(self, logs=None):
+        self._stop_skipping()  # a previous fit of this model that raised while skipping
         if not self._restored:
             self.restore(self.model)
         position = self.position or {"epoch": 0, "batch": 0, "step": 0}
@@ -272,6 +284,10 @@ class TrainingBackup(keras.callbacks.Callback):
         self._epoch_start_step = self._step - position["batch"]
         self._skip_until = position["batch"] or None
         self._epoch_done = False
+        if not os.path.exists(self.path):
+            # A first backup at once: a run killed before its first periodic
+            # backup restarts from here, not from some later file (model.keras).
+            self._write(batch=position["batch"])
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._epoch_done:  # the previous epoch's callbacks have all run
@@ -315,8 +331,9 @@ class TrainingBackup(keras.callbacks.Callback):
         self.model._initial_epoch = None  # noqa: SLF001 (restore sets it for one fit)
 
     def _stop_skipping(self):
-        if self._skip_until is not None:
-            self.model.train_function = self._train_function
+        if getattr(self, "_skip_until", None) is not None:
+            if getattr(self, "_train_function", None) is not None:
+                self.model.train_function = self._train_function
             self._skip_until = None
 
     def _no_step(self, iterator):
@@ -355,6 +372,7 @@ class TrainingBackup(keras.callbacks.Callback):
         if not os.path.exists(self.path):
             self.position = None
             return None
+        self._train_function = None
         for optimizer in _optimizers(model):
             if not optimizer.built:  # Keras skips loading an unbuilt optimizer (keras#19389)
                 optimizer.build(model.trainable_variables)

@@ -114,8 +114,11 @@ def cmd_train(args):
         run = dataclasses.replace(load_run_config(args.out), out=args.out)
         if args.epochs is not None:
             run = dataclasses.replace(run, epochs=args.epochs)
-        if args.deterministic:
-            run = dataclasses.replace(run, deterministic=True)
+        if args.deterministic and not run.deterministic:
+            raise UsageError(
+                f"--deterministic changes how {args.out!r} trains, and it was not started with it: "
+                "drop the flag, or start a new run with it (another --out, or --overwrite)."
+            )
     else:
         model_name, model_config = _model_arguments(args.model, args.preset, args.set)
         import zoo
@@ -429,12 +432,13 @@ def build_parser():
 def _user_errors():
     from export import ArtifactError, ExportError
     from training.data import DatasetUnavailableError, LabelMismatchError
+    from training.callbacks import BackupError
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
 
     return (UsageError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
-            ExtractorUnavailableError, LabelMismatchError)
+            ExtractorUnavailableError, LabelMismatchError, BackupError)
 
 
 @contextlib.contextmanager

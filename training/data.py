@@ -313,9 +313,10 @@ class _Examples:
     decoded.
     """
 
-    def __init__(self, dataset, decode, count, in_memory, table=None, name=""):
+    def __init__(self, dataset, decode, count, in_memory, table=None, name="", uncached=None):
         self.dataset, self.decode, self.count, self.in_memory = dataset, decode, count, in_memory
         self._table, self.name = table, name
+        self._uncached = dataset if uncached is None else uncached
 
     @property
     def table(self):
@@ -325,12 +326,16 @@ class _Examples:
         names for folders).
         """
         if self._table is None and self.in_memory:
-            raw, labels = [], []
-            with damaged_files_reported(self.name):
-                for r, l in self.dataset.batch(4096).as_numpy_iterator():
-                    raw.append(r)
-                    labels.append(l)
-            self._table = (tf.constant(np.concatenate(raw)), tf.constant(np.concatenate(labels)))
+            raw = labels = None
+            start = 0
+            with damaged_files_reported(self.name):  # filled in place: one copy, then the tensor
+                for r, l in self._uncached.batch(4096).as_numpy_iterator():
+                    if raw is None:
+                        raw = np.empty((self.count, *r.shape[1:]), r.dtype)
+                        labels = np.empty((self.count,), l.dtype)
+                    raw[start : start + len(r)], labels[start : start + len(l)] = r, l
+                    start += len(r)
+            self._table = (tf.constant(raw[:start]), tf.constant(labels[:start]))
         return self._table
 
     @property
@@ -382,7 +387,7 @@ def _examples(name, split, image_shape, data_dir, model=None):
     dataset = dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
     if in_memory:
         return _Examples(dataset.cache(), lambda image: image, count, in_memory=True,
-                         name=f"{name} ({builder.data_dir})")
+                         name=f"{name} ({builder.data_dir})", uncached=dataset)
     return _Examples(dataset, image_feature.decode_example, count, in_memory=False,
                      name=f"{name} ({builder.data_dir})")
 

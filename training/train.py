@@ -155,12 +155,13 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
 
     trained = _trained(paths) if resume else None
     if trained is not None:
-        if trained["epoch"] >= run.epochs and not trained["batch"]:
-            if trained["epoch"] > run.epochs:
-                raise RunFolderError(
-                    f"{run.out!r} has already trained {trained['epoch']} epochs; ask for "
-                    f"more with --epochs (got {run.epochs})."
-                )
+        reached = trained["epoch"] + (1 if trained["batch"] else 0)  # epochs begun
+        if reached > run.epochs:
+            raise RunFolderError(
+                f"{run.out!r} has already trained into epoch {reached}; ask for at least "
+                f"that many with --epochs (got {run.epochs})."
+            )
+        if trained["epoch"] == run.epochs:
             print(f"{run.out!r} is complete ({trained['epoch']} epochs); nothing to do.")
             return None
 
@@ -187,6 +188,7 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
     if trained is not None and trained["step"] is None:  # no backup: after the last epoch
         position = {"epoch": trained["epoch"], "batch": 0, "step": trained["epoch"] * steps_per_epoch}
         model._initial_epoch = position["epoch"]  # noqa: SLF001 (as TrainingBackup.restore does)
+        backup.position = position
         train_data, _ = data.stream(
             run.dataset, run.split, model=model, batch_size=run.batch_size, seed=run.seed,
             data_dir=run.data_dir, start_step=position["step"],
@@ -218,19 +220,22 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         backup,  # last: an epoch's backup is written once every other callback has finished it
     ]
     try:
-        model.fit(
-            train_data,
-            epochs=run.epochs,
-            initial_epoch=position["epoch"] if position else 0,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # the stream is shuffled (and resumable)
-        )
+        with data.damaged_files_reported(run.dataset):
+            model.fit(
+                train_data,
+                epochs=run.epochs,
+                initial_epoch=position["epoch"] if position else 0,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # the stream is shuffled (and resumable)
+            )
     except NonFiniteError as error:
         record_stop(paths["history"], {"reason": "non-finite", "message": str(error), **error.details})
         raise
+    finally:
+        backup._stop_skipping()  # noqa: SLF001 (fit may end by an exception while skipping)
     return model
 
 

@@ -108,5 +108,6 @@ def test_a_backup_of_another_model_is_refused(tmp_path):
 def test_a_damaged_backup_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "backup.npz"
     path.write_bytes(b"PK\x03\x04 not an archive")
+    backup = TrainingBackup(path)  # read when first needed, so --overwrite can replace it
     with pytest.raises(BackupError, match="damaged.*--overwrite"):
-        TrainingBackup(path)
+        backup.step

@@ -69,9 +69,10 @@ def test_kill_during_a_save_keeps_the_previous_file_and_resumes_identically(refe
     else:
         assert not (out / name).exists()  # the first one: complete or not at all
     if which == "backup":
-        # The 24th backup survives: steps 1-20, the end of epoch 1 (step 20 again), steps 21-23.
+        # The 24th backup survives: step 0 (the first, at train begin), steps 1-20,
+        # the end of epoch 1 (step 20 again), steps 21 and 22.
         with np.load(out / "backup.npz") as stored:
-            assert json.loads(stored["__meta__"].tobytes())["step"] == target - 2
+            assert json.loads(stored["__meta__"].tobytes())["step"] == target - 3
     _run(command)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # stale temporaries removed
     _assert_bitwise_equal(reference, out)
@@ -116,3 +117,14 @@ def test_other_settings_in_the_same_folder_are_refused(reference, tmp_path):
     result = _run(longer, check=False)
     assert result.returncode == 2 and "--resume" in result.stderr and "--epochs 5" in result.stderr
     assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+
+
+def test_overwrite_replaces_a_run_whose_backup_is_damaged(reference, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(reference, copy)
+    (copy / "backup.npz").write_bytes(b"PK\x03\x04 damaged")
+    result = _run([*_command(copy), "--overwrite"])
+    assert "Run written to" in result.stdout
+    _assert_bitwise_equal(reference, copy)
