@@ -1,39 +1,49 @@
-"""The export command: `.keras` -> SavedModel + TFLite, checked, then committed.
+"""The export command: `.keras` -> SavedModel + TFLite variants, measured, gated, then committed.
 
-Layout written into a run folder:
+Layout of version N in a run folder:
 
-    saved_model/<version>/      TF Serving version directory
-    tflite/generator_float32.tflite
-    export.json                 contract, digests of both artifacts, parity figures
+    saved_model/N/                      TF Serving version directory; assets.extra/
+                                        holds model_card.json and tf_serving_warmup_requests
+    tflite/N/generator_<variant>.tflite one file per variant that passed its gate
+                                        (each embeds the model card as metadata)
+    exports/N/model_card.json           the version's manifest and model card: contract,
+                                        digests, parity and quantization figures
 
 An export is all or nothing, also when the process is killed at any moment:
 
 1. Everything is written under `RUN/.export-XXXX/new/` and checked there:
-   the SavedModel's ops against `export.allowed_ops`, and Keras, the
-   SavedModel and the TFLite file agree on fixed latents to 1/255.
-2. The files about to be replaced are hard-linked into
+   the SavedModel's ops against `export.allowed_ops`; Keras, the SavedModel
+   and the float32 `.tflite` file agree on the quality seeds to 1/255 (else
+   nothing is replaced); every other variant is measured and dropped (unless
+   `force`) when it loses more quality than its `Variant` allows.
+2. The paths about to be replaced are hard-linked into
    `RUN/.export-XXXX/previous/` and a journal records what existed.
-3. The `.tflite` file is renamed over the old one, the old version folder is
-   renamed aside and the new one renamed in, and `export.json` is renamed
-   into place last: that rename is the commit. Everything is fsynced first.
+3. The version's tflite folder and SavedModel folder are renamed in (old ones
+   moved aside), and `exports/N/model_card.json` is renamed into place last:
+   that rename is the commit. Everything is fsynced first.
 4. The staging folder is deleted.
 
-Until the commit `export.json` still describes the previous export, whose
-files are at their paths or in `previous/`; `export.reading` finds them by
-their digests, so a reader sees the old export or the new one, never a mix.
-A failed export puts the old files back at once; a killed one is rolled back
-(or, if it had committed, cleaned up) by the next export of the same run.
+Re-exporting version N touches version N only. Until the commit the old
+manifest still describes the previous export, whose files are at their paths
+or in `previous/`; `export.reading` finds them by their digests, so a reader
+sees the old export or the new one, never a mix. A failed export puts the old
+files back at once; a killed one is rolled back (or, if it had committed,
+cleaned up) by the next export of the same run.
 """
 
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 
 import numpy as np
+import tensorflow as tf
 
 import zoo
+from export import card as cards
 from export.allowed_ops import disallowed_ops, parse_saved_model
 from export.files import (
     file_digests,
@@ -41,21 +51,37 @@ from export.files import (
     fsync_directory,
     fsync_tree,
     link_copy,
-    sha256_bytes,
     sha256_file,
     write_durably,
 )
-from export.saved_model import INPUT, LABEL, OUTPUT, SIGNATURE, run_saved_model, write_saved_model
-from export.tflite import TFLiteConversionError, convert_saved_model, run_tflite
-from zoo.images import to_uint8
-from zoo.latents import labels_from_seeds
+from export.saved_model import (
+    ASSETS_EXTRA,
+    WARMUP_FILE,
+    load_signatures,
+    warmup_records,
+    write_saved_model,
+)
+from export.signatures import MAX_BATCH, SAVED_MODEL, TFLITE, signatures_for
+from export.tflite import (
+    CALIBRATION_SAMPLES,
+    CARD_METADATA,
+    VARIANTS,
+    TFLiteConversionError,
+    convert_saved_model,
+    latency_ms,
+    op_report,
+    signature_runners,
+    with_metadata,
+)
+from zoo.latents import SEED_LIMIT, labels_from_seeds, latents_from_seeds
 
-#: Parity is checked on the latents of these seeds.
-PARITY_SEEDS = range(16)
-#: Largest allowed difference, in uint8 steps, between any two artifacts.
+#: Every artifact is compared with Keras on the images of these seeds.
+QUALITY_SEEDS = range(100)
+#: Largest difference, in uint8 steps, between Keras, the SavedModel and float32 TFLite.
 PARITY_TOLERANCE = 1
-TFLITE_FILE = "generator_float32.tflite"
-MANIFEST_FILE = "export.json"
+#: Largest difference between the latents Python and an artifact make from one seed.
+LATENT_TOLERANCE = 1e-5
+MANIFEST_FILE = "model_card.json"
 #: Staging folders (and the snapshot of what they replace) start with this.
 STAGING_PREFIX = ".export-"
 LOCK_FILE = ".export.lock"
@@ -67,30 +93,77 @@ class ExportError(RuntimeError):
 
 
 def run_path(run_dir, relative):
-    """`run_dir` joined with a `/`-separated path from `export.json`."""
+    """`run_dir` joined with a `/`-separated path from a manifest."""
     return os.path.join(run_dir, *relative.split("/"))
 
 
-def export_run(run_dir, version=1):
-    """Exports `run_dir/model.keras`; returns the manifest written to export.json.
+def manifest_path(version):
+    """Run-relative path of version `version`'s manifest."""
+    return f"exports/{version}/{MANIFEST_FILE}"
+
+
+def versions(run_dir):
+    """Exported versions of `run_dir` (those with a manifest), ascending."""
+    try:
+        names = os.listdir(os.path.join(run_dir, "exports"))
+    except OSError:
+        return []
+    found = [int(name) for name in names if re.fullmatch(r"[1-9][0-9]*", name)
+             and os.path.isfile(run_path(run_dir, manifest_path(name)))]
+    return sorted(found)
+
+
+def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_runs=200, variants=None):
+    """Exports `run_dir/model.keras` as version `version`; returns its manifest (the model card).
+
+    Args:
+        run_dir: a run folder holding `model.keras` (and `config.json`).
+        version: the version to write; other versions are not touched.
+        force: also write quantized variants that fail their quality gate.
+        fd: optional `fd(generate) -> float`, where `generate(n, seed)`
+            returns uint8 images (or `(images, labels)`) like
+            `training.metrics.evaluate.model_generator`; the command line
+            passes the evaluator's FD so that `export` need not import
+            `training`. Without it FD deltas are null and gates use PSNR and
+            pixel differences.
+        dataset: `export.card.dataset_entry(...)` of the training data.
+        latency_runs: timed invokes per variant.
+        variants: names of the `export.tflite.VARIANTS` to convert (default:
+            all); float32 is always among them.
 
     Raises:
-        ExportError: the model cannot be loaded or converted, the artifacts
-            disagree by more than `PARITY_TOLERANCE`, or another export of
-            the same run is running.
+        ExportError: the model cannot be loaded or converted, the SavedModel
+            or float32 file disagrees with Keras, or another export of the
+            same run is running.
     """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ExportError(f"--version must be a positive integer, got {version!r}")
+    known = [variant.name for variant in VARIANTS]
+    unknown = sorted(set(variants or ()) - set(known))
+    if unknown:
+        raise ExportError(f"unknown TFLite variant {', '.join(map(repr, unknown))}; use some of {', '.join(known)}")
+    chosen = [variant for variant in VARIANTS if variants is None or variant.name in variants
+              or variant.name == "float32"]
+    model_file = os.path.join(run_dir, "model.keras")
     try:
-        model = zoo.load(os.path.join(run_dir, "model.keras"))
+        model = zoo.load(model_file)
     except zoo.registry.ModelFileError as error:
         raise ExportError(str(error)) from None
-
+    context = {
+        "model_sha256": sha256_file(model_file),
+        "config": _read_config(run_dir),
+        "dataset": dataset,
+        "fd": fd,
+        "force": force,
+        "latency_runs": latency_runs,
+        "name": os.path.basename(os.path.abspath(run_dir)),
+        "variants": chosen,
+    }
     with _exclusive(run_dir):
         _recover(run_dir)
         staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=run_dir)
         try:
-            manifest = _stage(model, os.path.join(staging, "new"), version)
+            manifest = _stage(model, os.path.join(staging, "new"), version, context)
             _install(run_dir, staging, manifest)
         except BaseException:
             _roll_back(run_dir, staging)  # if this fails too, the next export finishes it
@@ -100,11 +173,133 @@ def export_run(run_dir, version=1):
     return manifest
 
 
-def _stage(model, new, version):
-    """Writes and checks the export under `new` (run-folder layout); returns its manifest."""
-    saved_model_path, tflite_path = f"saved_model/{version}", f"tflite/{TFLITE_FILE}"
+def _read_config(run_dir):
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None  # a model saved from a user's own script
+
+
+def _seed_inputs(model, seeds):
+    """`generate` inputs for `seeds`: the seeds, and for conditional models their default classes."""
+    inputs = {"seed": np.asarray(seeds, np.int32)}
+    labels = labels_from_seeds(seeds, model.num_classes)
+    if labels is not None:
+        inputs["label"] = labels
+    return inputs
+
+
+def _compare(images, reference):
+    """`{"max_abs_diff", "psnr"}` of uint8 `images` against `reference` (psnr null when identical)."""
+    difference = images.astype(np.int64) - reference.astype(np.int64)
+    mse = float(np.mean(difference.astype(np.float64) ** 2))
+    psnr = None if mse == 0 else round(10.0 * math.log10(255.0**2 / mse), 2)
+    return {"max_abs_diff": int(np.abs(difference).max()), "psnr": psnr}
+
+
+def _references(model):
+    """What Keras makes of the quality seeds: images, latents, and VAE reconstructions."""
+    seeds = QUALITY_SEEDS
+    labels = labels_from_seeds(seeds, model.num_classes)
+    reference = {
+        "images": model.sample(len(seeds), seed=seeds.start, labels=labels).numpy(),
+        "z": latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy(),
+    }
+    if hasattr(model, "encoder"):
+        # The model's own samples as test inputs: export has no dataset.
+        from zoo.images import from_uint8, to_uint8
+
+        x = from_uint8(reference["images"], model.pixel_range)
+        inputs = x if labels is None else [x, tf.constant(labels, tf.int32)]
+        z_mean, _ = model.encoder(inputs, training=False)
+        reference["reconstruction"] = to_uint8(
+            model.generate(z_mean, labels), model.pixel_range).numpy()
+    return reference
+
+
+def _measure(signatures, model, reference):
+    """Compares an artifact's `{name: runner}` with Keras on the quality seeds."""
+    inputs = _seed_inputs(model, QUALITY_SEEDS)
+    z = signatures["latents"](seed=inputs["seed"])["z"]
+    result = {
+        "latents_max_abs_diff": float(np.abs(z - reference["z"]).max()),
+        **_compare(signatures["generate"](**inputs)["images"], reference["images"]),
+    }
+    z_inputs = {"z": reference["z"], **({"label": inputs["label"]} if "label" in inputs else {})}
+    result["serving_default_max_abs_diff"] = _compare(
+        signatures["serving_default"](**z_inputs)["images"], reference["images"])["max_abs_diff"]
+    if "reconstruction" in reference:
+        images = {"images": reference["images"], **({"label": inputs["label"]} if "label" in inputs else {})}
+        result["reconstruct_max_abs_diff"] = _compare(
+            signatures["reconstruct"](**images)["images"], reference["reconstruction"])["max_abs_diff"]
+    return result
+
+
+def _artifact_generator(signatures, model):
+    """`generate(n, seed)` of an artifact's `generate` signature, as the evaluator takes it."""
+    def generate(n, seed):
+        inputs = _seed_inputs(model, range(seed, seed + n))
+        images = signatures["generate"](**inputs)["images"]
+        return images if "label" not in inputs else (images, inputs["label"])
+    return generate
+
+
+def _keras_generator(model):
+    def generate(n, seed):
+        labels = labels_from_seeds(range(seed, seed + n), model.num_classes)
+        images = model.sample(n, seed=seed, labels=labels).numpy()
+        return images if labels is None else (images, labels)
+    return generate
+
+
+def _representative_dataset(model, signature_keys):
+    """Calibration inputs for full-integer quantization: `CALIBRATION_SAMPLES` per signature.
+
+    Seeds far from the quality seeds, their default classes, their latents,
+    and for encoders the model's own samples (export has no dataset).
+    """
+    seeds = range(10**6, 10**6 + CALIBRATION_SAMPLES)
+    inputs = _seed_inputs(model, seeds)
+    z = latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy()
+    images = model.sample(len(seeds), seed=seeds.start, labels=inputs.get("label")).numpy() \
+        if hasattr(model, "encoder") else None
+
+    def rows():
+        for i in range(len(seeds)):
+            label = {"label": inputs["label"][i : i + 1]} if "label" in inputs else {}
+            by_signature = {
+                "serving_default": {"z": z[i : i + 1], **label},
+                "generate": {"seed": inputs["seed"][i : i + 1], **label},
+                "latents": {"seed": inputs["seed"][i : i + 1]},
+            }
+            if images is not None:
+                by_signature["encode"] = by_signature["reconstruct"] = {"images": images[i : i + 1], **label}
+            for key in signature_keys:
+                yield key, by_signature[key]
+
+    return rows
+
+
+def _gate(variant, quality, fd_increase):
+    """Why `variant` fails its thresholds, or None if it passes."""
+    problems = []
+    if quality["max_abs_diff"] > variant.max_abs_diff:
+        problems.append(f"max pixel difference {quality['max_abs_diff']} > {variant.max_abs_diff}")
+    if quality["psnr"] is not None and quality["psnr"] < variant.min_psnr:
+        problems.append(f"PSNR {quality['psnr']} dB < {variant.min_psnr} dB")
+    if fd_increase is not None and fd_increase > variant.max_fd_increase:
+        problems.append(f"FD +{100 * fd_increase:.1f}% > +{100 * variant.max_fd_increase:.0f}%")
+    return "; ".join(problems) or None
+
+
+def _stage(model, new, version, context):
+    """Writes, measures and checks version `version` under `new`; returns its manifest."""
+    saved_model_path, tflite_path = f"saved_model/{version}", f"tflite/{version}"
     saved_model_dir = run_path(new, saved_model_path)
+    served = signatures_for(model, SAVED_MODEL)
     write_saved_model(model, saved_model_dir)
+    warmup_records(model, served, os.path.join(saved_model_dir, ASSETS_EXTRA, WARMUP_FILE))
     with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
         refused = disallowed_ops(parse_saved_model(f.read()))
     if refused:
@@ -112,69 +307,131 @@ def _stage(model, new, version):
             f"the exported SavedModel uses ops that export.allowed_ops does not list: {', '.join(refused)}; "
             "review them, then re-derive the list (python -m tests.export.test_allowed_ops)."
         )
-    # TFLite from a batch-1 graph: a dynamic batch adds Shape/Pack ops that
-    # fail builtin-only conversion of Conv2DTranspose and break delegates.
-    static_dir = os.path.join(os.path.dirname(new), "static_batch")
-    write_saved_model(model, static_dir, batch_size=1)
-    try:
-        content = convert_saved_model(static_dir)
-    except TFLiteConversionError as error:
-        raise ExportError(str(error)) from None
-    write_durably(run_path(new, tflite_path), content)
+    reference = _references(model)
+    fd = context["fd"]
+    keras_fd = fd(_keras_generator(model)) if fd else None
+    saved_model_quality = _measure(load_signatures(saved_model_dir), model, reference)
+    _check_parity("the SavedModel", saved_model_quality)
 
-    z = zoo.latents_from_seeds(PARITY_SEEDS, model.latent_dim, model.latent_prior).numpy()
-    labels = labels_from_seeds(PARITY_SEEDS, model.num_classes)  # None if unconditional
-    outputs = {
-        "keras": to_uint8(model.generate(z, labels), model.pixel_range).numpy(),
-        "saved_model": run_saved_model(saved_model_dir, z, labels),
-        "tflite": run_tflite(run_path(new, tflite_path), z, labels),
-    }
-    parity = {
-        f"{name}_max_abs_diff": int(np.abs(images.astype(int) - outputs["keras"].astype(int)).max())
-        for name, images in outputs.items()
-        if name != "keras"
-    }
-    if max(parity.values()) > PARITY_TOLERANCE:
-        raise ExportError(
-            f"exported generator disagrees with Keras on {len(z)} fixed latents "
-            f"({parity}, tolerance {PARITY_TOLERANCE}/255); nothing was replaced."
-        )
+    # TFLite from static-batch graphs: a dynamic batch adds Shape/Pack ops that
+    # fail builtin-only conversion of some generators and break delegates.
+    lite = signatures_for(model, TFLITE)
+    keys = [signature.name for signature in lite]
+    sources = {}
+    contents, variants = {}, {}
+    for variant in context["variants"]:
+        if variant.batch_size not in sources:
+            sources[variant.batch_size] = os.path.join(os.path.dirname(new), f"tflite_graph_{variant.batch_size}")
+            write_saved_model(model, sources[variant.batch_size], TFLITE, batch_size=variant.batch_size)
+        try:
+            content = convert_saved_model(
+                sources[variant.batch_size], keys, variant.quantization,
+                _representative_dataset(model, keys) if variant.quantization == "int8" else None)
+        except TFLiteConversionError as error:
+            if variant.batch_size is None:  # optional: written only where it converts
+                variants[variant.name] = {"written": False, "reason": str(error)}
+                continue
+            raise ExportError(f"{variant.name}: {error}") from None
+        quality = _measure(signature_runners(content), model, reference)
+        variant_fd = fd(_artifact_generator(signature_runners(content), model)) if fd else None
+        fd_increase = None if variant_fd is None else variant_fd / keras_fd - 1.0
+        if variant.name == "float32":
+            _check_parity("the float32 .tflite file", quality)
+        failed = _gate(variant, quality, fd_increase)
+        entry = {
+            "written": failed is None or context["force"],
+            "batch_size": variant.batch_size,
+            "thresholds": variant.thresholds(),
+            "quality": quality,
+            "fd": variant_fd,
+            "fd_increase": fd_increase,
+            "failed": failed,
+            "latency_ms": latency_ms(content, runs=context["latency_runs"]) if variant.batch_size else None,
+            **op_report(content),
+        }
+        if entry["written"]:
+            contents[variant.filename] = content
+            entry["path"] = f"{tflite_path}/{variant.filename}"
+            entry["unembedded_bytes"] = len(content)
+        variants[variant.name] = entry
 
+    card = _card(model, version, context, served, lite, variants, keras_fd, saved_model_quality)
+    # Each .tflite holds a copy without the .tflite digests (each file's
+    # digest depends on the copy it holds).
+    tflite_files = [entry["path"] for entry in variants.values() if entry.get("path")]
+    embedded = json.dumps(cards.without_files(card, tflite_files), indent=2).encode()
+    for filename, content in contents.items():
+        content = with_metadata(content, CARD_METADATA, embedded)
+        write_durably(run_path(new, f"{tflite_path}/{filename}"), content)
+    for name, entry in variants.items():
+        if entry.get("path"):
+            entry["bytes"] = os.path.getsize(run_path(new, entry["path"]))
+            entry["sha256"] = sha256_file(run_path(new, entry["path"]))
+            card["files"][entry["path"]] = entry["sha256"]
+    # The SavedModel holds a copy without its own digests (adding it changes them).
+    own = [path for path in card["files"] if path.startswith(f"{saved_model_path}/")]
+    inner = os.path.join(saved_model_dir, ASSETS_EXTRA, cards.CARD_FILE)
+    write_durably(inner, json.dumps(cards.without_files(card, own), indent=2).encode())
     fsync_tree(saved_model_dir)
     files = file_digests(saved_model_dir)
-    inputs = {INPUT: {"dtype": "float32", "shape": [None, model.latent_dim]}}
-    if model.num_classes:
-        inputs[LABEL] = {"dtype": "int32", "shape": [None], "num_classes": model.num_classes}
-    manifest = {
-        "model": model.registry_name,
-        "signature": SIGNATURE,
-        "inputs": inputs,
-        # Clients draw z from this prior (zoo.latents.latents_from_seeds).
-        "latent_prior": model.latent_prior,
-        "outputs": {OUTPUT: {"dtype": "uint8", "shape": [None, *model.image_shape]}},
-        "saved_model": {
-            "path": saved_model_path,
-            "version": version,
-            # sha256 of `sha256sum`'s listing of `files` (export.files.folder_digest).
-            "sha256": folder_digest(files),
-            "files": files,
-        },
-        "tflite": {
-            "path": tflite_path,
-            "input_shapes": {name: [1, *spec["shape"][1:]] for name, spec in inputs.items()},
-            "bytes": len(content),
-            "sha256": sha256_bytes(content),
-        },
-        "parity": {"seeds": [PARITY_SEEDS.start, PARITY_SEEDS.stop], "tolerance": PARITY_TOLERANCE, **parity},
-    }
-    write_durably(os.path.join(new, MANIFEST_FILE), json.dumps(manifest, indent=2).encode())
+    card["saved_model"]["files"] = files
+    card["saved_model"]["sha256"] = folder_digest(files)
+    card["files"].update({f"{saved_model_path}/{name}": digest for name, digest in files.items()})
+    card["files"] = dict(sorted(card["files"].items()))
+    fsync_tree(run_path(new, tflite_path))
+    write_durably(run_path(new, manifest_path(version)), json.dumps(card, indent=2).encode())
     fsync_tree(new)
-    return manifest
+    return card
+
+
+def _check_parity(what, quality):
+    if quality["max_abs_diff"] > PARITY_TOLERANCE or quality["serving_default_max_abs_diff"] > PARITY_TOLERANCE \
+            or quality.get("reconstruct_max_abs_diff", 0) > PARITY_TOLERANCE \
+            or quality["latents_max_abs_diff"] > LATENT_TOLERANCE:
+        raise ExportError(
+            f"{what} disagrees with Keras on {len(QUALITY_SEEDS)} fixed seeds ({quality}; tolerance "
+            f"{PARITY_TOLERANCE}/255, latents {LATENT_TOLERANCE}); nothing was replaced."
+        )
+
+
+def _card(model, version, context, served, lite, variants, keras_fd, saved_model_quality):
+    """The version's model card and manifest (files are filled in by `_stage`)."""
+    config = context["config"] or {}
+    dataset = context["dataset"] or cards.dataset_entry(config.get("run", {}).get("dataset", "unknown"))
+    contract = {s.name: {**s.contract(model, None), "artifacts": list(s.targets)} for s in served}
+    for signature in lite:
+        contract[signature.name]["tflite_shapes"] = signature.contract(model, 1)
+    low, high = model.pixel_range
+    return cards.new_card(
+        "generator",
+        name=context["name"],
+        version=version,
+        dataset=dataset,
+        training={"command": config.get("commands") or config.get("command"), "config": config or None},
+        metrics={"fd": keras_fd, "fd_protocol": "the command line's evaluator (zoo export)" if keras_fd else None},
+        files={"model.keras": context["model_sha256"]},
+        model=model.registry_name,
+        latent={"dim": model.latent_dim, "prior": model.latent_prior,
+                "seeds": [0, SEED_LIMIT], "function": "zoo.latents.latents_from_seeds"},
+        image={"shape": list(model.image_shape), "dtype": "uint8",
+               "pixel_normalisation": f"the network works in [{low}, {high}]; signatures return uint8 "
+                                      f"pixels = round(clip((x - {low}) * 255 / {high - low}, 0, 255))",
+               "num_classes": model.num_classes},
+        signatures=contract,
+        limits={"max_batch": MAX_BATCH, "seed_range": [0, SEED_LIMIT],
+                "label_range": [0, model.num_classes] if model.num_classes else None, "truncation": "(0, 1]"},
+        parity={"seeds": [QUALITY_SEEDS.start, QUALITY_SEEDS.stop], "tolerance": PARITY_TOLERANCE,
+                "latent_tolerance": LATENT_TOLERANCE, "saved_model": saved_model_quality},
+        saved_model={"path": f"saved_model/{version}", "version": version},
+        tflite=variants,
+        serving={"minimum_tf_serving": "2.21", "warmup": f"{ASSETS_EXTRA}/{WARMUP_FILE}"},
+    )
 
 
 def _install(run_dir, staging, manifest):
     """Snapshots what the new export replaces, then renames it in, export.json last."""
-    paths = [manifest["tflite"]["path"], manifest["saved_model"]["path"], MANIFEST_FILE]
+    version = manifest["version"]
+    paths = [f"tflite/{version}", manifest["saved_model"]["path"], manifest_path(version)]
     existed = {}
     for path in paths:
         existed[path] = os.path.lexists(run_path(run_dir, path))
@@ -182,11 +439,12 @@ def _install(run_dir, staging, manifest):
             link_copy(run_path(run_dir, path), run_path(os.path.join(staging, "previous"), path))
     if any(existed.values()):
         fsync_tree(os.path.join(staging, "previous"))
-    journal = {"paths": existed, "manifest_sha256": _manifest_sha256(run_dir)}
+    journal = {"paths": existed, "manifest": manifest_path(version),
+               "manifest_sha256": _manifest_sha256(run_dir, manifest_path(version))}
     write_durably(os.path.join(staging, _JOURNAL + ".tmp"), json.dumps(journal).encode())
     os.replace(os.path.join(staging, _JOURNAL + ".tmp"), os.path.join(staging, _JOURNAL))
     fsync_directory(staging)
-    for path in paths:  # export.json last: its rename is the commit
+    for path in paths:  # the manifest last: its rename is the commit
         _put(run_path(os.path.join(staging, "new"), path), run_path(run_dir, path), staging)
 
 
@@ -203,8 +461,8 @@ def _aside(path, staging):
     os.replace(path, os.path.join(tempfile.mkdtemp(prefix="replaced-", dir=staging), "old"))
 
 
-def _manifest_sha256(run_dir):
-    path = os.path.join(run_dir, MANIFEST_FILE)
+def _manifest_sha256(run_dir, relative):
+    path = run_path(run_dir, relative)
     return sha256_file(path) if os.path.isfile(path) else None
 
 
@@ -220,12 +478,13 @@ def _roll_back(run_dir, staging):
     """Puts back what a journaled, uncommitted export replaced (idempotent)."""
     try:
         with open(os.path.join(staging, _JOURNAL)) as f:
-            existed = json.load(f)["paths"]
+            journal = json.load(f)
+            existed, manifest = journal["paths"], journal["manifest"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # no journal: nothing in the run folder was touched yet
-    # export.json first: readers then see the old manifest and find the old
+    # The manifest first: readers then see the old one and find the old
     # files by digest, at their paths or in `previous/`, while the rest follows.
-    for path in sorted(existed, key=lambda path: path != MANIFEST_FILE):
+    for path in sorted(existed, key=lambda path: path != manifest):
         current, saved = run_path(run_dir, path), run_path(os.path.join(staging, "previous"), path)
         if existed[path]:
             if not _same_content(saved, current):
@@ -266,11 +525,12 @@ def _recover(run_dir):
             continue
         try:
             with open(os.path.join(folder, _JOURNAL)) as f:
-                recorded = json.load(f)["manifest_sha256"]
+                journal = json.load(f)
+                recorded, manifest = journal["manifest_sha256"], journal["manifest"]
         except (OSError, ValueError, KeyError, TypeError):
             recorded = False  # never started replacing files
-        if recorded is not False and _manifest_sha256(run_dir) == recorded:
-            _roll_back(run_dir, folder)  # killed before its export.json was renamed in
+        if recorded is not False and _manifest_sha256(run_dir, manifest) == recorded:
+            _roll_back(run_dir, folder)  # killed before its manifest was renamed in
         _discard(folder)
 
 

@@ -1,21 +1,23 @@
-"""Reading an export back: `export.json` first, then each artifact checked against it.
+"""Reading an export back: its manifest (`exports/N/model_card.json`) first, then each artifact checked against it.
 
 Every command that runs exported files goes through these functions, so a
 damaged, half-replaced or foreign export stops with one `ArtifactError` that
 names the file and says what to do, instead of a TensorFlow or LiteRT trace:
 
-- `read_manifest(run_dir)`: the parsed and validated `export.json`;
+- `read_manifest(run_dir, version=None)`: the parsed and validated manifest
+  of a version (default: the latest);
 - `open_saved_model(run_dir, manifest)`: the SavedModel's `serving_default`
-  as `(z, labels=None) -> uint8 images`, after checking its files against
-  the digests in `export.json`, its graph against `export.allowed_ops`, and
-  its signature against the contract;
-- `open_tflite(run_dir, manifest, variant)`: the same for the `.tflite` file;
-- `verify_export(run_dir)`: all checks, nothing loaded.
+  as `(z, labels=None) -> uint8 images` (and every signature in
+  `.signatures`), after checking its files against the manifest's digests,
+  its graph against `export.allowed_ops`, and its signatures against the
+  contract;
+- `open_tflite(run_dir, manifest, variant)`: the same for a `.tflite` file;
+- `verify_export(run_dir, version=None)`: all checks, nothing loaded.
 
 Files are read once: the bytes that were hashed are the bytes that are run
 (the SavedModel from a private copy), so a file replaced between check and
 load cannot slip through. While an export is being replaced (or after one
-was killed) the files `export.json` describes may sit in the exporter's
+was killed) the files a manifest describes may sit in the exporter's
 snapshot folder, `RUN/.export-*/previous/`; they are found there by digest.
 """
 
@@ -28,19 +30,24 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.artifacts import MANIFEST_FILE, STAGING_PREFIX, run_path
+from export.artifacts import STAGING_PREFIX, manifest_path, run_path, versions
+from export.card import SCHEMA_VERSION
 from export.files import folder_digest, relative_files, sha256_bytes
-from export.saved_model import INPUT, LABEL, OUTPUT, SIGNATURE, feeds
-from export.tflite import batched_runner, interpreter
+from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
+from export.tflite import VARIANTS, batched, interpreter
 from zoo.latents import PRIORS
 
 
 class ArtifactError(ValueError):
-    """export.json or an exported artifact is missing, damaged, incomplete or unsafe to run."""
+    """A manifest or an exported artifact is missing, damaged, incomplete or unsafe to run."""
 
 
 def _again(run_dir):
     return f"re-run `zoo export {run_dir}`"
+
+
+def _dims(value):
+    return isinstance(value, list) and all(_positive_int(size) or size is None for size in value)
 
 
 def _positive_int(value):
@@ -57,37 +64,50 @@ def _relative_path(value):
             and all(part not in ("", ".", "..") for part in value.split("/")))
 
 
-def _batch_shape(rank):
-    return lambda value: (isinstance(value, list) and len(value) == rank and value[0] is None
-                          and all(_positive_int(size) for size in value[1:]))
+def _tensor_contract(value):
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(spec, dict) and isinstance(spec.get("dtype"), str) and _dims(spec.get("shape"))
+        for spec in value.values())
+
+
+def _signature_contracts(value):
+    return isinstance(value, dict) and SIGNATURE in value and all(
+        isinstance(entry, dict) and _tensor_contract(entry.get("inputs")) and _tensor_contract(entry.get("outputs"))
+        for entry in value.values())
+
+
+def _variant_entries(value):
+    known = {variant.name for variant in VARIANTS}
+    if not isinstance(value, dict) or not value.get("float32", {}).get("written") or set(value) - known:
+        return False
+    return all(isinstance(entry, dict) and isinstance(entry.get("written"), bool) and (
+        not entry["written"] or (_relative_path(entry.get("path")) and entry["path"].endswith(".tflite")
+                                 and _positive_int(entry.get("bytes")) and _sha256(entry.get("sha256"))))
+        for entry in value.values())
 
 
 #: (key, test, what it must be) for every field a reader relies on.
 _FIELDS = [
+    ("schema_version", lambda v: v == SCHEMA_VERSION, str(SCHEMA_VERSION)),
+    ("kind", lambda v: v == "generator", "'generator'"),
     ("model", lambda v: isinstance(v, str) and bool(v), "a model name"),
-    ("signature", lambda v: v == SIGNATURE, repr(SIGNATURE)),
-    ("latent_prior", lambda v: v in PRIORS, f"one of {', '.join(PRIORS)}"),
-    ("inputs", lambda v: isinstance(v, dict) and set(v) <= {INPUT, LABEL},
-     f"an object with {INPUT!r} [and {LABEL!r}]"),
-    ("inputs.z.dtype", lambda v: v == "float32", "'float32'"),
-    ("inputs.z.shape", _batch_shape(2), "[null, latent_dim] with latent_dim a positive integer"),
-    ("outputs.images.dtype", lambda v: v == "uint8", "'uint8'"),
-    ("outputs.images.shape", _batch_shape(4), "[null, height, width, channels] with positive sizes"),
+    ("version", _positive_int, "a positive integer"),
+    ("latent.dim", _positive_int, "the latent size, a positive integer"),
+    ("latent.prior", lambda v: v in PRIORS, f"one of {', '.join(PRIORS)}"),
+    ("image.shape", lambda v: isinstance(v, list) and len(v) == 3 and all(map(_positive_int, v)),
+     "[height, width, channels] with positive sizes"),
+    ("image.num_classes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+     "an integer >= 0"),
+    ("signatures", _signature_contracts,
+     "{name: {inputs, outputs}} with serving_default, each tensor {dtype, shape}"),
     ("saved_model.path", _relative_path, "a relative path inside the run folder"),
     ("saved_model.version", _positive_int, "a positive integer"),
     ("saved_model.sha256", _sha256, "a sha256 (64 lowercase hex digits)"),
     ("saved_model.files", lambda v: isinstance(v, dict) and "saved_model.pb" in v
      and all(_relative_path(name) and _sha256(digest) for name, digest in v.items()),
      "{relative path: sha256} of the SavedModel's files, saved_model.pb included"),
-    ("tflite.path", lambda v: _relative_path(v) and v.endswith(".tflite"),
-     "a relative path to a .tflite file"),
-    ("tflite.bytes", lambda v: _positive_int(v), "the file's size, a positive integer"),
-    ("tflite.sha256", _sha256, "a sha256 (64 lowercase hex digits)"),
-]
-_LABEL_FIELDS = [
-    ("inputs.label.dtype", lambda v: v == "int32", "'int32'"),
-    ("inputs.label.shape", lambda v: v == [None], "[null]"),
-    ("inputs.label.num_classes", _positive_int, "a positive integer"),
+    ("tflite", _variant_entries,
+     "{variant: {written, path, bytes, sha256}} with a written float32 variant"),
 ]
 
 
@@ -100,9 +120,7 @@ def _validate(manifest, path, run_dir):
 
     if not isinstance(manifest, dict):
         fail(f"expected a JSON object, got {type(manifest).__name__}")
-    conditional = isinstance(manifest.get("inputs"), dict) and LABEL in manifest["inputs"]
-    fields = _FIELDS + (_LABEL_FIELDS if conditional else [])
-    for key, test, expected in fields:
+    for key, test, expected in _FIELDS:
         value = manifest
         for part in key.split("."):
             if not isinstance(value, dict) or part not in value:
@@ -114,31 +132,43 @@ def _validate(manifest, path, run_dir):
         fail("saved_model.files do not add up to saved_model.sha256")
 
 
-def read_manifest(run_dir):
-    """The validated contents of `run_dir/export.json`.
+def read_manifest(run_dir, version=None):
+    """The validated manifest (model card) of an exported version of `run_dir`.
 
-    Guarantees the keys readers use: `inputs.z.shape[1]` (latent size, a
-    positive int), `inputs.label.num_classes` for conditional models,
-    `latent_prior`, `outputs.images.shape`, and the paths and digests of
-    `saved_model` and `tflite`.
+    Guarantees the keys readers use: `latent.dim`, `latent.prior`,
+    `image.shape`, `image.num_classes`, the `signatures` contract, and the
+    paths and digests of `saved_model` and of every written `tflite` variant.
+
+    Args:
+        run_dir: the run folder.
+        version: the export version; None reads the latest.
 
     Raises:
-        ArtifactError: the file is missing, not JSON, lacks a key or holds a
-            value of the wrong type; the message names the file and says to
-            re-run `zoo export`.
+        ArtifactError: there is no such version, or its manifest is missing,
+            not JSON, lacks a key or holds a value of the wrong type; the
+            message names the file and says to re-run `zoo export`.
 
     Example:
         manifest = read_manifest("runs/dcgan")
-        generate = open_tflite("runs/dcgan", manifest)
-        latent_dim = manifest["inputs"]["z"]["shape"][1]
+        generate = open_tflite("runs/dcgan", manifest, "int8")
+        latent_dim = manifest["latent"]["dim"]
     """
-    path = os.path.join(run_dir, MANIFEST_FILE)
+    if version is None:
+        found = versions(run_dir)
+        if not found:
+            raise ArtifactError(
+                f"{run_dir!r} has no export (no exports/N/model_card.json); run `zoo export {run_dir}` first."
+            )
+        version = found[-1]
+    path = run_path(run_dir, manifest_path(version))
     try:
         with open(path, "rb") as f:
             content = f.read()
     except FileNotFoundError:
+        have = ", ".join(map(str, versions(run_dir))) or "none"
         raise ArtifactError(
-            f"{path} does not exist: {run_dir!r} has no export; run `zoo export {run_dir}` first."
+            f"{path} does not exist: {run_dir!r} has no export version {version} (exported: {have}); "
+            f"run `zoo export {run_dir} --version {version}` first."
         ) from None
     except OSError as error:
         raise ArtifactError(f"cannot read {path} ({error.strerror}).") from None
@@ -149,6 +179,8 @@ def read_manifest(run_dir):
             f"{path} is not valid JSON ({error}): the export is damaged or incomplete; {_again(run_dir)}."
         ) from None
     _validate(manifest, path, run_dir)
+    if manifest["version"] != version:
+        raise ArtifactError(f"{path} describes version {manifest['version']}, not {version}; {_again(run_dir)}.")
     return manifest
 
 
@@ -181,8 +213,8 @@ def _read_tflite(run_dir, entry):
             return content
         if problem is None:
             size = f" ({len(content)} of {entry['bytes']} bytes)" if len(content) != entry["bytes"] else ""
-            what = "truncated" if len(content) < entry["bytes"] else "not the file export.json records"
-            problem = f"{path} is {what}{size}: its sha256 differs from export.json's"
+            what = "truncated" if len(content) < entry["bytes"] else "not the file the manifest records"
+            problem = f"{path} is {what}{size}: its sha256 differs from the manifest's"
     raise _damaged(problem, run_dir)
 
 
@@ -206,13 +238,13 @@ def _copy_checked(source, files, destination):
     if set(files) - present:
         return f"{source} lacks {', '.join(sorted(set(files) - present))}"
     if present - set(files):
-        return f"{source} holds files export.json does not list ({', '.join(sorted(present - set(files)))})"
+        return f"{source} holds files the manifest does not list ({', '.join(sorted(present - set(files)))})"
     shutil.rmtree(destination, ignore_errors=True)
     for name, digest in files.items():
         with open(run_path(source, name), "rb") as f:
             content = f.read()
         if sha256_bytes(content) != digest:
-            return f"{source}/{name} differs from the sha256 in export.json"
+            return f"{source}/{name} differs from the sha256 in the manifest"
         target = run_path(destination, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
@@ -220,11 +252,17 @@ def _copy_checked(source, files, destination):
     return None
 
 
-def _contract(manifest, batch):
-    """`{name: (dtype, shape)}` of the inputs and of the output, with `batch` as batch size."""
-    inputs = {name: (spec["dtype"], [batch, *spec["shape"][1:]]) for name, spec in manifest["inputs"].items()}
-    output = manifest["outputs"][OUTPUT]
-    return inputs, {OUTPUT: (output["dtype"], [batch, *output["shape"][1:]])}
+def _contract(manifest, target, batch):
+    """`{signature: ({input: (dtype, shape)}, {output: (dtype, shape)})}` for `target` at `batch`.
+
+    Scalar inputs (`truncation`) keep their empty shape.
+    """
+    def shapes(specs):
+        return {name: (spec["dtype"], [batch, *spec["shape"][1:]] if spec["shape"] else [])
+                for name, spec in specs.items()}
+
+    return {name: (shapes(entry["inputs"]), shapes(entry["outputs"]))
+            for name, entry in manifest["signatures"].items() if target in entry.get("artifacts", [])}
 
 
 def _tensor_spec(info):
@@ -253,14 +291,14 @@ def _check_saved_model(content, manifest, display, run_dir):
             "and run SavedModels from elsewhere only in a sandbox."
         )
     graphs = [graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags]
-    signature = graphs[0].signature_def.get(SIGNATURE) if graphs else None
-    if signature is None:
+    if not graphs or SIGNATURE not in graphs[0].signature_def:
         raise _damaged(f"{display} has no 'serve' graph with a {SIGNATURE!r} signature", run_dir)
-    found = ({name: _tensor_spec(info) for name, info in signature.inputs.items()},
-             {name: _tensor_spec(info) for name, info in signature.outputs.items()})
-    expected = _contract(manifest, None)
+    found = {name: ({key: _tensor_spec(info) for key, info in signature.inputs.items()},
+                    {key: _tensor_spec(info) for key, info in signature.outputs.items()})
+             for name, signature in graphs[0].signature_def.items() if not name.startswith("__")}
+    expected = _contract(manifest, "saved_model", None)
     if found != expected:
-        raise _damaged(f"{display}'s signature {found} does not match export.json's {expected}", run_dir)
+        raise _damaged(f"{display}'s signatures {found} do not match the manifest's {expected}", run_dir)
 
 
 def _verified_saved_model(run_dir, manifest, private):
@@ -294,7 +332,6 @@ def open_saved_model(run_dir, manifest):
         display = _verified_saved_model(run_dir, manifest, private)
         try:
             loaded = tf.saved_model.load(private)
-            signature = loaded.signatures[SIGNATURE]
         except Exception as error:  # TensorFlow raises many types here
             first = (str(error).strip().splitlines() or [""])[0][:300]
             problem = f"TensorFlow cannot load {display} ({type(error).__name__}: {first})"
@@ -303,26 +340,34 @@ def open_saved_model(run_dir, manifest):
         # The variables were read into memory by `load`.
         shutil.rmtree(private, ignore_errors=True)
 
-    def run(z, labels=None):
-        return signature(**feeds(z, labels))[OUTPUT].numpy()
+    return _serving(runners(loaded))
 
-    run.saved_model = loaded  # keeps the restored variables alive with the signature
+
+def _serving(signatures):
+    """`serving_default` as `(z, labels=None) -> uint8 images`; every signature in `.signatures`."""
+    def run(z, labels=None):
+        return signatures[SIGNATURE](**feeds(z, labels))[OUTPUT]
+
+    run.signatures = signatures
     return run
 
 
-def _variant(entry):
-    return os.path.basename(entry["path"]).removeprefix("generator_").removesuffix(".tflite")
-
-
 def _tflite_entry(run_dir, manifest, variant):
-    entry = manifest["tflite"]
-    exported = _variant(entry)
-    if variant != exported:
+    entry = manifest["tflite"].get(variant)
+    if entry is None or not entry["written"]:
+        written = [name for name, found in manifest["tflite"].items() if found["written"]]
+        why = f" ({entry.get('failed') or entry.get('reason')})" if entry else ""
         raise ArtifactError(
-            f"{os.path.join(run_dir, MANIFEST_FILE)} records no TFLite variant {variant!r} "
-            f"(it has {exported!r}); use that, or export the variant first."
+            f"version {manifest['version']} of {run_dir!r} has no TFLite variant {variant!r}{why}; "
+            f"it has {', '.join(written)}. Use one of those, or `zoo export {run_dir} --force` to write "
+            "variants that failed their quality gate."
         )
     return entry
+
+
+def _lite_specs(details):
+    return {key: (tf.dtypes.as_dtype(detail["dtype"]).name, detail["shape_signature"].tolist())
+            for key, detail in details.items()}
 
 
 def _open_interpreter(run_dir, manifest, variant, num_threads):
@@ -330,47 +375,54 @@ def _open_interpreter(run_dir, manifest, variant, num_threads):
     display = run_path(run_dir, entry["path"])
     content = _read_tflite(run_dir, entry)
     try:
-        runner = interpreter(content, num_threads).get_signature_runner(SIGNATURE)
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        instance = interpreter(content, num_threads)
+        signatures = {name: instance.get_signature_runner(name) for name in instance.get_signature_list()}
+        found = {name: tuple(_lite_specs(part) for part in (runner.get_input_details(), runner.get_output_details()))
+                 for name, runner in signatures.items()}
     except (ValueError, RuntimeError) as error:
         first = (str(error).strip().splitlines() or [""])[0][:300]
         raise _damaged(f"LiteRT cannot load {display} ({first})", run_dir) from None
-    found = tuple({name: (tf.dtypes.as_dtype(detail["dtype"]).name, detail["shape"].tolist())
-                   for name, detail in part.items()} for part in (inputs, outputs))
-    expected = _contract(manifest, 1)
+    batch = entry.get("batch_size", 1)
+    expected = _contract(manifest, "tflite", -1 if batch is None else batch)
     if found != expected:
-        raise _damaged(f"{display}'s signature {found} does not match export.json's {expected}", run_dir)
-    return runner
+        raise _damaged(f"{display}'s signatures {found} do not match the manifest's {expected}", run_dir)
+    return {name: batched(runner) for name, runner in signatures.items()}
 
 
 def open_tflite(run_dir, manifest, variant="float32", num_threads=2):
-    """The export's `.tflite` file as `(z, labels=None) -> uint8 images`, checked before it runs.
+    """A `.tflite` variant as `(z, labels=None) -> uint8 images`, checked before it runs.
+
+    Every signature of the file is in `.signatures` (`generate`, `latents`,
+    ...), as `(**inputs) -> {output: numpy}`, batch by batch.
 
     Args:
         run_dir: the run folder.
-        manifest: `read_manifest(run_dir)`.
-        variant: the file `tflite/generator_<variant>.tflite`; export writes `float32`.
+        manifest: `read_manifest(run_dir, version)`.
+        variant: the file `tflite/N/generator_<variant>.tflite` (see
+            `export.tflite.VARIANTS`).
         num_threads: LiteRT interpreter threads.
 
     Raises:
-        ArtifactError: export.json records no such variant, or the file is
-            missing, truncated, differs from its sha256, or LiteRT cannot
-            load it or finds another signature.
+        ArtifactError: the version has no such variant (or it failed its
+            gate), or the file is missing, truncated, differs from its
+            sha256, or LiteRT cannot load it or finds other signatures.
     """
-    return batched_runner(_open_interpreter(run_dir, manifest, variant, num_threads))
+    return _serving(_open_interpreter(run_dir, manifest, variant, num_threads))
 
 
-def verify_export(run_dir):
-    """Checks an export like the readers do, without running it; returns its manifest.
+def verify_export(run_dir, version=None):
+    """Checks an export version like the readers do, without running it; returns its manifest.
 
     Example:
         python -c "import export; export.verify_export('runs/dcgan')"
     """
-    manifest = read_manifest(run_dir)
+    manifest = read_manifest(run_dir, version)
     private = tempfile.mkdtemp(prefix="zoo-saved-model-")
     try:
         _verified_saved_model(run_dir, manifest, private)
     finally:
         shutil.rmtree(private, ignore_errors=True)
-    _open_interpreter(run_dir, manifest, _variant(manifest["tflite"]), num_threads=1)
+    for name, entry in manifest["tflite"].items():
+        if entry["written"]:
+            _open_interpreter(run_dir, manifest, name, num_threads=1)
     return manifest

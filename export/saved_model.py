@@ -1,69 +1,112 @@
-"""SavedModel with the serving contract `serving_default(z[, label]) -> {"images"}`.
+"""SavedModel writing and running: every signature of `export.signatures`, TF Serving ready.
 
 Written through `keras.export.ExportArchive`, which tracks the generator's
 variables so that the SavedModel (and a TFLite file converted from it) holds
 the trained weights; a plain `tf.Module` around Keras 3 layers did not.
 """
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.images import to_uint8
+from export.files import write_durably
+from export.signatures import SAVED_MODEL, signatures_for
 
 SIGNATURE = "serving_default"
 INPUT = "z"
 LABEL = "label"
 OUTPUT = "images"
+#: TF Serving reads these from a version folder.
+ASSETS_EXTRA = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def serving_function(model, batch_size=None):
-    """`z` float32 `(batch, latent_dim)` -> `{"images": uint8 (batch, H, W, C)}`.
+def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_files=None):
+    """Writes `model`'s signatures for `target` as a SavedModel at `path`.
 
-    Conditional models (`num_classes` > 0) also take `label`, int32
-    `(batch,)`. De-normalisation and clipping happen inside the graph, so
-    clients get displayable pixels. `batch_size=None` keeps the batch dynamic
-    (serving); TFLite wants a static batch.
+    Args:
+        model: a zoo model.
+        path: folder to create.
+        target: `export.signatures.SAVED_MODEL` (dynamic batch, asserts) or
+            `TFLITE` (the graph a `.tflite` file is converted from).
+        batch_size: None for a dynamic batch; TFLite wants 1.
+        extra_files: `{name: bytes}` written into `assets.extra/`.
     """
-    generator, pixel_range = model.generator, model.pixel_range
-    z_spec = tf.TensorSpec([batch_size, model.latent_dim], tf.float32, name=INPUT)
-    if not model.num_classes:
-
-        @tf.function(input_signature=[z_spec])
-        def serve(z):
-            return {OUTPUT: to_uint8(generator(z, training=False), pixel_range)}
-
-        return serve
-
-    @tf.function(input_signature=[z_spec, tf.TensorSpec([batch_size], tf.int32, name=LABEL)])
-    def serve_conditional(z, label):
-        return {OUTPUT: to_uint8(generator([z, label], training=False), pixel_range)}
-
-    return serve_conditional
-
-
-def write_saved_model(model, path, batch_size=None):
-    """Writes the generator of `model` as a SavedModel at `path`."""
     archive = keras.export.ExportArchive()
-    archive.track(model.generator)
-    archive.add_endpoint(SIGNATURE, serving_function(model, batch_size))
+    # The networks the signatures call: not the discriminator, nor optimizer state.
+    for network in [model.generator, getattr(model, "encoder", None)]:
+        if network is not None:
+            archive.track(network)
+    for signature in signatures_for(model, target):
+        archive.add_endpoint(signature.name, signature.tf_function(model, target, batch_size))
     archive.write_out(path, verbose=False)
+    for name, content in (extra_files or {}).items():
+        write_durably(os.path.join(path, ASSETS_EXTRA, name), content)
+
+
+def signature_feeds(signature, values):
+    """`values` as the numpy arrays a signature's inputs take (int32 seeds and labels)."""
+    specs = signature.structured_input_signature[1]
+    return {name: np.asarray(values[name], specs[name].dtype.as_numpy_dtype) for name in specs}
 
 
 def feeds(z, labels=None):
-    """Signature arguments for latents `z` (and class `labels`)."""
+    """`serving_default` arguments for latents `z` (and class `labels`)."""
     inputs = {INPUT: np.asarray(z, np.float32)}
     if labels is not None:
         inputs[LABEL] = np.asarray(labels, np.int32)
     return inputs
 
 
-def load_serving(path):
-    """The `serving_default` signature of a SavedModel as `(z, labels=None) -> uint8 images`."""
-    signature = tf.saved_model.load(path).signatures[SIGNATURE]
-    return lambda z, labels=None: signature(**feeds(z, labels))[OUTPUT].numpy()
+def load_signatures(path):
+    """`{name: (**inputs) -> {output: numpy}}` of the SavedModel at `path` (no checks; see `export.reading`)."""
+    loaded = tf.saved_model.load(path)
+    return runners(loaded)
+
+
+def runners(loaded):
+    """Signature callables of a loaded SavedModel, taking and returning numpy."""
+    def runner(signature):
+        def run(**inputs):
+            outputs = signature(**{k: tf.constant(v) for k, v in signature_feeds(signature, inputs).items()})
+            return {name: value.numpy() for name, value in outputs.items()}
+        run.keep_alive = loaded
+        return run
+
+    return {name: runner(signature) for name, signature in loaded.signatures.items()}
 
 
 def run_saved_model(path, z, labels=None):
     """Runs the `serving_default` signature of the SavedModel at `path` once."""
-    return load_serving(path)(z, labels)
+    return load_signatures(path)[SIGNATURE](**feeds(z, labels))[OUTPUT]
+
+
+def warmup_records(model, signatures, path):
+    """Writes TF Serving's warm-up file: a TFRecord of `PredictionLog`s, one batch-1 request per signature.
+
+    TF Serving replays them when it loads the version, so the first real
+    request does not pay for graph initialisation.
+    """
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature in signatures:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model.registry_name, signature_name=signature.name))
+            for spec in signature.specs(model, 1):
+                request.inputs[spec.name].CopyFrom(tf.make_tensor_proto(example_input(model, spec)))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def example_input(model, spec):
+    """A valid value for one signature input: seed 0, class 0, truncation 0.7, zero latents or images."""
+    if spec.name == "truncation":
+        return np.float32(0.7)
+    shape = [1 if size is None else size for size in spec.shape]
+    if spec.name == "images":
+        return np.asarray(model.sample(shape[0], seed=0), np.uint8)
+    return np.zeros(shape, spec.dtype.as_numpy_dtype)

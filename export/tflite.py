@@ -1,64 +1,268 @@
-"""TFLite (LiteRT) conversion with builtin ops only, and a runner."""
+"""TFLite (LiteRT) variants as data: conversion with builtin ops only, measurement, runners.
+
+Each `Variant` names its converter settings and the quality it must keep
+against the float32 Keras generator; `export.artifacts` converts, measures and
+gates every variant in one loop.
+"""
+
+import dataclasses
+import json
+import statistics
+import time
 
 import numpy as np
 import tensorflow as tf
 
 from export.saved_model import INPUT, OUTPUT, SIGNATURE, feeds
 
+#: Calibration draws per signature for full-integer quantization. Too few
+#: have given NaN at TRANSPOSE_CONV (tensorflow#39720).
+CALIBRATION_SAMPLES = 300
+#: Name of the model card inside each `.tflite` file's metadata.
+CARD_METADATA = "model_card"
+
 
 class TFLiteConversionError(RuntimeError):
     """The generator needs ops outside the TFLite builtin set."""
 
 
-def convert_saved_model(saved_model_dir):
-    """Converts a static-batch SavedModel to a float32 `.tflite` flatbuffer.
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One `.tflite` file of an export and the quality it must keep.
 
-    Only `TFLITE_BUILTINS` are allowed: Select-TF (Flex) ops would make every
-    app link the Flex delegate, so needing one is an error, not a fallback.
+    Attributes:
+        name: file `generator_<name>.tflite`.
+        quantization: None, "float16", "dynamic_range" or "int8".
+        max_abs_diff: most uint8 steps any pixel may differ from Keras on the
+            quality seeds.
+        min_psnr: lowest PSNR (dB) against Keras on the quality seeds.
+        max_fd_increase: largest relative FD increase over the Keras
+            generator's FD (where the run's dataset has an extractor).
+        batch_size: 1 (mobile) or None (dynamic; written only if it converts
+            with builtin ops).
     """
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=[SIGNATURE]
-    )
+
+    name: str
+    quantization: str | None
+    max_abs_diff: int
+    min_psnr: float
+    max_fd_increase: float
+    batch_size: int | None = 1
+
+    @property
+    def filename(self):
+        return f"generator_{self.name}.tflite"
+
+    def thresholds(self):
+        return {"max_abs_diff": self.max_abs_diff, "min_psnr": self.min_psnr,
+                "max_fd_increase": self.max_fd_increase}
+
+
+VARIANTS = (
+    Variant("float32", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
+    Variant("float16", "float16", max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
+    Variant("dynamic_int8", "dynamic_range", max_abs_diff=64, min_psnr=30.0, max_fd_increase=0.05),
+    Variant("int8", "int8", max_abs_diff=128, min_psnr=25.0, max_fd_increase=0.10),
+    Variant("float32_dynamic_batch", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01,
+            batch_size=None),
+)
+
+
+def variant(name):
+    for candidate in VARIANTS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown TFLite variant {name!r}; use one of {', '.join(v.name for v in VARIANTS)}")
+
+
+def convert_saved_model(saved_model_dir, signature_keys, quantization=None, representative_dataset=None):
+    """Converts a SavedModel's signatures to one `.tflite` flatbuffer with builtin ops only.
+
+    Select-TF (Flex) ops would make every app link the Flex delegate, so
+    needing one is an error, not a fallback.
+
+    Args:
+        saved_model_dir: SavedModel written for `export.signatures.TFLITE`.
+        signature_keys: the signatures to keep.
+        quantization: see `Variant.quantization`.
+        representative_dataset: for "int8": a callable yielding
+            `(signature_key, {input: array})`.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        converter.representative_dataset = representative_dataset
     try:
         return converter.convert()
     except Exception as error:  # The converter raises ConverterError and others.
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise TFLiteConversionError(
-            f"TFLite conversion with builtin ops only failed: {first}"
-        ) from None
+        raise TFLiteConversionError(f"TFLite conversion with builtin ops only failed: {first}") from None
 
 
-def interpreter(model_path_or_content, num_threads=2):
-    """An allocated `ai_edge_litert` interpreter for a `.tflite` file or bytes."""
-    from ai_edge_litert.interpreter import Interpreter
+def with_metadata(content, name, data):
+    """`content` (a `.tflite` flatbuffer) with a metadata entry `name` holding `data` bytes.
 
+    TFLite's schema has named metadata buffers for exactly this; LiteRT
+    ignores entries it does not know, and `read_metadata` reads them back.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(data, np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() != name] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_metadata(content):
+    """`{name: bytes}` of a `.tflite` flatbuffer's metadata entries."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(bytearray(content), 0)
+    found = {}
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        found[entry.Name().decode()] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    return found
+
+
+def read_card(content):
+    """The model card embedded in a `.tflite` file, or None."""
+    card = read_metadata(content).get(CARD_METADATA)
+    return None if card is None else json.loads(card)
+
+
+def interpreter(model_path_or_content, num_threads=2, delegates=True):
+    """An allocated `ai_edge_litert` interpreter for a `.tflite` file or bytes.
+
+    `delegates=False` runs the builtin kernels only (no XNNPACK).
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    options = {"num_threads": num_threads}
+    if not delegates:
+        options["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     if isinstance(model_path_or_content, (bytes, bytearray)):
-        result = Interpreter(model_content=bytes(model_path_or_content), num_threads=num_threads)
+        result = Interpreter(model_content=bytes(model_path_or_content), **options)
     else:
-        result = Interpreter(model_path=str(model_path_or_content), num_threads=num_threads)
+        result = Interpreter(model_path=str(model_path_or_content), **options)
     result.allocate_tensors()
     return result
 
 
-def load_runner(model_path_or_content, num_threads=2):
-    """`serving_default` of a batch-1 `.tflite` file as `(z (n, d), labels=None) -> uint8 images`."""
-    return batched_runner(interpreter(model_path_or_content, num_threads).get_signature_runner(SIGNATURE))
+def _first_subgraph(content, signature):
+    """`content` with `signature`'s subgraph moved first: LiteRT's Python API reports ops of subgraph 0 only."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    index = next(i for i, d in enumerate(model.signatureDefs) if d.signatureKey.decode() == signature)
+    target = model.signatureDefs[index].subgraphIndex
+    order = [target] + [i for i in range(len(model.subgraphs)) if i != target]
+    model.subgraphs = [model.subgraphs[i] for i in order]
+    for definition in model.signatureDefs:
+        definition.subgraphIndex = order.index(definition.subgraphIndex)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def batched_runner(runner):
-    """A batch-1 signature runner as `(z (n, d), labels=None) -> uint8 images`, one row at a time."""
+def op_report(content, signature="generate"):
+    """Ops of one signature and the ones XNNPACK, LiteRT's default CPU delegate, takes over.
 
-    def run(z, labels=None):
-        inputs = feeds(z, labels)
-        return np.concatenate([
-            runner(**{name: value[i : i + 1] for name, value in inputs.items()})[OUTPUT]
-            for i in range(len(inputs[INPUT]))
-        ])
+    Returns:
+        `{"signature", "ops": {op: count}, "xnnpack_delegated": {op: count},
+        "xnnpack_partitions": n}`. The interpreter lists the original nodes
+        and then one DELEGATE node per partition; a partition holds the
+        nodes between its inputs and outputs.
+    """
+    instance = interpreter(_first_subgraph(content, signature), num_threads=1)
+    nodes = instance._get_ops_details()
+    original = [node for node in nodes if node["op_name"] != "DELEGATE"]
+    producer = {int(t): node["index"] for node in original for t in node["outputs"]}
+    by_index = {node["index"]: node for node in original}
+    delegated = set()
+    for partition in (node for node in nodes if node["op_name"] == "DELEGATE"):
+        boundary = {int(t) for t in partition["inputs"]}
+        pending = [int(t) for t in partition["outputs"]]
+        while pending:
+            tensor = pending.pop()
+            index = producer.get(tensor)
+            if tensor in boundary or index is None or index in delegated:
+                continue
+            delegated.add(index)
+            pending.extend(int(t) for t in by_index[index]["inputs"] if t >= 0)
 
+    def count(selected):
+        found = {}
+        for node in selected:
+            found[node["op_name"]] = found.get(node["op_name"], 0) + 1
+        return dict(sorted(found.items()))
+
+    return {"signature": signature, "ops": count(original),
+            "xnnpack_delegated": count(by_index[i] for i in delegated),
+            "xnnpack_partitions": len(nodes) - len(original)}
+
+
+def latency_ms(content, runs=200, warmup=20, num_threads=2):
+    """Median milliseconds of one `serving_default` invoke at batch 1 (and p10, p90)."""
+    instance = interpreter(content, num_threads=num_threads)
+    runner = instance.get_signature_runner(SIGNATURE)
+    inputs = {name: np.zeros(detail["shape"], detail["dtype"])
+              for name, detail in runner.get_input_details().items()}
+    times = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        runner(**inputs)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000.0)
+    deciles = statistics.quantiles(times, n=10)
+    return {"median": statistics.median(times), "p10": deciles[0], "p90": deciles[-1], "runs": runs,
+            "threads": num_threads}
+
+
+def signature_runners(model_path_or_content, num_threads=2):
+    """`{name: (**inputs (n, ...)) -> {output: numpy (n, ...)}}` for every signature of a `.tflite` file.
+
+    A batch-1 file runs one row at a time; a dynamic-batch file is resized to
+    the batch.
+    """
+    instance = interpreter(model_path_or_content, num_threads)
+    return {name: batched(instance.get_signature_runner(name)) for name in instance.get_signature_list()}
+
+
+def batched(runner):
+    """A signature runner as `(**inputs (n, ...)) -> {output: (n, ...)}`, row by row at batch 1."""
+    details = runner.get_input_details()
+    static = all(detail["shape_signature"][0] == 1 for detail in details.values() if len(detail["shape"]))
+
+    def run(**inputs):
+        inputs = {name: np.asarray(value, details[name]["dtype"]) for name, value in inputs.items()}
+        if not static:
+            return runner(**inputs)
+        n = len(next(iter(inputs.values())))
+        rows = [runner(**{name: value[i : i + 1] for name, value in inputs.items()}) for i in range(n)]
+        return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+
+    run.details = details
     return run
 
 
+def load_runner(model_path_or_content, num_threads=2):
+    """`serving_default` of a `.tflite` file as `(z (n, d), labels=None) -> uint8 images`."""
+    run = signature_runners(model_path_or_content, num_threads)[SIGNATURE]
+    return lambda z, labels=None: run(**feeds(z, labels))[OUTPUT]
+
+
 def run_tflite(model_path_or_content, z, labels=None, num_threads=2):
-    """Runs `serving_default` on each row of `z` (and `labels`); the file has batch 1."""
+    """Runs `serving_default` on each row of `z` (and `labels`)."""
     return load_runner(model_path_or_content, num_threads)(z, labels)
+
+
+__all__ = ["INPUT", "OUTPUT", "VARIANTS", "Variant", "convert_saved_model"]

@@ -40,7 +40,7 @@ def trained_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("corpus") / "run"
     status, _, err = zoo([*TRAIN, "--out", run])
     assert status == 0, err
-    status, _, err = zoo(["export", run])
+    status, _, err = zoo(["export", run, "--variants", "float32", "--fd-samples", "0"])
     assert status == 0, err
     return run
 
@@ -173,11 +173,17 @@ CASES = [
      _backup_mid_epoch, "already trained into epoch 2"),
     ("--deterministic on a run started without it", ["train", "--resume", "--out", "RUN", "--epochs", "2",
                                                       "--deterministic"], None, "--deterministic changes"),
-    ("no export", ["evaluate", "RUN", "--artifact", "tflite"], _remove("export.json"), "export"),
-    ("export.json not JSON", ["evaluate", "RUN", "--artifact", "saved_model"], _write("export.json", "{"),
-     "export.json"),
+    ("no export", ["evaluate", "RUN", "--artifact", "tflite"], _remove("exports"), "has no export"),
+    ("no such export version", ["evaluate", "RUN", "--artifact", "tflite", "--version", "4"], None,
+     "has no export version 4 (exported: 1)"),
+    ("manifest not JSON", ["evaluate", "RUN", "--artifact", "saved_model"],
+     _write("exports/1/model_card.json", "{"), "model_card.json"),
     ("truncated tflite", ["evaluate", "RUN", "--artifact", "tflite"],
-     _truncate("tflite/generator_float32.tflite"), "tflite"),
+     _truncate("tflite/1/generator_float32.tflite"), "tflite"),
+    ("tflite variant not exported", ["evaluate", "RUN", "--artifact", "tflite:int8"], None,
+     "no TFLite variant 'int8'"),
+    ("unknown tflite variant to export", ["export", "RUN", "--variants", "int4"], None,
+     "unknown TFLite variant 'int4'"),
     ("damaged saved_model.pb", ["evaluate", "RUN", "--artifact", "saved_model"],
      _truncate("saved_model/1/saved_model.pb"), "saved_model"),
     ("no saved_model", ["evaluate", "RUN", "--artifact", "saved_model"], _remove("saved_model"),

@@ -156,11 +156,71 @@ def cmd_train(args):
         print(f"Run written to {args.out}")
 
 
+def _export_fd(run, n):
+    """`fd(generate)` for `export_run`: the evaluator's FD at `n` images, or None where it cannot run.
+
+    FD needs the run's dataset to have a domain extractor and a test split;
+    without them the variants are gated by PSNR and pixel differences only.
+    """
+    from training.data import DatasetUnavailableError
+    from training.metrics import evaluate as evaluation
+    from training.metrics.features import ExtractorUnavailableError, get_extractor
+
+    if not n or run is None:
+        return None, "FD not measured (--fd-samples 0)" if not n else "FD not measured (no config.json)"
+    try:
+        extractor = get_extractor("domain", run.dataset)
+        evaluation.real_features(extractor, run.dataset, "test", n, data_dir=run.data_dir)
+    except (ExtractorUnavailableError, DatasetUnavailableError) as error:
+        return None, f"FD not measured: {error}"
+
+    def fd(generate):
+        return evaluation.evaluate(generate, extractor, run.dataset, metrics=["fd"], n=n, seed=0,
+                                   split="test", data_dir=run.data_dir)["fd"]
+
+    return fd, f"FD on {n} images vs the {run.dataset} test split (domain extractor)"
+
+
 def cmd_export(args):
     from export import export_run
+    from export.card import dataset_entry
+    from training.train import load_run_config
 
-    manifest = export_run(args.run, version=args.version)
-    print(json.dumps(manifest, indent=2))
+    try:
+        run = load_run_config(args.run)
+    except Exception:  # a model.keras from a user's own script: no run settings
+        run = None
+    fd, fd_note = _export_fd(run, args.fd_samples)
+    dataset = None
+    if run is not None:
+        dataset = dataset_entry(run.dataset, _class_names(run))
+    variants = args.variants.split(",") if args.variants else None
+    manifest = export_run(args.run, version=args.version, force=args.force, fd=fd, dataset=dataset,
+                          variants=variants)
+    version = manifest["version"]
+    print(f"exported version {version} of {args.run} ({fd_note}):")
+    print(f"  SavedModel  {manifest['saved_model']['path']}/  signatures: {', '.join(manifest['signatures'])}")
+    print(f"  {'variant':22s} {'written':8s} {'bytes':>9s} {'ms':>7s} {'PSNR':>6s} {'max diff':>8s} {'FD':>7s}")
+    for name, entry in manifest["tflite"].items():
+        if "quality" not in entry:
+            print(f"  {name:22s} no       ({entry.get('reason', '')[:80]})")
+            continue
+        quality, latency = entry["quality"], entry["latency_ms"]
+        fd_text = "" if entry["fd"] is None else f"{entry['fd']:.2f}"
+        print(f"  {name:22s} {'yes' if entry['written'] else 'no':8s} {entry.get('bytes', 0):9d} "
+              f"{latency['median'] if latency else float('nan'):7.3f} {quality['psnr'] or float('inf'):6.1f} "
+              f"{quality['max_abs_diff']:8d} {fd_text:>7s}" + (f"  ({entry['failed']})" if entry["failed"] else ""))
+    print(f"  model card: {os.path.join(args.run, 'exports', str(version), 'model_card.json')}")
+
+
+def _class_names(run):
+    """Class names of a run's TFDS dataset, or None (image folders, unavailable datasets)."""
+    from training import data
+
+    try:
+        return data.class_names(run.dataset, run.data_dir)
+    except data.DatasetUnavailableError:
+        return None
 
 
 def _labels(text):
@@ -194,15 +254,18 @@ def cmd_sample(args):
     print(f"{args.n} samples written to {out}")
 
 
-def _artifact_generator(run, artifact):
+def _artifact_generator(run, artifact, version=None):
     """`(generate(n, seed), model or None)` for a run's artifact.
 
     `generate` returns uint8 images, or `(images, labels)` for conditional
     models (image i asked for class `(seed + i) % num_classes`).
     """
     import zoo
+    import numpy as np
+
+    from export.signatures import MAX_BATCH
     from training.metrics.evaluate import model_generator
-    from zoo.latents import labels_from_seeds, latents_from_seeds
+    from zoo.latents import labels_from_seeds
 
     kind, _, variant = artifact.partition(":")
     if kind == "keras":
@@ -212,21 +275,22 @@ def _artifact_generator(run, artifact):
         raise UsageError(f"--artifact {artifact!r}: use keras, saved_model or tflite[:VARIANT]")
     from export import open_saved_model, open_tflite, read_manifest
 
-    # The exported artifacts alone, each checked (digests, ops) before it runs:
-    # the latent size comes from their contract.
-    manifest = read_manifest(run)
-    latent_dim = manifest["inputs"]["z"]["shape"][-1]
-    prior = manifest.get("latent_prior", "normal")
-    num_classes = manifest["inputs"].get("label", {}).get("num_classes", 0)
+    # The exported artifacts alone, each checked (digests, ops) before it
+    # runs; their `generate` signature makes the latents from the seeds.
+    manifest = read_manifest(run, version)
+    num_classes = manifest["image"]["num_classes"]
     if kind == "saved_model":
-        run_artifact = open_saved_model(run, manifest)
+        signatures = open_saved_model(run, manifest).signatures
     else:
-        run_artifact = open_tflite(run, manifest, variant or "float32")
+        signatures = open_tflite(run, manifest, variant or "float32").signatures
 
     def generate(n, seed):
         seeds = range(seed, seed + n)
         labels = labels_from_seeds(seeds, num_classes)
-        images = run_artifact(latents_from_seeds(seeds, latent_dim, prior).numpy(), labels)
+        inputs = {"seed": list(seeds), **({"label": labels} if labels is not None else {})}
+        images = np.concatenate([
+            signatures["generate"](**{key: value[start : start + MAX_BATCH] for key, value in inputs.items()})["images"]
+            for start in range(0, n, MAX_BATCH)])
         return images if labels is None else (images, labels)
 
     return generate, None
@@ -245,7 +309,7 @@ def cmd_evaluate(args):
     except ValueError as error:
         raise UsageError(str(error)) from None
     run = load_run_config(args.run)
-    generate, model = _artifact_generator(args.run, args.artifact)
+    generate, model = _artifact_generator(args.run, args.artifact, args.export_version)
     reconstruct = None
     if model is not None and hasattr(model, "encoder"):
         def reconstruct(images, labels):
@@ -371,12 +435,20 @@ def build_parser():
 
     export = commands.add_parser(
         "export", help="export a run's generator to SavedModel and TFLite",
-        description="Write RUN/saved_model/VERSION (TF Serving layout) and "
-        "RUN/tflite/generator_float32.tflite, check they match Keras on fixed "
-        "latents to 1/255, and write RUN/export.json.",
+        description="Write version N of a run's export: RUN/saved_model/N (TF Serving layout, with "
+        "warm-up requests and the model card), RUN/tflite/N/generator_<variant>.tflite (float32, "
+        "float16, dynamic_int8, int8, float32_dynamic_batch: each variant that keeps its quality "
+        "threshold) and RUN/exports/N/model_card.json. Other versions are not touched.",
     )
     export.add_argument("run", help="run folder holding model.keras")
-    export.add_argument("--version", type=_positive, default=1, help="SavedModel version directory (default: 1)")
+    export.add_argument("--version", type=_positive, default=1, help="export version to write (default: 1)")
+    export.add_argument("--force", action="store_true",
+                        help="also write quantized variants that fail their quality threshold")
+    export.add_argument("--variants", metavar="NAME[,NAME...]",
+                        help="TFLite variants to convert (default: all; float32 is always written)")
+    export.add_argument("--fd-samples", type=_non_negative, default=10000, metavar="N",
+                        help="images for each variant's FD against the test split (default: 10000; "
+                        "0: gate on PSNR and pixel differences only)")
     export.set_defaults(handler=cmd_export)
 
     sample = commands.add_parser("sample", help="write a grid of samples from a run's model")
@@ -401,7 +473,11 @@ def build_parser():
                           "memorisation,reconstruction (default: fd,kid,is,pr,dc,classes; "
                           "plus reconstruction for VAEs)")
     evaluate.add_argument("-n", "--n", type=_positive, default=10000, help="images per set (default: 10000)")
-    evaluate.add_argument("--artifact", default="keras", help="keras, saved_model or tflite[:VARIANT] (default: keras)")
+    evaluate.add_argument("--artifact", default="keras",
+                          help="keras, saved_model or tflite[:VARIANT], VARIANT one of float32 (default), "
+                          "float16, dynamic_int8, int8, float32_dynamic_batch (default: keras)")
+    evaluate.add_argument("--version", dest="export_version", type=_positive, metavar="N",
+                          help="export version of --artifact (default: the latest)")
     evaluate.add_argument("--extractor", default="domain",
                           help="domain (the dataset's classifier, default), fid:GRAPH.pb (the 2015 FID "
                           "Inception network), inception[:imagenet|:FILE|:random] (Keras InceptionV3), "

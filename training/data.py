@@ -565,3 +565,13 @@ def load_images(name, split, n=None, data_dir=None):
             images.append(batch[image_key])
             labels.append(batch[label_key] if label_key else np.full(len(batch[image_key]), -1))
     return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+
+
+def class_names(name, data_dir=None):
+    """The class names of a labelled TFDS dataset, or None (folders, unlabelled datasets)."""
+    if name.startswith(FOLDER_PREFIX):
+        return None
+    builder = _builder(name, data_dir)
+    _, label_key = image_and_label_keys(builder)
+    names = getattr(builder.info.features[label_key], "names", None) if label_key else None
+    return list(names) if names else None

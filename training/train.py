@@ -54,7 +54,7 @@ def _paths(out):
 #: What a run folder holds besides its config: removed by --overwrite, so no
 #: grid, log or export of the old model survives next to the new one.
 RUN_OUTPUTS = (MODEL_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
-               "export.json", "metrics.json", "nearest_train.json", ".export.lock")
+               "exports", "metrics.json", "nearest_train.json", ".export.lock")
 
 
 def _remove_run_outputs(out):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from zoo.images import to_uint8
-from zoo.latents import check_labels, labels_from_seeds, latents_from_seeds, random_latents
+from zoo.latents import check_labels, check_seeds, labels_from_seeds, latents_from_seeds, random_latents
 from zoo.networks import check_buildable
 
 
@@ -172,7 +172,8 @@ class GenerativeModel(keras.Model):
 
         Args:
             n: number of images.
-            seed: latent seed of the first image.
+            seed: latent seed of the first image; seeds `seed .. seed + n - 1`
+                must lie in `[0, 2^31 - 1)` (`zoo.latents.SEED_LIMIT`).
             truncation: psi in (0, 1]; latents are scaled by psi, trading
                 variety for typical-looking samples. 1 is off.
             labels: conditional models only: the class of each image (a
@@ -189,6 +190,7 @@ class GenerativeModel(keras.Model):
         """
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
+        check_seeds(seed, n)
         seeds = range(seed, seed + n)
         z = latents_from_seeds(seeds, self.latent_dim, self.latent_prior) * truncation
         if self.num_classes:

@@ -1,8 +1,32 @@
 """The one place where user seeds become latent vectors (and class labels).
 
-`sample`, the training sample grids, export parity checks and evaluation of
-exported artifacts all call `latents_from_seeds` (and, for conditional models,
-`labels_from_seeds`), so the same seed gives the same input everywhere.
+`sample`, the training sample grids, evaluation and every exported
+`generate` / `latents` signature (SavedModel and `.tflite` alike) call
+`latents_from_seeds`, so the same seed gives the same latent everywhere: on a
+server, on a phone and in Python.
+
+The draw is a counter-based generator made only of int32 arithmetic that
+never overflows, then float math that exists as TFLite builtins
+(FLOOR_DIV, FLOOR_MOD, MUL, SUB, CAST, LOG, SQRT, COS, SELECT). TensorFlow's
+own stateless random ops cannot be used: they need
+`StatelessRandomGetKeyCounter`, which TFLite does not have, and TFLite's
+builtin RANDOM_STANDARD_NORMAL is seeded at conversion and changes on every
+invoke. So this is written by hand, from the textbook parts:
+
+- multiplication modulo the Mersenne prime 2^31 - 1 by Schrage's method
+  (Park & Miller's "minimal standard" multiplier 48271), which keeps every
+  intermediate inside int32;
+- a fold `x + floor(x / 2^16)` and a round constant between multiplications,
+  so the mix is not affine modulo the prime (an affine hash makes the latents
+  of seed s + 1 a fixed shift of those of seed s) and 0 is not a fixed point;
+- each uniform comes from mixing the seed's key with a mixed counter, so row
+  `i` depends only on `seeds[i]` and element `k` only on `(seed, k)`;
+- 24 bits of each draw make a float32 uniform in (0, 1) exactly; normals by
+  Box-Muller (Box & Muller 1958), the truncated normal by rejection from a
+  fixed number of normal candidates.
+
+The integer part is bit-exact across TensorFlow and LiteRT; log/cos differ
+in the last bits (about 1e-6).
 """
 
 import keras
@@ -13,6 +37,24 @@ import tensorflow as tf
 #: normal truncated to [-2, 2] (TensorFlow's truncated normal).
 PRIORS = ("normal", "uniform", "truncated_normal")
 
+#: Seeds are integers in [0, SEED_LIMIT): the residues modulo the prime.
+SEED_LIMIT = 2**31 - 1
+_PRIME = SEED_LIMIT
+_MULTIPLIER = 48271  # Park, Miller & Stockmeyer 1993
+_QUOTIENT, _REMAINDER = divmod(_PRIME, _MULTIPLIER)  # Schrage: r < q, so no overflow
+#: Added in each mixing round (digits of pi and e, below the prime).
+_ROUND_CONSTANTS = (1414213562, 1732050807, 2236067977 - _PRIME)
+#: Normal candidates per truncated-normal draw: all of them fall outside
+#: [-2, 2] with probability 0.0455^6 < 1e-8, and the last is then clipped.
+_TRUNCATION_TRIES = 6
+#: 2 pi as a sum of three float16 numbers: the float16 TFLite file stores
+#: float constants in float16, and a single float16 2 pi (6.28125) would move
+#: every latent by up to 0.005; these three are exact in float16 and sum to
+#: 2 pi within 4e-9.
+_TWO_PI_PARTS = (6.28125, 0.0019350051879882812, 2.980232238769531e-07)
+#: Uniform draws per latent element, by prior.
+_UNIFORMS = {"normal": 2, "uniform": 1, "truncated_normal": 2 * _TRUNCATION_TRIES}
+
 
 def check_prior(prior):
     if not isinstance(prior, str) or prior not in PRIORS:
@@ -20,14 +62,56 @@ def check_prior(prior):
     return prior
 
 
-def latents_from_seeds(seeds, latent_dim, prior="normal"):
-    """Draws one latent vector per integer seed from `prior`.
+def check_seeds(first, n):
+    """Raises a ValueError unless seeds `first .. first + n - 1` are all in `[0, SEED_LIMIT)`."""
+    if first < 0 or first + n > SEED_LIMIT:
+        raise ValueError(
+            f"seeds {first}..{first + n - 1} leave [0, {SEED_LIMIT}); latent seeds are integers "
+            f"from 0 to {SEED_LIMIT - 1}."
+        )
 
-    Row `i` depends only on `seeds[i]` (a stateless counter-based draw), so
-    image `i` of `sample(n, seed=s)` is the same image whatever `n` is.
+
+def _add(x, y):
+    """(x + y) mod p for int32 x, y in [0, p), without leaving int32."""
+    return tf.math.floormod(x - (_PRIME - y), _PRIME)
+
+
+def _multiply(x):
+    """(48271 x) mod p for int32 x in [0, p), by Schrage's method."""
+    high, low = tf.math.floordiv(x, _QUOTIENT), tf.math.floormod(x, _QUOTIENT)
+    return tf.math.floormod(_MULTIPLIER * low - _REMAINDER * high, _PRIME)
+
+
+def _xorshift(x, shift):
+    """x XOR (x >> shift): brings high bits down; not affine modulo p."""
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, shift))
+
+
+def _mix(x):
+    """A scramble of int32 values in [0, 2^31 - 1]: xorshifts between multiplications mod p."""
+    for constant in _ROUND_CONSTANTS:
+        x = _multiply(_add(_xorshift(x, 16), constant))
+        x = _xorshift(x, 13)
+    return x
+
+
+def uniform_draws(seeds, count):
+    """`count` int32 draws in [0, 2^24) per seed, `(n, count)`; exact in TF and TFLite."""
+    keys = _mix(tf.reshape(seeds, [-1, 1]))  # (n, 1)
+    counters = _mix(tf.range(1, count + 1, dtype=tf.int32))[tf.newaxis]  # (1, count)
+    return tf.math.floordiv(_mix(_add(keys, counters)), 128)
+
+
+def latents_from_seeds(seeds, latent_dim, prior="normal"):
+    """Draws one latent vector per integer seed from `prior`, with graph ops TFLite has.
+
+    Row `i` depends only on `seeds[i]`, so image `i` of `sample(n, seed=s)`
+    is the image of seed `s + i` whatever `n` is, and the exported
+    `generate` signatures compute the same rows inside the graph. Seeds
+    outside `[0, SEED_LIMIT)` give unspecified rows; callers check them.
 
     Args:
-        seeds: int tensor or sequence, shape `(n,)`.
+        seeds: int tensor or sequence, shape `(n,)`, values in `[0, 2^31 - 1)`.
         latent_dim: int, length of each latent vector.
         prior: one of `PRIORS`.
 
@@ -39,19 +123,26 @@ def latents_from_seeds(seeds, latent_dim, prior="normal"):
         >>> z.shape
         TensorShape([3, 64])
     """
-    draw = {
-        "normal": tf.random.stateless_normal,
-        "uniform": lambda shape, seed: tf.random.stateless_uniform(shape, seed, -1.0, 1.0),
-        "truncated_normal": tf.random.stateless_truncated_normal,
-    }[check_prior(prior)]
-    seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int64)
-
-    def one(seed):
-        return draw([latent_dim], seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-
-    return tf.map_fn(
-        one, seeds, fn_output_signature=tf.TensorSpec([latent_dim], tf.float32)
-    )
+    per = _UNIFORMS[check_prior(prior)]
+    seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int32)
+    draws = uniform_draws(seeds, latent_dim * per)
+    # Exactly representable: (k + 0.5) / 2^24 for k < 2^24, never 0 or 1.
+    uniform = (tf.cast(draws, tf.float32) + 0.5) * (1.0 / 2**24)
+    uniform = tf.reshape(uniform, [-1, latent_dim, per])
+    if prior == "uniform":
+        return 2.0 * uniform[..., 0] - 1.0
+    radius = tf.sqrt(-2.0 * tf.math.log(uniform[..., 0::2]))
+    angle = uniform[..., 1::2]
+    angle = _TWO_PI_PARTS[0] * angle + _TWO_PI_PARTS[1] * angle + _TWO_PI_PARTS[2] * angle
+    normal = radius * tf.math.cos(angle)  # (n, latent_dim, per / 2)
+    if prior == "normal":
+        return normal[..., 0]
+    # The first candidate inside [-2, 2] (TensorFlow's truncated normal).
+    result = tf.clip_by_value(normal[..., -1], -2.0, 2.0)
+    for attempt in reversed(range(_TRUNCATION_TRIES - 1)):
+        candidate = normal[..., attempt]
+        result = tf.where(tf.abs(candidate) <= 2.0, candidate, result)
+    return result
 
 
 def labels_from_seeds(seeds, num_classes):

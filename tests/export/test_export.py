@@ -1,5 +1,6 @@
-"""Export: the serving contract, parity in a clean process, and failure safety."""
+"""Export: the seed contract everywhere, signatures, quantized variants and their gates, versions, failure safety."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -8,11 +9,171 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import zoo
-from export import ExportError, artifacts, export_run
+from export import ExportError, artifacts, export_run, open_saved_model, open_tflite, read_manifest
+from export.tflite import VARIANTS, read_card, signature_runners
 from tests.conftest import tiny_images, tiny_labels, tiny_model
 from zoo.latents import labels_from_seeds
+
+SEEDS = range(100)  # the issue's contract: 100 seeds
+
+
+def _export(name, run, variants=("float32",), **overrides):
+    model = tiny_model(name, **overrides)
+    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
+    model.save(run / "model.keras")
+    return model, export_run(str(run), variants=variants, latency_runs=5)
+
+
+@pytest.fixture(scope="module", params=["dcgan", "cgan", "vae"])
+def every_variant(request, tmp_path_factory):
+    """A trained tiny export of an unconditional GAN, a conditional GAN and a VAE, all variants."""
+    run = tmp_path_factory.mktemp(request.param)
+    model, manifest = _export(request.param, run, variants=None)
+    return run, model, manifest
+
+
+@pytest.fixture(params=zoo.names())
+def exported_run(request, tmp_path):
+    model, _ = _export(request.param, tmp_path)
+    return tmp_path, model
+
+
+def _seed_inputs(model, seeds):
+    inputs = {"seed": np.asarray(seeds, np.int32)}
+    if model.num_classes:
+        inputs["label"] = labels_from_seeds(seeds, model.num_classes)
+    return inputs
+
+
+def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant(every_variant):
+    run, model, manifest = every_variant
+    inputs = _seed_inputs(model, SEEDS)
+    expected = model.sample(len(SEEDS), seed=0, labels=inputs.get("label")).numpy().astype(int)
+    z = zoo.latents_from_seeds(SEEDS, model.latent_dim).numpy()
+    served = open_saved_model(str(run), manifest).signatures
+    np.testing.assert_array_equal(served["latents"](seed=inputs["seed"])["z"], z)
+    assert np.abs(served["generate"](**inputs)["images"] - expected).max() <= 1
+    written = [v for v in VARIANTS if manifest["tflite"][v.name]["written"]]
+    assert {"float32", "float16", "dynamic_int8"} <= {v.name for v in written}
+    for variant in written:
+        signatures = open_tflite(str(run), manifest, variant.name).signatures
+        images = signatures["generate"](**inputs)["images"].astype(int)
+        difference = np.abs(images - expected)
+        assert difference.max() <= variant.max_abs_diff, variant.name
+        mse = np.mean(difference.astype(float) ** 2)
+        assert mse == 0 or 10 * np.log10(255**2 / mse) >= variant.min_psnr, variant.name
+        if variant.quantization in (None, "float16", "dynamic_range"):
+            # Latents stay float32 math there: within 1e-5 of Python's, images within 1/255.
+            assert np.abs(signatures["latents"](seed=inputs["seed"])["z"] - z).max() <= 1e-5, variant.name
+            assert difference.max() <= 1, variant.name
+        # The figures in the card are the ones measured.
+        recorded = manifest["tflite"][variant.name]["quality"]
+        measured = artifacts._compare(signatures["generate"](**_seed_inputs(model, artifacts.QUALITY_SEEDS))["images"],
+                                      model.sample(len(artifacts.QUALITY_SEEDS), seed=0,
+                                                   labels=_seed_inputs(model, artifacts.QUALITY_SEEDS).get("label")).numpy())
+        assert recorded["max_abs_diff"] == measured["max_abs_diff"] and recorded["psnr"] == measured["psnr"]
+
+
+def test_variant_thresholds_are_the_documented_ones():
+    thresholds = {v.name: (v.max_abs_diff, v.min_psnr, v.max_fd_increase) for v in VARIANTS}
+    assert thresholds == {
+        "float32": (1, 40.0, 0.01),
+        "float16": (1, 40.0, 0.01),
+        "dynamic_int8": (64, 30.0, 0.05),
+        "int8": (128, 25.0, 0.10),
+        "float32_dynamic_batch": (1, 40.0, 0.01),
+    }
+
+
+def test_every_variant_records_ops_xnnpack_latency_and_its_own_file(every_variant):
+    run, model, manifest = every_variant
+    for name, entry in manifest["tflite"].items():
+        if not entry["written"]:
+            assert entry.get("failed") or entry.get("reason"), name
+            continue
+        content = (run / entry["path"]).read_bytes()
+        assert entry["path"] == f"tflite/1/generator_{name}.tflite"
+        assert entry["bytes"] == len(content) and entry["sha256"] == hashlib.sha256(content).hexdigest()
+        assert entry["ops"]["TRANSPOSE_CONV"] >= 1 and "FLEX" not in "".join(entry["ops"])
+        assert set(entry["xnnpack_delegated"]) <= set(entry["ops"])
+        assert entry["xnnpack_partitions"] >= 1 and entry["xnnpack_delegated"]
+        if entry["batch_size"] == 1:
+            assert 0 < entry["latency_ms"]["p10"] <= entry["latency_ms"]["median"] <= entry["latency_ms"]["p90"]
+        else:
+            assert entry["latency_ms"] is None
+    int8 = manifest["tflite"]["int8"]
+    # Full integer: the network's compute ops run in int8, inputs stay float32 and images uint8.
+    assert int8["ops"].get("QUANTIZE", 0) >= 1
+    details = signature_runners(run / "tflite" / "1" / "generator_float32.tflite")["serving_default"].details
+    assert details["z"]["dtype"] == np.float32
+
+
+def test_dynamic_batch_file_takes_any_batch(every_variant):
+    run, model, manifest = every_variant
+    entry = manifest["tflite"]["float32_dynamic_batch"]
+    if not entry["written"]:
+        pytest.skip(f"did not convert with a dynamic batch: {entry.get('reason')}")
+    runner = signature_runners(run / entry["path"])["generate"]
+    inputs = _seed_inputs(model, range(5, 12))
+    expected = model.sample(7, seed=5, labels=inputs.get("label")).numpy().astype(int)
+    assert np.abs(runner(**inputs)["images"] - expected).max() <= 1
+
+
+def test_model_card_is_beside_and_inside_every_artifact_with_every_digest(every_variant):
+    run, model, manifest = every_variant
+    assert manifest["schema_version"] == 1 and manifest["kind"] == "generator"
+    assert manifest["latent"] == {"dim": model.latent_dim, "prior": "normal", "seeds": [0, 2**31 - 1],
+                                  "function": "zoo.latents.latents_from_seeds"}
+    assert manifest["image"]["shape"] == list(model.image_shape)
+    for path, digest in manifest["files"].items():
+        assert hashlib.sha256((run / path).read_bytes()).hexdigest() == digest, path
+    on_disk = {p.relative_to(run).as_posix() for p in (run / "saved_model" / "1").rglob("*") if p.is_file()}
+    on_disk |= {p.relative_to(run).as_posix() for p in (run / "tflite" / "1").rglob("*") if p.is_file()}
+    assert on_disk | {"model.keras"} == set(manifest["files"])
+    inner = json.loads((run / "saved_model" / "1" / "assets.extra" / "model_card.json").read_text())
+    assert inner["embedded"] is True
+    assert not [p for p in inner["files"] if p.startswith("saved_model/")]
+    assert {k: v for k, v in inner.items() if k not in ("files", "embedded", "saved_model")} == \
+        {k: v for k, v in manifest.items() if k not in ("files", "saved_model")}
+    for entry in manifest["tflite"].values():
+        if entry["written"]:
+            card = read_card((run / entry["path"]).read_bytes())
+            assert card["embedded"] is True and card["model"] == model.registry_name
+            assert not [p for p in card["files"] if p.endswith(".tflite")]
+            assert card["files"]["model.keras"] == manifest["files"]["model.keras"]
+
+
+def test_exported_artifacts_match_keras_in_a_process_without_the_project(exported_run, tmp_path_factory):
+    run, model = exported_run
+    scratch = tmp_path_factory.mktemp("parity")
+    seeds = np.arange(100, 110, dtype=np.int32)
+    # Conditional models: classes other than the default ones of these seeds.
+    labels = (np.arange(10) * 7) % model.num_classes if model.num_classes else None
+    expected = model.sample(10, seed=100, labels=labels).numpy().astype(int)
+    np.save(scratch / "seeds.npy", seeds)
+    np.save(scratch / "labels.npy", labels if labels is not None else np.zeros(0))
+    np.save(scratch / "expected.npy", expected)
+    (scratch / "check.py").write_text(CLEAN_CHECK)
+    result = subprocess.run(
+        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch)],
+        capture_output=True, text=True, cwd=str(scratch), timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["project_imported"] is False
+    signatures = {"serving_default", "generate", "latents", "generate_truncated"}
+    if hasattr(model, "encoder"):
+        signatures |= {"encode", "reconstruct"}
+    assert set(report["saved_model_signatures"]) == signatures
+    assert set(report["tflite_signatures"]) == signatures - {"generate_truncated"}
+    assert report["generate_input"] == ["int32", [None]] and report["output"] == ["uint8", [10, *model.image_shape]]
+    assert report["saved_model_diff"] <= 1 and report["tflite_diff"] <= 1
+    assert report["flex_ops"] == []
+
 
 CLEAN_CHECK = textwrap.dedent("""
     import json, sys
@@ -20,29 +181,25 @@ CLEAN_CHECK = textwrap.dedent("""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    run, z_path, labels_path, expected_path = sys.argv[1:5]
-    z = np.load(z_path)
-    expected = np.load(expected_path)
+    run, scratch = sys.argv[1:3]
+    seeds, labels, expected = (np.load(f"{scratch}/{name}.npy") for name in ("seeds", "labels", "expected"))
     loaded = tf.saved_model.load(run + "/saved_model/1")
-    signature = loaded.signatures["serving_default"]
+    signature = loaded.signatures["generate"]
     inputs = signature.structured_input_signature[1]
-    feeds = {"z": z}
+    feeds = {"seed": seeds}
     if "label" in inputs:  # conditional generators
-        feeds["label"] = np.load(labels_path).astype(np.int32)
+        feeds["label"] = labels.astype(np.int32)
     served = signature(**{k: tf.constant(v) for k, v in feeds.items()})["images"].numpy()
-    interpreter = Interpreter(model_path=run + "/tflite/generator_float32.tflite", num_threads=2)
-    runner = interpreter.get_signature_runner("serving_default")
+    interpreter = Interpreter(model_path=run + "/tflite/1/generator_float32.tflite", num_threads=2)
+    runner = interpreter.get_signature_runner("generate")
     tflite = np.concatenate([runner(**{k: v[i : i + 1] for k, v in feeds.items()})["images"]
-                             for i in range(len(z))])
-    details = runner.get_input_details()["z"], runner.get_output_details()["images"]
+                             for i in range(len(seeds))])
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     print(json.dumps({
-        "input": [inputs["z"].dtype.name, inputs["z"].shape.as_list()],
-        "label": [inputs["label"].dtype.name, inputs["label"].shape.as_list(),
-                  runner.get_input_details()["label"]["shape"].tolist()] if "label" in inputs else None,
+        "saved_model_signatures": sorted(loaded.signatures),
+        "tflite_signatures": sorted(interpreter.get_signature_list()),
+        "generate_input": [inputs["seed"].dtype.name, inputs["seed"].shape.as_list()],
         "output": [str(served.dtype), list(served.shape)],
-        "tflite_io": [str(np.dtype(details[0]["dtype"])), details[0]["shape"].tolist(),
-                      str(np.dtype(details[1]["dtype"])), details[1]["shape"].tolist()],
         "saved_model_diff": int(np.abs(served.astype(int) - expected).max()),
         "tflite_diff": int(np.abs(tflite.astype(int) - expected).max()),
         "flex_ops": sorted(op for op in ops if op.startswith("Flex") or op == "CUSTOM"),
@@ -51,130 +208,101 @@ CLEAN_CHECK = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(params=zoo.names())
-def exported_run(request, tmp_path):
-    model = tiny_model(request.param)
-    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
-    export_run(str(tmp_path))
-    return tmp_path, model
-
-
-def test_exported_artifacts_match_keras_in_a_process_without_the_project(exported_run, tmp_path_factory):
-    run, model = exported_run
-    scratch = tmp_path_factory.mktemp("parity")
-    z = zoo.latents_from_seeds(range(100, 110), model.latent_dim).numpy()
-    np.save(scratch / "z.npy", z)
-    # Conditional models: classes other than the default ones of these seeds.
-    labels = (np.arange(10) * 7) % model.num_classes if model.num_classes else np.zeros(0)
-    np.save(scratch / "labels.npy", labels)
-    expected = model.sample(10, seed=100, labels=labels if model.num_classes else None)
-    np.save(scratch / "expected.npy", expected.numpy().astype(int))
-    (scratch / "check.py").write_text(CLEAN_CHECK)
-    result = subprocess.run(
-        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch / "z.npy"),
-         str(scratch / "labels.npy"), str(scratch / "expected.npy")],
-        capture_output=True, text=True, cwd=str(scratch), timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["project_imported"] is False
-    assert report["input"] == ["float32", [None, model.latent_dim]]
-    assert report["label"] == (["int32", [None], [1]] if model.num_classes else None)
-    assert report["output"] == ["uint8", [10, *model.image_shape]]
-    assert report["tflite_io"] == ["float32", [1, model.latent_dim], "uint8", [1, *model.image_shape]]
-    assert report["saved_model_diff"] <= 1 and report["tflite_diff"] <= 1
-    assert report["flex_ops"] == []
-
-
-def test_saved_model_cli_lists_the_signature(exported_run):
+def test_saved_model_cli_lists_every_signature(exported_run):
     run, model = exported_run
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     result = subprocess.run([cli, "show", "--dir", str(run / "saved_model" / "1"), "--all"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "signature_def['serving_default']" in result.stdout
-    assert "inputs['z']" in result.stdout and "outputs['images']" in result.stdout
+    for name in ("serving_default", "generate", "latents", "generate_truncated"):
+        assert f"signature_def['{name}']" in result.stdout
+    assert "inputs['z']" in result.stdout and "inputs['seed']" in result.stdout
     assert f"shape: (-1, {model.latent_dim})" in result.stdout
     assert ("inputs['label']" in result.stdout) == bool(model.num_classes)
+    assert ("signature_def['encode']" in result.stdout) == hasattr(model, "encoder")
 
 
-def _measured_parity(run):
-    """Largest pixel difference of each written artifact from the Keras model, on the parity latents."""
-    model = zoo.load(run / "model.keras")
-    z = zoo.latents_from_seeds(artifacts.PARITY_SEEDS, model.latent_dim, model.latent_prior).numpy()
-    labels = labels_from_seeds(artifacts.PARITY_SEEDS, model.num_classes)
-    expected = model.sample(len(z), seed=artifacts.PARITY_SEEDS.start, labels=labels).numpy().astype(int)
-    outputs = {
-        "saved_model": artifacts.run_saved_model(str(run / "saved_model" / "1"), z, labels),
-        "tflite": artifacts.run_tflite(str(run / "tflite" / artifacts.TFLITE_FILE), z, labels),
-    }
-    return {f"{name}_max_abs_diff": int(np.abs(images.astype(int) - expected).max())
-            for name, images in outputs.items()}
-
-
-def test_manifest_records_contract_hash_and_parity(exported_run):
-    run, model = exported_run
-    manifest = json.loads((run / "export.json").read_text())
-    import hashlib
-
-    tflite = run / "tflite" / "generator_float32.tflite"
-    assert manifest["tflite"]["sha256"] == hashlib.sha256(tflite.read_bytes()).hexdigest()
-    assert manifest["outputs"]["images"]["shape"] == [None, *model.image_shape]
-    # The figures are the ones measured, not the tolerance.
-    measured = _measured_parity(run)
-    assert {key: manifest["parity"][key] for key in measured} == measured
-    assert manifest["parity"]["seeds"] == [0, 16] and manifest["parity"]["tolerance"] == 1
-    label = {"dtype": "int32", "shape": [None], "num_classes": model.num_classes}
-    assert manifest["inputs"].get("label") == (label if model.num_classes else None)
+def test_latent_prior_is_made_in_the_graph(tmp_path):
+    model, manifest = _export("lsgan", tmp_path, latent_prior="uniform")
+    assert manifest["latent"]["prior"] == "uniform"
+    z = open_tflite(str(tmp_path), manifest).signatures["latents"](seed=np.arange(20, dtype=np.int32))["z"]
+    np.testing.assert_allclose(z, zoo.latents_from_seeds(range(20), model.latent_dim, "uniform"), atol=1e-6)
+    assert np.abs(z).max() <= 1.0
 
 
 def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monkeypatch):
-    model = tiny_model("dcgan")
-    model.save(tmp_path / "model.keras")
-    export_run(str(tmp_path))
-    tflite = tmp_path / "tflite" / "generator_float32.tflite"
+    model, _ = _export("dcgan", tmp_path)
+    tflite = tmp_path / "tflite" / "1" / "generator_float32.tflite"
     before = tflite.read_bytes()
     model.generator.trainable_weights[0].assign_add(np.ones(model.generator.trainable_weights[0].shape))
     model.save(tmp_path / "model.keras")
     # Simulate a converter that silently lost the weights (the measured trap).
-    real_run_tflite = artifacts.run_tflite
-    monkeypatch.setattr(artifacts, "run_tflite", lambda path, z, labels=None: 255 - real_run_tflite(path, z, labels))
-    with pytest.raises(ExportError, match="disagrees with Keras"):
-        export_run(str(tmp_path))
+    real = artifacts.signature_runners
+
+    def inverted(content, *args):
+        runners = real(content, *args)
+        return {**runners, "generate": lambda **inputs: {"images": 255 - runners["generate"](**inputs)["images"]}}
+
+    monkeypatch.setattr(artifacts, "signature_runners", inverted)
+    with pytest.raises(ExportError, match="float32 .tflite file disagrees with Keras"):
+        export_run(str(tmp_path), variants=("float32",), latency_runs=5)
     assert tflite.read_bytes() == before
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".export-")]
 
 
-def test_manifest_records_the_latent_prior_and_parity_uses_it(tmp_path, monkeypatch):
-    model = tiny_model("lsgan", latent_prior="uniform")
+def test_variant_that_fails_its_gate_is_left_out_unless_forced(tmp_path, monkeypatch):
+    model = tiny_model("dcgan")
     model.save(tmp_path / "model.keras")
-    fed = []
-    real_run_tflite = artifacts.run_tflite
-    monkeypatch.setattr(artifacts, "run_tflite",
-                        lambda path, z, labels=None: fed.append(z) or real_run_tflite(path, z, labels))
-    manifest = export_run(str(tmp_path))
-    assert manifest["latent_prior"] == "uniform"
-    (z,) = fed
-    np.testing.assert_array_equal(z, zoo.latents_from_seeds(artifacts.PARITY_SEEDS, model.latent_dim, "uniform"))
-    monkeypatch.undo()
-    measured = _measured_parity(tmp_path)
-    assert {key: manifest["parity"][key] for key in measured} == measured
+    strict = [v if v.name != "dynamic_int8" else type(v)(**{**v.__dict__, "min_psnr": 500.0}) for v in VARIANTS]
+    monkeypatch.setattr(artifacts, "VARIANTS", tuple(strict))
+    manifest = export_run(str(tmp_path), variants=("dynamic_int8",), latency_runs=5)
+    entry = manifest["tflite"]["dynamic_int8"]
+    assert entry["written"] is False and "PSNR" in entry["failed"] and "< 500.0 dB" in entry["failed"]
+    assert not (tmp_path / "tflite" / "1" / "generator_dynamic_int8.tflite").exists()
+    forced = export_run(str(tmp_path), variants=("dynamic_int8",), latency_runs=5, force=True)
+    assert forced["tflite"]["dynamic_int8"]["written"] is True
+    assert (tmp_path / "tflite" / "1" / "generator_dynamic_int8.tflite").is_file()
+
+
+def test_fd_gate_uses_the_callers_fd(tmp_path):
+    model = tiny_model("dcgan")
+    model.save(tmp_path / "model.keras")
+    calls = []
+
+    def fake_fd(generate):
+        images = generate(8, 0)
+        calls.append(images)
+        return 10.0 if len(calls) == 1 else 12.0  # every variant 20% worse than Keras
+
+    manifest = export_run(str(tmp_path), variants=("float32", "int8"), latency_runs=5, fd=fake_fd)
+    assert manifest["metrics"]["fd"] == 10.0
+    assert manifest["tflite"]["int8"]["fd_increase"] == pytest.approx(0.2)
+    assert "FD +20.0% > +10%" in manifest["tflite"]["int8"]["failed"]
+    np.testing.assert_array_equal(calls[0], model.sample(8, seed=0))
 
 
 def test_reexport_replaces_only_its_version(tmp_path):
-    model = tiny_model("vae")
-    model.save(tmp_path / "model.keras")
-    export_run(str(tmp_path), version=1)
-    export_run(str(tmp_path), version=3)
+    model, _ = _export("vae", tmp_path)
+    export_run(str(tmp_path), version=3, variants=("float32",), latency_runs=5)
     (tmp_path / "saved_model" / "3" / "marker").write_text("old")
-    export_run(str(tmp_path), version=3)
-    assert sorted(os.listdir(tmp_path / "saved_model")) == ["1", "3"]
+    (tmp_path / "tflite" / "3" / "marker").write_text("old")
+    first = (tmp_path / "exports" / "1" / "model_card.json").read_bytes()
+    export_run(str(tmp_path), version=3, variants=("float32",), latency_runs=5)
+    assert sorted(os.listdir(tmp_path / "saved_model")) == sorted(os.listdir(tmp_path / "tflite")) == ["1", "3"]
     assert not (tmp_path / "saved_model" / "3" / "marker").exists()
+    assert not (tmp_path / "tflite" / "3" / "marker").exists()
+    assert (tmp_path / "exports" / "1" / "model_card.json").read_bytes() == first
+    assert artifacts.versions(str(tmp_path)) == [1, 3]
+    assert read_manifest(str(tmp_path))["version"] == 3
+    assert read_manifest(str(tmp_path), version=1)["version"] == 1
 
 
 @pytest.mark.parametrize("version", [0, -1, "2", True])
 def test_bad_version_is_rejected(tmp_path, version):
     with pytest.raises(ExportError, match="--version must be a positive integer"):
         export_run(str(tmp_path), version=version)
+
+
+def test_unknown_variant_is_rejected(tmp_path):
+    with pytest.raises(ExportError, match="unknown TFLite variant 'int4'"):
+        export_run(str(tmp_path), variants=("int4",))

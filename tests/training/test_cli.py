@@ -62,11 +62,12 @@ def test_overwrite_replaces_every_output_of_the_old_run(run_dir, tmp_path):
 
     copy = tmp_path / "overwritten"
     shutil.copytree(run_dir, copy)
-    (copy / "export.json").write_text("{}")
+    (copy / "exports" / "1").mkdir(parents=True)
+    (copy / "exports" / "1" / "model_card.json").write_text("{}")
     (copy / "samples" / "epoch_009.png").write_bytes(b"old")
     zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 1,
             "--batch-size", 16, "--overwrite", "--out", copy)
-    assert not (copy / "export.json").exists()
+    assert not (copy / "exports").exists()
     assert sorted(p.name for p in (copy / "samples").iterdir()) == ["epoch_000.png", "epoch_001.png"]
     assert json.loads((copy / "history.json").read_text())["epoch"] == [1]
 
@@ -86,13 +87,22 @@ def test_resume_continues_to_the_requested_epoch(run_dir, tmp_path):
     assert len(commands) == 2 and "--resume" in commands[1]
 
 
-def test_export_then_sample(run_dir):
-    result = zoo_cli("export", run_dir, "--version", 2)
-    manifest = json.loads(result.stdout)
-    tflite = run_dir / manifest["tflite"]["path"]
-    assert hashlib.sha256(tflite.read_bytes()).hexdigest() == manifest["tflite"]["sha256"]
+def test_export_measures_fd_per_variant_then_sample(run_dir):
+    result = zoo_cli("export", run_dir, "--version", 2, "--variants", "dynamic_int8", "--fd-samples", 300)
+    assert "FD on 300 images vs the fashion_mnist test split" in result.stdout
+    manifest = json.loads((run_dir / "exports" / "2" / "model_card.json").read_text())
+    for name in ("float32", "dynamic_int8"):
+        entry = manifest["tflite"][name]
+        assert entry["fd"] > 0 and entry["fd_increase"] == pytest.approx(entry["fd"] / manifest["metrics"]["fd"] - 1)
+        assert re.search(rf"{name} +{'yes' if entry['written'] else 'no'} ", result.stdout)
+    tflite = run_dir / manifest["tflite"]["float32"]["path"]
+    assert hashlib.sha256(tflite.read_bytes()).hexdigest() == manifest["tflite"]["float32"]["sha256"]
     assert (run_dir / "saved_model" / "2" / "saved_model.pb").is_file()
-    assert (run_dir / "tflite" / "generator_float32.tflite").is_file()
+    assert tflite == run_dir / "tflite" / "2" / "generator_float32.tflite"
+    assert manifest["dataset"] == {"name": "fashion_mnist", "licence": "MIT (Zalando Research)",
+                                   "class_names": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
+    assert manifest["training"]["config"] == json.loads((run_dir / "config.json").read_text())
     zoo_cli("sample", run_dir, "-n", 9, "--seed", 4, "--out", run_dir / "nine.png")
     grid = tf.io.decode_png(tf.io.read_file(str(run_dir / "nine.png")))
     assert grid.shape[:2] == (3 * 18 + 2, 3 * 18 + 2)
@@ -155,7 +165,7 @@ def test_list_shows_models_presets_and_datasets():
 
 
 def test_evaluate_writes_flat_metrics_and_artifacts_agree(run_dir):
-    zoo_cli("export", run_dir)
+    zoo_cli("export", run_dir, "--variants", "float32", "--fd-samples", 0)
     results = {}
     for artifact in ("keras", "saved_model", "tflite"):
         out = zoo_cli("evaluate", run_dir, "-n", 300, "--metrics", "fd,kid,dc,classes",
@@ -209,9 +219,12 @@ def conditional_run(tmp_path_factory):
 def test_conditional_run_exports_label_input_and_evaluates_class_accuracy(conditional_run):
     grid = tf.io.decode_png(tf.io.read_file(str(conditional_run / "samples" / "epoch_001.png")))
     assert grid.shape[1] == 10 * 18 + 2  # one class per column
-    manifest = json.loads(zoo_cli("export", conditional_run).stdout)
-    assert manifest["inputs"]["label"] == {"dtype": "int32", "shape": [None], "num_classes": 10}
-    assert manifest["tflite"]["input_shapes"] == {"z": [1, 8], "label": [1]}
+    zoo_cli("export", conditional_run, "--variants", "float32", "--fd-samples", 0)
+    manifest = json.loads((conditional_run / "exports" / "1" / "model_card.json").read_text())
+    assert manifest["signatures"]["generate"]["inputs"] == {
+        "seed": {"dtype": "int32", "shape": [None]}, "label": {"dtype": "int32", "shape": [None]}}
+    assert manifest["signatures"]["generate"]["tflite_shapes"]["inputs"]["label"]["shape"] == [1]
+    assert manifest["image"]["num_classes"] == 10 and manifest["limits"]["label_range"] == [0, 10]
     zoo_cli("sample", conditional_run, "-n", 6, "--labels", "7,1,2", "--out", conditional_run / "six.png")
     six = tf.io.decode_png(tf.io.read_file(str(conditional_run / "six.png")))
     assert six.shape[:2] == (2 * 18 + 2, 3 * 18 + 2)

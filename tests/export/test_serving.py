@@ -1,0 +1,209 @@
+"""Serving: inputs checked inside the graph, TF Serving warm-up records, the README's REST and CLI examples."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import export_run, open_tflite, read_manifest
+from export.signatures import MAX_BATCH
+from tests.conftest import tiny_model
+
+README = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`{name: (run, model, signatures)}` for an unconditional GAN, a conditional GAN and a VAE."""
+    runs = {}
+    for name, overrides in [("dcgan", {}), ("cgan", {}), ("vae", {"latent_dim": 16})]:
+        run = tmp_path_factory.mktemp(name)
+        model = tiny_model(name, **overrides)
+        model.save(run / "model.keras")
+        export_run(str(run), variants=("float32",), latency_runs=5)
+        loaded = tf.saved_model.load(str(run / "saved_model" / "1"))
+        runs[name] = (run, model, loaded)
+    return runs
+
+
+def _call(loaded, signature, **inputs):
+    function = loaded.signatures[signature]
+    specs = function.structured_input_signature[1]
+    return function(**{k: tf.constant(v, specs[k].dtype) for k, v in inputs.items()})
+
+
+@pytest.mark.parametrize("signature, inputs, message", [
+    ("generate", {"seed": [0, -1]}, r"seed outside \[0, 2147483647\).*got\] \[0 -1\]"),
+    ("generate", {"seed": [2**31 - 1]}, r"seed outside \[0, 2147483647\)"),
+    ("latents", {"seed": [-5]}, r"seed outside"),
+    ("generate", {"seed": list(range(MAX_BATCH + 1))}, rf"batch too large: at most {MAX_BATCH}"),
+    ("serving_default", {"z": np.zeros((MAX_BATCH + 1, 8), np.float32)}, "batch too large"),
+    ("generate_truncated", {"seed": [0], "truncation": 0.0}, r"truncation outside \(0, 1\]"),
+    ("generate_truncated", {"seed": [0], "truncation": 1.5}, r"truncation outside \(0, 1\]"),
+])
+def test_saved_model_refuses_inputs_outside_the_contract(served, signature, inputs, message):
+    _, _, loaded = served["dcgan"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message) as error:
+        _call(loaded, signature, **inputs)
+    assert error.value.error_code == 3  # INVALID_ARGUMENT, what TF Serving answers
+
+
+@pytest.mark.parametrize("labels", [[3, 10], [-1, 0], [0, -11]])
+def test_saved_model_refuses_labels_outside_the_classes_at_both_ends(served, labels):
+    _, _, loaded = served["cgan"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label outside \[0, 10\)"):
+        _call(loaded, "generate", seed=[0, 1], label=labels)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label outside \[0, 10\)"):
+        _call(loaded, "serving_default", z=np.zeros((2, 8), np.float32), label=labels)
+
+
+def test_saved_model_refuses_inputs_of_unequal_batches(served):
+    _, _, loaded = served["cgan"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"inputs of unequal batch sizes.*\[2 3\]"):
+        _call(loaded, "generate", seed=[0, 1], label=[0, 1, 2])
+
+
+@pytest.mark.parametrize("inputs", [
+    {"z": np.zeros((2, 9), np.float32)},       # wrong latent size
+    {"z": np.zeros((8,), np.float32)},         # wrong rank
+    {"z": np.zeros((2, 8), np.float64)},       # wrong dtype
+])
+def test_saved_model_signature_refuses_wrong_shapes_and_dtypes(served, inputs):
+    _, _, loaded = served["dcgan"]
+    function = loaded.signatures["serving_default"]
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        function(**{k: tf.constant(v) for k, v in inputs.items()})
+
+
+def test_inputs_inside_the_contract_are_answered(served):
+    _, model, loaded = served["cgan"]
+    images = _call(loaded, "generate", seed=[0, 2**31 - 2], label=[0, 9])["images"].numpy()
+    expected = model.sample(1, seed=2**31 - 2, labels=[9]).numpy()
+    np.testing.assert_array_equal(images[1:], expected)
+    truncated = _call(loaded, "generate_truncated", seed=[3], truncation=0.5, label=[3])["images"].numpy()
+    np.testing.assert_array_equal(truncated, model.sample(1, seed=3, truncation=0.5, labels=[3]).numpy())
+
+
+@pytest.mark.parametrize("name, inputs", [
+    ("dcgan", {"seed": [-1]}),
+    ("dcgan", {"seed": [2**31 - 1]}),
+    ("cgan", {"seed": [0], "label": [-1]}),
+    ("cgan", {"seed": [0], "label": [10]}),
+])
+def test_tflite_invoke_fails_for_inputs_outside_the_contract(served, name, inputs):
+    run, model, _ = served[name]
+    generate = open_tflite(str(run), read_manifest(str(run))).signatures["generate"]
+    with pytest.raises(RuntimeError, match="gather index out of bounds"):
+        generate(**inputs)
+    good = {k: [0] for k in inputs}
+    assert generate(**good)["images"].shape == (1, *model.image_shape)
+
+
+def test_warmup_file_holds_one_working_request_per_signature(served):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    run, model, loaded = served["vae"]
+    path = run / "saved_model" / "1" / "assets.extra" / "tf_serving_warmup_requests"
+    logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            for record in tf.data.TFRecordDataset(str(path))]
+    names = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert sorted(names) == sorted(loaded.signatures)
+    for log in logs:
+        request = log.predict_log.request
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = loaded.signatures[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert all(value.shape[0] == 1 for value in outputs.values())
+
+
+def _readme_requests():
+    """The README's REST request bodies, in order."""
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", README, flags=re.S)
+            if '"signature_name"' in block]
+
+
+# TF Serving's REST semantics (its API docs): the row ("instances") form
+# answers "predictions", one entry per instance (a bare value when the
+# signature has one output); the columnar ("inputs") form answers "outputs".
+REST = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    path, body = sys.argv[1], json.loads(sys.argv[2])
+    signature = tf.saved_model.load(path).signatures[body.get("signature_name", "serving_default")]
+    specs = signature.structured_input_signature[1]
+    if "instances" in body:
+        rows = body["instances"]
+        if not isinstance(rows[0], dict):
+            (only,) = specs
+            rows = [{only: row} for row in rows]
+        inputs = {name: [row[name] for row in rows] for name in rows[0]}
+    else:
+        inputs = body["inputs"]
+        if not isinstance(inputs, dict):
+            (only,) = specs
+            inputs = {only: inputs}
+    outputs = signature(**{k: tf.constant(v, specs[k].dtype) for k, v in inputs.items()})
+    outputs = {k: v.numpy().tolist() for k, v in outputs.items()}
+    if "instances" in body:
+        n = len(next(iter(outputs.values())))
+        answer = {"predictions": next(iter(outputs.values())) if len(outputs) == 1
+                  else [{k: v[i] for k, v in outputs.items()} for i in range(n)]}
+    else:
+        answer = {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}
+    print(json.dumps({"answer": answer, "project_imported": any(
+        m.split(".")[0] in ("zoo", "training", "export") for m in sys.modules)}))
+""")
+
+
+def test_readme_rest_examples_give_the_documented_responses(served, tmp_path):
+    requests = _readme_requests()
+    assert {(r["signature_name"], "instances" in r) for r in requests} >= {
+        ("generate", True), ("generate", False), ("serving_default", True), ("serving_default", False)}
+    script = tmp_path / "rest.py"
+    script.write_text(REST)
+    for body in requests:
+        name = "cgan" if "label" in json.dumps(body) else "vae" if body["signature_name"] == "serving_default" \
+            else "dcgan"
+        run, model, _ = served[name]
+        result = subprocess.run([sys.executable, "-I", str(script), str(run / "saved_model" / "1"), json.dumps(body)],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["project_imported"] is False
+        key = "predictions" if "instances" in body else "outputs"
+        images = np.asarray(report["answer"][key])
+        if body["signature_name"] == "generate":
+            rows = body["instances"] if "instances" in body else [
+                dict(zip(body["inputs"], values)) for values in zip(*body["inputs"].values())]
+            seeds = [row["seed"] for row in rows]
+            labels = [row["label"] for row in rows] if "label" in rows[0] else None
+            expected = np.concatenate([model.sample(1, seed=s, labels=None if labels is None else [labels[i]])
+                                       for i, s in enumerate(seeds)])
+        else:
+            z = [row["z"] for row in body["instances"]] if "instances" in body else body["inputs"]["z"]
+            expected = (model.generate(np.asarray(z, np.float32)).numpy() * 255).round().clip(0, 255)
+        assert images.shape == (len(expected), *model.image_shape)
+        assert np.abs(images - np.asarray(expected, int)).max() <= 1
+
+
+def test_readme_saved_model_cli_run_example_works(served):
+    run, model, _ = served["dcgan"]
+    (command,) = [line for line in re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+                  if "saved_model_cli run" in line]
+    command = command.strip().replace("RUN", str(run))
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    result = subprocess.run(command.replace("saved_model_cli", cli, 1), shell=True, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Result for output key images" in result.stdout
+    values = re.findall(r"\d+", result.stdout.split("Result for output key images:", 1)[1])
+    assert len(values) >= 3 * int(np.prod(model.image_shape))
