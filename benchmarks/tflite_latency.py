@@ -1,10 +1,12 @@
-"""LiteRT latency of an exported generator: milliseconds per image at batch 1.
+"""LiteRT latency of every exported TFLite variant: milliseconds per image at batch 1, in one run.
 
-    python benchmarks/tflite_latency.py runs/dcgan [--threads 2] [--runs 200]
+    python benchmarks/tflite_latency.py runs/dcgan [--version N] [--threads 2] [--rounds 20] [--runs 50]
 
-Times `invoke()` of the `.tflite` file (input set once per call, as an app
-does) after warm-up, and prints one JSON object with the median and the
-10th/90th percentiles.
+Loads each batch-1 variant of an export, then times `serving_default` and
+`generate` invokes round-robin (one block of `--runs` invokes per variant per
+round, after warm-up), so every variant sees the same machine load, and
+prints one JSON object: the median and 10th/90th percentiles per variant
+and signature, and each variant's median as a ratio of float32's.
 """
 
 import argparse
@@ -14,41 +16,60 @@ import statistics
 import time
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from export import read_manifest  # noqa: E402
+from export.tflite import interpreter  # noqa: E402
+
+from environment import environment  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="run folder with tflite/generator_float32.tflite")
-    parser.add_argument("--file", default="tflite/generator_float32.tflite")
+    parser.add_argument("run", help="run folder with an export (zoo export RUN)")
+    parser.add_argument("--version", type=int, help="export version (default: the latest)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=50, help="invokes per variant per round")
     args = parser.parse_args()
 
-    path = os.path.join(args.run, args.file)
-    interpreter = Interpreter(model_path=path, num_threads=args.threads)
-    runner = interpreter.get_signature_runner("serving_default")
-    latent_dim = int(runner.get_input_details()["z"]["shape"][-1])
-    rng = np.random.default_rng(0)
-    inputs = rng.standard_normal((args.warmup + args.runs, 1, latent_dim)).astype(np.float32)
-    times_ms = []
-    for i, z in enumerate(inputs):
-        start = time.perf_counter()
-        runner(z=z)
-        if i >= args.warmup:
-            times_ms.append((time.perf_counter() - start) * 1000)
-    deciles = statistics.quantiles(times_ms, n=10)
+    manifest = read_manifest(args.run, args.version)
+    runners = {}
+    for name, entry in manifest["tflite"].items():
+        if entry["written"] and entry.get("batch_size") == 1:
+            instance = interpreter(os.path.join(args.run, entry["path"]), num_threads=args.threads)
+            for signature in ("serving_default", "generate"):
+                runner = instance.get_signature_runner(signature)
+                inputs = {key: np.zeros(detail["shape"], detail["dtype"])
+                          for key, detail in runner.get_input_details().items()}
+                runners[(name, signature)] = (runner, inputs)
+    times = {key: [] for key in runners}
+    for round_number in range(args.rounds + 1):  # round 0 warms up
+        for key, (runner, inputs) in runners.items():
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                runner(**inputs)
+                if round_number:
+                    times[key].append((time.perf_counter() - start) * 1000)
+    results = {}
+    for (name, signature), measured in times.items():
+        deciles = statistics.quantiles(measured, n=10)
+        results.setdefault(name, {"bytes": manifest["tflite"][name]["bytes"]})[signature] = {
+            "ms_median": round(statistics.median(measured), 4), "ms_p10": round(deciles[0], 4),
+            "ms_p90": round(deciles[-1], 4)}
+    for name, entry in results.items():
+        entry["serving_default_median_vs_float32"] = round(
+            entry["serving_default"]["ms_median"] / results["float32"]["serving_default"]["ms_median"], 3)
     print(json.dumps({
         "benchmark": "tflite_latency",
-        "file": path,
-        "bytes": os.path.getsize(path),
+        "run": args.run,
+        "version": manifest["version"],
         "threads": args.threads,
         "batch": 1,
-        "runs": args.runs,
-        "ms_per_image_median": round(statistics.median(times_ms), 3),
-        "ms_p10": round(deciles[0], 3),
-        "ms_p90": round(deciles[-1], 3),
+        "invokes_per_variant": args.rounds * args.runs,
+        "variants": results,
+        "environment": environment(),
     }, indent=2))
 
 

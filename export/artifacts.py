@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from export import card as cards
+from zoo import card as cards
 from export.allowed_ops import disallowed_ops, parse_saved_model
 from export.files import (
     file_digests,
@@ -126,7 +126,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
             passes the evaluator's FD so that `export` need not import
             `training`. Without it FD deltas are null and gates use PSNR and
             pixel differences.
-        dataset: `export.card.dataset_entry(...)` of the training data.
+        dataset: `zoo.card.dataset_entry(...)` of the training data.
         latency_runs: timed invokes per variant.
         variants: names of the `export.tflite.VARIANTS` to convert (default:
             all); float32 is always among them.

@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError
 
 from export.allowed_ops import disallowed_ops, parse_saved_model
 from export.artifacts import STAGING_PREFIX, manifest_path, run_path, versions
-from export.card import SCHEMA_VERSION
+from zoo.card import SCHEMA_VERSION
 from export.files import folder_digest, relative_files, sha256_bytes
 from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
 from export.tflite import VARIANTS, batched, interpreter

@@ -97,9 +97,9 @@ def _damaged_classifier(run, tmp):
     shutil.copytree(classifier, copy)
     data = (copy / "classifier.keras").read_bytes()
     (copy / "classifier.keras").write_bytes(data[: len(data) // 2])
-    card = json.loads((copy / "card.json").read_text())
-    card["sha256"] = hashlib.sha256((copy / "classifier.keras").read_bytes()).hexdigest()
-    (copy / "card.json").write_text(json.dumps(card))  # the card agrees with the damaged file
+    card = json.loads((copy / "model_card.json").read_text())
+    card["files"]["classifier.keras"] = hashlib.sha256((copy / "classifier.keras").read_bytes()).hexdigest()
+    (copy / "model_card.json").write_text(json.dumps(card))  # the card agrees with the damaged file
 
 
 def _damaged_tfds(run, tmp):

@@ -183,7 +183,7 @@ def _export_fd(run, n):
 
 def cmd_export(args):
     from export import export_run
-    from export.card import dataset_entry
+    from zoo.card import dataset_entry
     from training.train import load_run_config
 
     try:
@@ -489,7 +489,7 @@ def build_parser():
     classifier = commands.add_parser(
         "train-classifier", help="train the domain classifier that evaluation uses as feature extractor",
         description="Train a small CNN on a labelled dataset; writes classifier.keras and "
-        "card.json (with its test accuracy) to OUT.",
+        "model_card.json (with its test accuracy) to OUT.",
     )
     classifier.add_argument("--dataset", default="fashion_mnist", help="labelled TFDS dataset (default: fashion_mnist)")
     classifier.add_argument("--epochs", type=_positive, default=5, help="default: 5")

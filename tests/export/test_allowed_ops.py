@@ -137,7 +137,7 @@ FOREIGN = {
 def genuine_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("genuine")
     tiny_model("dcgan").save(run / "model.keras")
-    export_run(str(run))
+    export_run(str(run), variants=("float32",), latency_runs=5)
     return run
 
 
@@ -148,11 +148,12 @@ def test_saved_model_with_a_foreign_op_is_refused_before_it_runs(genuine_run, tm
     shutil.rmtree(folder)
     module = Foreign(FOREIGN[op])
     tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
-    # A forged export.json whose digests match: only the op check stands in the way.
-    manifest = json.loads((run / "export.json").read_text())
+    # A forged manifest whose digests match: only the op check stands in the way.
+    card = run / "exports" / "1" / "model_card.json"
+    manifest = json.loads(card.read_text())
     files = file_digests(str(folder))
     manifest["saved_model"].update(files=files, sha256=folder_digest(files))
-    (run / "export.json").write_text(json.dumps(manifest))
+    card.write_text(json.dumps(manifest))
     monkeypatch.setattr(tf.saved_model, "load", lambda *a, **k: pytest.fail("loaded a foreign SavedModel"))
     message = rf"uses ops outside export.allowed_ops: (.*; )?{op} \(in __inference_serve.*It was not run"
     with pytest.raises(ArtifactError, match=message):

@@ -27,7 +27,9 @@ from tests.conftest import tiny_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEEDS = range(100, 104)
-TFLITE = os.path.join("tflite", "generator_float32.tflite")
+TFLITE = os.path.join("tflite", "1", "generator_float32.tflite")
+MANIFEST = os.path.join("exports", "1", "model_card.json")
+FLOAT32 = dict(variants=("float32",), latency_runs=5)
 SAVED_MODEL_PB = os.path.join("saved_model", "1", "saved_model.pb")
 
 
@@ -38,10 +40,8 @@ def expected_images(model):
 def read_back(run):
     """Reads the export through the public API; returns `(manifest, SavedModel images, TFLite images)`."""
     manifest = read_manifest(run)
-    z = zoo.latents_from_seeds(SEEDS, manifest["inputs"]["z"]["shape"][1], manifest["latent_prior"]).numpy()
-    labels = None
-    if "label" in manifest["inputs"]:
-        labels = zoo.latents.labels_from_seeds(SEEDS, manifest["inputs"]["label"]["num_classes"])
+    z = zoo.latents_from_seeds(SEEDS, manifest["latent"]["dim"], manifest["latent"]["prior"]).numpy()
+    labels = zoo.latents.labels_from_seeds(SEEDS, manifest["image"]["num_classes"])
     served = open_saved_model(run, manifest)(z, labels).astype(int)
     tflite = open_tflite(run, manifest)(z, labels).astype(int)
     return manifest, served, tflite
@@ -68,7 +68,7 @@ def exported(tmp_path_factory):
         run = tmp_path_factory.mktemp(name)
         model = tiny_model(name)
         model.save(run / "model.keras")
-        export_run(str(run))
+        export_run(str(run), **FLOAT32)
         runs[name] = (run, model)
     return runs
 
@@ -80,7 +80,7 @@ def run(exported, tmp_path):
 
 
 def edit_manifest(run, edit):
-    path = os.path.join(run, "export.json")
+    path = os.path.join(run, MANIFEST)
     with open(path) as f:
         manifest = json.load(f)
     edit(manifest)
@@ -89,12 +89,12 @@ def edit_manifest(run, edit):
 
 
 def rehash(manifest, run):
-    """Makes export.json's digests match the files as they are now (a forged or re-hashed export)."""
+    """Makes the manifest's digests match the files as they are now (a forged or re-hashed export)."""
     files = file_digests(os.path.join(run, "saved_model", "1"))
     manifest["saved_model"].update(files=files, sha256=folder_digest(files))
     with open(os.path.join(run, TFLITE), "rb") as f:
         content = f.read()
-    manifest["tflite"].update(bytes=len(content), sha256=hashlib.sha256(content).hexdigest())
+    manifest["tflite"]["float32"].update(bytes=len(content), sha256=hashlib.sha256(content).hexdigest())
 
 
 # Reading a good export -------------------------------------------------------
@@ -126,19 +126,24 @@ def test_saved_model_digest_is_the_documented_sha256sum_listing(exported):
     assert result.stdout.split()[0] == digest
 
 
-# Damaged export.json -----------------------------------------------------------
+# Damaged manifest -----------------------------------------------------------
 
 
 def test_missing_manifest_says_to_export_first(tmp_path):
-    with pytest.raises(ArtifactError, match=r"export\.json does not exist.*run `zoo export .*` first"):
+    with pytest.raises(ArtifactError, match=r"has no export \(no exports/N/model_card.json\); run `zoo export .*` first"):
         read_manifest(str(tmp_path))
+
+
+def test_missing_version_names_the_versions_there(run):
+    with pytest.raises(ArtifactError, match=r"has no export version 2 \(exported: 1\).*--version 2"):
+        read_manifest(run, version=2)
 
 
 @pytest.mark.parametrize("content", ['{"model": "dcgan", "inputs": {', "", "\xff\xfe not json", "[1, 2]"])
 def test_manifest_that_is_not_a_json_object_is_refused(run, content):
-    with open(os.path.join(run, "export.json"), "w", encoding="latin-1") as f:
+    with open(os.path.join(run, MANIFEST), "w", encoding="latin-1") as f:
         f.write(content)
-    message = r"export\.json(: expected a JSON object| is not valid JSON).*re-run `zoo export"
+    message = r"model_card\.json(: expected a JSON object| is not valid JSON).*re-run `zoo export"
     with pytest.raises(ArtifactError, match=message):
         read_manifest(run)
 
@@ -146,20 +151,25 @@ def test_manifest_that_is_not_a_json_object_is_refused(run, content):
 @pytest.mark.parametrize("edit, message", [
     (lambda m: m["saved_model"].pop("sha256"), "saved_model.sha256 is missing"),
     (lambda m: m["saved_model"].pop("files"), "saved_model.files is missing"),
-    (lambda m: m.pop("inputs"), "inputs is missing"),
-    (lambda m: m["tflite"].pop("sha256"), "tflite.sha256 is missing"),
-    (lambda m: m["inputs"]["z"].update(shape=[None, -3]),
-     r"inputs.z.shape must be \[null, latent_dim\].*got \[None, -3\]"),
-    (lambda m: m["inputs"]["z"].update(shape=[None, "8"]), "inputs.z.shape must be"),
-    (lambda m: m["inputs"]["z"].update(shape=[None, 8.0]), "inputs.z.shape must be"),
-    (lambda m: m["inputs"]["z"].update(shape=[None, True]), "inputs.z.shape must be"),
-    (lambda m: m["inputs"]["z"].update(dtype="float16"), "inputs.z.dtype must be 'float32'"),
-    (lambda m: m["outputs"]["images"].update(shape=[None, 16, 16]), "outputs.images.shape must be"),
-    (lambda m: m.update(latent_prior="cauchy"), "latent_prior must be one of normal"),
+    (lambda m: m.pop("signatures"), "signatures is missing"),
+    (lambda m: m.update(schema_version=2), "schema_version must be 1"),
+    (lambda m: m.update(kind="classifier"), "kind must be 'generator'"),
+    (lambda m: m["tflite"]["float32"].pop("sha256"), "tflite must be"),
+    (lambda m: m["tflite"]["float32"].update(written=False), "with a written float32 variant"),
+    (lambda m: m["tflite"].update(int4={"written": False}), "tflite must be"),
+    (lambda m: m["latent"].update(dim=-3), r"latent.dim must be the latent size.*got -3"),
+    (lambda m: m["latent"].update(dim="8"), "latent.dim must be"),
+    (lambda m: m["latent"].update(dim=8.0), "latent.dim must be"),
+    (lambda m: m["latent"].update(dim=True), "latent.dim must be"),
+    (lambda m: m["image"].update(shape=[16, 16]), "image.shape must be"),
+    (lambda m: m["image"].update(num_classes=-1), "image.num_classes must be an integer >= 0"),
+    (lambda m: m["latent"].update(prior="cauchy"), "latent.prior must be one of normal"),
+    (lambda m: m["signatures"]["serving_default"]["inputs"]["z"].update(shape="any"), "signatures must be"),
     (lambda m: m["saved_model"].update(path="../../elsewhere"), "saved_model.path must be a relative path"),
-    (lambda m: m["tflite"].update(path="/etc/generator.tflite"), "tflite.path must be a relative path"),
+    (lambda m: m["tflite"]["float32"].update(path="/etc/generator.tflite"), "tflite must be"),
     (lambda m: m["saved_model"].update(version=0), "saved_model.version must be a positive integer"),
-    (lambda m: m["tflite"].update(sha256="abc"), "tflite.sha256 must be a sha256"),
+    (lambda m: m["tflite"]["float32"].update(sha256="abc"), "tflite must be"),
+    (lambda m: m.update(version=3), "describes version 3, not 1"),
     (lambda m: m["saved_model"]["files"].update({"extra.pb": "0" * 64}),
      "do not add up to saved_model.sha256"),
 ])
@@ -167,14 +177,7 @@ def test_manifest_with_missing_or_wrong_fields_names_the_field(run, edit, messag
     edit_manifest(run, edit)
     with pytest.raises(ArtifactError, match=message) as error:
         read_manifest(run)
-    assert "export.json" in str(error.value) and f"re-run `zoo export {run}`" in str(error.value)
-
-
-def test_conditional_manifest_needs_a_positive_number_of_classes(exported, tmp_path):
-    run = str(shutil.copytree(exported["cgan"][0], tmp_path / "run"))
-    edit_manifest(run, lambda m: m["inputs"]["label"].update(num_classes=0))
-    with pytest.raises(ArtifactError, match="inputs.label.num_classes must be a positive integer"):
-        read_manifest(run)
+    assert "model_card.json" in str(error.value) and f"re-run `zoo export {run}`" in str(error.value)
 
 
 # Damaged .tflite file ----------------------------------------------------------
@@ -204,7 +207,7 @@ def test_changed_tflite_fails_its_sha256(run):
         byte = f.read(1)
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(ArtifactError, match="sha256 differs from export.json's.*damaged or incomplete"):
+    with pytest.raises(ArtifactError, match="sha256 differs from the manifest's.*damaged or incomplete"):
         open_tflite(run, read_manifest(run))
 
 
@@ -217,7 +220,7 @@ def test_corrupt_tflite_with_a_matching_sha256_fails_to_load_cleanly(run):
 
 
 def test_unknown_tflite_variant_is_refused(run):
-    with pytest.raises(ArtifactError, match="records no TFLite variant 'int8' \\(it has 'float32'\\)"):
+    with pytest.raises(ArtifactError, match="has no TFLite variant 'int8'; it has float32.*--force"):
         open_tflite(run, read_manifest(run), variant="int8")
 
 
@@ -228,11 +231,11 @@ def test_unknown_tflite_variant_is_refused(run):
     (lambda run: shutil.rmtree(os.path.join(run, "saved_model", "1")), r"saved_model/1 is missing"),
     (lambda run: os.remove(os.path.join(run, SAVED_MODEL_PB)), "lacks saved_model.pb"),
     (lambda run: open(os.path.join(run, SAVED_MODEL_PB), "ab").write(b"\0"),
-     "saved_model.pb differs from the sha256 in export.json"),
+     "saved_model.pb differs from the sha256 in the manifest"),
     (lambda run: open(os.path.join(run, "saved_model", "1", "variables", "variables.index"), "wb").close(),
      "variables.index differs from the sha256"),
     (lambda run: open(os.path.join(run, "saved_model", "1", "notes.txt"), "w").close(),
-     r"holds files export.json does not list \(notes.txt\)"),
+     r"holds files the manifest does not list \(notes.txt\)"),
 ])
 def test_damaged_saved_model_is_reported_before_loading(run, damage, message, monkeypatch):
     damage(run)
@@ -262,7 +265,7 @@ def test_saved_model_from_another_export_is_refused(exported, run):
     other = exported["cgan"][0] / "saved_model" / "1"
     shutil.rmtree(os.path.join(run, "saved_model", "1"))
     shutil.copytree(other, os.path.join(run, "saved_model", "1"))
-    with pytest.raises(ArtifactError, match="differs from the sha256 in export.json"):
+    with pytest.raises(ArtifactError, match="differs from the sha256 in the manifest"):
         open_saved_model(run, read_manifest(run))
 
 
@@ -274,7 +277,9 @@ def staged(exported, tmp_path_factory):
     """A ready staging folder of another dcgan ("new"), both models and the images they draw."""
     models = {"old": exported["dcgan"][1], "new": tiny_model("dcgan", seed=7)}
     ready = str(tmp_path_factory.mktemp("staged") / "new")
-    manifest = artifacts._stage(models["new"], ready, 1)
+    context = {"model_sha256": "0" * 64, "config": None, "dataset": None, "fd": None, "force": False,
+               "latency_runs": 5, "name": "run", "variants": [artifacts.VARIANTS[0]]}
+    manifest = artifacts._stage(models["new"], ready, 1, context)
     return ready, manifest, {name: expected_images(model) for name, model in models.items()}, models
 
 
@@ -287,7 +292,7 @@ def two_models(run, staged, monkeypatch):
     """
     ready, manifest, expected, _ = staged
 
-    def stage(model, destination, version):
+    def stage(model, destination, version, context):
         shutil.copytree(ready, destination)
         return manifest
 
@@ -311,24 +316,24 @@ def failing_replace(at, error):
 def test_every_rename_of_an_export_is_covered(run, two_models, monkeypatch):
     renamed, real = [], os.replace
     monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append(os.path.basename(dst)), real(src, dst))[1])
-    export_run(run)
-    # The journal, the .tflite file, the old version folder aside, the new one in, export.json last:
-    # the tests below fail or kill the export at each of them.
-    assert renamed == ["journal.json", "generator_float32.tflite", "old", "1", "export.json"]
+    export_run(run, **FLOAT32)
+    # The journal, the old tflite version folder aside, the new one in, the same for the SavedModel,
+    # the manifest last: the tests below fail or kill the export at each of them.
+    assert renamed == ["journal.json", "old", "1", "old", "1", "model_card.json"]
 
 
-@pytest.mark.parametrize("at", range(5))
+@pytest.mark.parametrize("at", range(6))
 def test_failed_rename_leaves_the_previous_export_intact(run, two_models, monkeypatch, at):
     expected, before, real = two_models, read_manifest(run), os.replace
     error = KeyboardInterrupt() if at == 3 else OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", failing_replace(at, error))
     with pytest.raises(type(error)):
-        export_run(run)
+        export_run(run, **FLOAT32)
     monkeypatch.setattr(os, "replace", real)
     assert read_manifest(run) == before
     assert which_model(run, expected) == "old"
     assert staging_folders(run) == []
-    export_run(run)  # and the next export goes through
+    export_run(run, **FLOAT32)  # and the next export goes through
     assert which_model(run, expected) == "new"
 
 
@@ -336,23 +341,23 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs, no rollback, no cleanup."""
 
 
-@pytest.mark.parametrize("at", range(5))
+@pytest.mark.parametrize("at", range(6))
 def test_export_killed_at_any_rename_leaves_a_consistent_export(run, two_models, monkeypatch, at):
     expected, real = two_models, (artifacts._roll_back, artifacts._discard, os.replace)
     monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
     monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
     monkeypatch.setattr(os, "replace", failing_replace(at, Killed()))
     with pytest.raises(Killed):
-        export_run(run)
+        export_run(run, **FLOAT32)
     for name, function in zip(("_roll_back", "_discard"), real):
         monkeypatch.setattr(artifacts, name, function)
     monkeypatch.setattr(os, "replace", real[2])
-    assert which_model(run, expected) == "old"  # export.json, renamed last, was not
+    assert which_model(run, expected) == "old"  # the manifest, renamed last, was not
     assert staging_folders(run)  # the killed export's snapshot is still there
     artifacts.recover(run)  # what the next export does first
     assert staging_folders(run) == []
     assert which_model(run, expected) == "old"  # now straight from the run folder's own paths
-    export_run(run)
+    export_run(run, **FLOAT32)
     assert which_model(run, expected) == "new"
 
 
@@ -360,7 +365,7 @@ def test_export_killed_after_its_commit_is_kept_and_cleaned_up(run, two_models, 
     expected, real = two_models, artifacts._discard
     monkeypatch.setattr(artifacts, "_discard", lambda *args: (_ for _ in ()).throw(Killed()))
     with pytest.raises(Killed):
-        export_run(run)
+        export_run(run, **FLOAT32)
     monkeypatch.setattr(artifacts, "_discard", real)
     assert which_model(run, expected) == "new" and staging_folders(run)
     artifacts.recover(run)
@@ -373,22 +378,23 @@ def test_first_export_killed_before_its_commit_leaves_no_artifacts(exported, tmp
     shutil.copy(exported["dcgan"][0] / "model.keras", run)
     monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
     monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
-    monkeypatch.setattr(os, "replace", failing_replace(3, Killed()))  # all but export.json renamed
+    monkeypatch.setattr(os, "replace", failing_replace(3, Killed()))  # all but the manifest renamed
     with pytest.raises(Killed):
-        export_run(run)
+        export_run(run, **FLOAT32)
     monkeypatch.undo()
     with pytest.raises(ArtifactError, match="has no export"):
         read_manifest(run)
     artifacts.recover(run)
-    assert sorted(os.listdir(run)) == [artifacts.LOCK_FILE, "model.keras", "saved_model", "tflite"]
+    assert sorted(os.listdir(run)) == [artifacts.LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
     assert os.listdir(os.path.join(run, "saved_model")) == os.listdir(os.path.join(run, "tflite")) == []
+    assert os.listdir(os.path.join(run, "exports", "1")) == []
 
 
 def test_stale_staging_folders_are_removed_by_the_next_export(run):
     os.makedirs(os.path.join(run, ".export-abc123", "new", "saved_model", "1"))
     with open(os.path.join(run, ".export-abc123", "new", "export.json"), "w") as f:
         f.write("{half")
-    export_run(run)
+    export_run(run, **FLOAT32)
     assert staging_folders(run) == []
     verify_export(run)
 
@@ -398,7 +404,7 @@ def test_a_second_export_of_the_same_run_waits_its_turn(run):
     with open(os.path.join(run, artifacts.LOCK_FILE), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(ExportError, match="another `zoo export` is writing"):
-            export_run(run)
+            export_run(run, **FLOAT32)
 
 
 # kill -9 at random moments --------------------------------------------------------
@@ -423,19 +429,24 @@ CHILD = textwrap.dedent("""
             return function(*args, **kwargs)
         return wrapper
 
-    for name in ("write_saved_model", "convert_saved_model", "run_saved_model", "run_tflite", "_install", "_discard"):
+    for name in ("write_saved_model", "convert_saved_model", "load_signatures", "signature_runners", "_install",
+                 "_discard"):
         setattr(artifacts, name, announce(name, getattr(artifacts, name)))
-    real_replace = os.replace
+    real_replace, asides = os.replace, []
 
     def replace(src, dst):
         real_replace(src, dst)
-        say("renamed " + os.path.basename(dst))
+        name = os.path.relpath(dst, run).replace(os.sep, "/")
+        if name.startswith(artifacts.STAGING_PREFIX):  # the journal, or an old folder moved aside
+            asides.append(name)
+            name = "aside" if name.endswith("/old") else "journal"
+        say("renamed " + name)
 
     os.replace = replace
     say("ready")
     sys.stdin.readline()
     say("export_run")
-    export_run(run)
+    export_run(run, variants=("float32",), latency_runs=5)
     say("done")
 """)
 
@@ -484,10 +495,10 @@ def test_kill_9_during_export_never_leaves_a_damaged_export(run, staged, tmp_pat
     rng = random.Random(0)
     # The first export runs to the end and times an export; then kills at
     # random moments, then right after each rename of the replacement (it
-    # takes milliseconds, too short to hit by chance): new .tflite + old rest,
-    # version folder moved aside, new folder + old export.json, committed.
-    plan = ["done", "random", "random", "random", "renamed generator_float32.tflite", "renamed old",
-            "renamed 1", "renamed export.json"]
+    # takes milliseconds, too short to hit by chance): new tflite folder + old
+    # rest, old SavedModel folder moved aside, new folders + old manifest, committed.
+    plan = ["done", "random", "random", "random", "renamed tflite/1", "renamed aside",
+            "renamed saved_model/1", "renamed exports/1/model_card.json"]
     current, export_seconds, report = "old", None, []
     children = [Child(str(script), run, plan[0])]
     for i, stop_at in enumerate(plan):

@@ -11,14 +11,14 @@ import hashlib
 import os
 
 import keras
-import tensorflow as tf
 
 from training import data
 from training.files import atomic_path, atomic_write_json
+from zoo import card as cards
 
 FEATURE_LAYER = "features"
 MODEL_FILE = "classifier.keras"
-CARD_FILE = "card.json"
+CARD_FILE = cards.CARD_FILE
 
 
 def build_classifier(image_shape, num_classes, feature_dim=128):
@@ -43,7 +43,7 @@ def sha256_of(path):
 
 def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None,
                      train_split="train", test_split="test"):
-    """Trains the domain classifier of `dataset`; writes classifier.keras and card.json.
+    """Trains the domain classifier of `dataset`; writes classifier.keras and model_card.json.
 
     Args:
         dataset: labelled TFDS dataset.
@@ -85,21 +85,19 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
     path = os.path.join(out, MODEL_FILE)
     with atomic_path(path) as temporary:
         inference.save(temporary)
-    card = {
-        "dataset": dataset,
-        "image_shape": list(image_shape),
-        "num_classes": int(num_classes),
-        "feature_layer": FEATURE_LAYER,
-        "test_accuracy": round(float(accuracy), 4),
-        "train_split": train_split,
-        "test_split": test_split,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "seed": seed,
-        "sha256": sha256_of(path),
-        "command": command,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-    }
+    card = cards.new_card(
+        "classifier",
+        name=f"{dataset}_classifier",
+        version=1,
+        dataset=cards.dataset_entry(dataset, getattr(builder.info.features[label_key], "names", None)),
+        training={"command": command, "config": {
+            "train_split": train_split, "test_split": test_split, "epochs": epochs,
+            "batch_size": batch_size, "seed": seed}},
+        metrics={"test_accuracy": round(float(accuracy), 4)},
+        files={MODEL_FILE: sha256_of(path)},
+        image={"shape": list(image_shape), "dtype": "uint8", "pixel_normalisation": "uint8 / 255 in [0, 1]"},
+        num_classes=int(num_classes),
+        feature_layer=FEATURE_LAYER,
+    )
     atomic_write_json(os.path.join(out, CARD_FILE), card)
     return card

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from training.data import normalise_images
 from training.metrics.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE, sha256_of
+from zoo import card as cards
 
 SAVED_MODELS = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
 
@@ -48,15 +49,15 @@ class DomainExtractor:
                 f"--out {folder}`."
             )
         try:
-            self.card = json.loads(card_path.read_text())
-            if not isinstance(self.card, dict):
-                raise ValueError("not a JSON object")
+            self.card = cards.check_card(json.loads(card_path.read_text()), str(card_path))
+            if self.card["kind"] != "classifier" or MODEL_FILE not in self.card["files"]:
+                raise ValueError(f"not a classifier's card (kind {self.card['kind']!r})")
         except (ValueError, UnicodeDecodeError) as error:
             raise ExtractorUnavailableError(
                 f"{str(card_path)!r} is damaged ({error}); train the classifier again."
             ) from None
         self.weights_sha256 = sha256_of(model_path)
-        if self.card.get("sha256") not in (None, self.weights_sha256):
+        if self.card["files"][MODEL_FILE] != self.weights_sha256:
             raise ExtractorUnavailableError(
                 f"{str(model_path)!r} does not match the sha256 in its card; "
                 "it was modified or damaged: train it again."
@@ -66,7 +67,7 @@ class DomainExtractor:
             classifier = keras.models.load_model(model_path, safe_mode=True)
             self.image_shape = tuple(classifier.input_shape[1:])
             self.num_classes = int(self.card["num_classes"])
-            self.name = f"domain:{self.card['dataset']}"
+            self.name = f"domain:{self.card['dataset']['name']}"
             features = classifier.get_layer(FEATURE_LAYER).output
         except Exception as error:  # Keras raises many types for damaged archives
             raise ExtractorUnavailableError(
