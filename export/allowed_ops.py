@@ -21,12 +21,13 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 #: Ops of the top-level graph and of every function a signature can reach.
 SERVING_OPS = frozenset({
-    "AddV2", "All", "Assert", "AssignVariableOp", "BiasAdd", "BitwiseXor", "Cast", "ConcatV2",
-    "Const", "Conv2D", "Conv2DBackpropInput", "Cos", "Equal", "FloorDiv", "FloorMod", "GatherV2", "Greater",
-    "GreaterEqual", "Identity", "If", "Less", "LeakyRelu", "LessEqual", "Log", "LogicalAnd", "MatMul", "Maximum",
-    "Minimum", "Mul", "NoOp", "Pack", "Placeholder", "Range", "ReadVariableOp", "Relu", "Reshape",
-    "RightShift", "Round", "Rsqrt", "SelectV2", "Shape", "Sigmoid", "Sqrt", "Squeeze",
-    "StatefulPartitionedCall", "StridedSlice", "Sub", "Tanh", "VarHandleOp", "VarIsInitializedOp",
+    "Abs", "AddV2", "All", "Assert", "AssignVariableOp", "BiasAdd", "BitwiseXor", "Cast",
+    "ConcatV2", "Const", "Conv2D", "Conv2DBackpropInput", "Cos", "Equal", "FloorDiv", "FloorMod",
+    "GatherV2", "Greater", "GreaterEqual", "Identity", "If", "LeakyRelu", "Less", "LessEqual",
+    "Log", "LogicalAnd", "MatMul", "Maximum", "Minimum", "Mul", "NoOp", "Pack", "Placeholder",
+    "Range", "ReadVariableOp", "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2",
+    "Shape", "Sigmoid", "Sqrt", "Squeeze", "StatefulPartitionedCall", "StridedSlice", "Sub", "Tanh",
+    "VarHandleOp", "VarIsInitializedOp",
 })
 
 #: Ops of the saver's two graph nodes and of their `_traced_save` /

@@ -320,12 +320,13 @@ def _stage(model, new, version, context):
     sources = {}
     contents, variants = {}, {}
     for variant in context["variants"]:
-        if variant.batch_size not in sources:
-            sources[variant.batch_size] = os.path.join(os.path.dirname(new), f"tflite_graph_{variant.batch_size}")
-            write_saved_model(model, sources[variant.batch_size], TFLITE, batch_size=variant.batch_size)
+        graph = (variant.batch_size, variant.quantization == "int8")
+        if graph not in sources:
+            sources[graph] = os.path.join(os.path.dirname(new), f"tflite_graph_{len(sources)}")
+            write_saved_model(model, sources[graph], TFLITE, batch_size=graph[0], integer_tail=graph[1])
         try:
             content = convert_saved_model(
-                sources[variant.batch_size], keys, variant.quantization,
+                sources[graph], keys, variant.quantization,
                 _representative_dataset(model, keys) if variant.quantization == "int8" else None)
         except TFLiteConversionError as error:
             if variant.batch_size is None:  # optional: written only where it converts

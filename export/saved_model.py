@@ -23,7 +23,7 @@ ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_files=None):
+def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_files=None, integer_tail=False):
     """Writes `model`'s signatures for `target` as a SavedModel at `path`.
 
     Args:
@@ -33,6 +33,8 @@ def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_fi
             `TFLITE` (the graph a `.tflite` file is converted from).
         batch_size: None for a dynamic batch; TFLite wants 1.
         extra_files: `{name: bytes}` written into `assets.extra/`.
+        integer_tail: the image tail full-integer TFLite files are converted
+            from (`export.signatures.Graph.pixels`).
     """
     archive = keras.export.ExportArchive()
     # The networks the signatures call: not the discriminator, nor optimizer state.
@@ -40,7 +42,7 @@ def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_fi
         if network is not None:
             archive.track(network)
     for signature in signatures_for(model, target):
-        archive.add_endpoint(signature.name, signature.tf_function(model, target, batch_size))
+        archive.add_endpoint(signature.name, signature.tf_function(model, target, batch_size, integer_tail))
     archive.write_out(path, verbose=False)
     for name, content in (extra_files or {}).items():
         write_durably(os.path.join(path, ASSETS_EXTRA, name), content)

@@ -26,6 +26,7 @@ bounds") instead of returning an image for an input outside the contract.
 
 import dataclasses
 
+import keras
 import tensorflow as tf
 
 from zoo.images import from_uint8, to_uint8
@@ -46,7 +47,7 @@ class Signature:
         inputs: model -> `{name: (dtype, shape)}`, shape without the batch
             dimension, or None for an input that is a scalar.
         outputs: model -> `{name: (dtype, shape)}` likewise.
-        function: `(model, checks, **inputs) -> {name: tensor}`.
+        function: `(model, graph, **inputs) -> {name: tensor}`, `graph` a `Graph`.
         targets: the artifacts that carry it.
         applies: model -> whether the model has it.
     """
@@ -72,24 +73,64 @@ class Signature:
                     for name, (dtype, shape) in specs.items()}
         return {"inputs": describe(self.inputs(model)), "outputs": describe(self.outputs(model))}
 
-    def tf_function(self, model, target, batch_size):
-        """The signature as a `tf.function` for `target` (`SAVED_MODEL` or `TFLITE`)."""
-        checks = Checks(target, model)
+    def tf_function(self, model, target, batch_size, integer_tail=False):
+        """The signature as a `tf.function` for `target` (`SAVED_MODEL` or `TFLITE`).
+
+        `integer_tail=True` builds the image tail for full-integer files
+        (see `Graph.pixels`).
+        """
+        graph = Graph(target, model, integer_tail)
         names = list(self.inputs(model))
 
         def signature(*args):
-            return self.function(model, checks, **dict(zip(names, args)))
+            return self.function(model, graph, **dict(zip(names, args)))
 
         signature.__name__ = self.name
         return tf.function(signature, input_signature=self.specs(model, batch_size))
 
 
-class Checks:
-    """Input checks inside the graph: asserts in a SavedModel, builtin-only guards in TFLite."""
+#: Pre-activation clip of the integer tail: sigmoid(8) * 255 = 254.91, so
+#: nothing visible is cut, and the last layer's int8 range is [-8, 8].
+TAIL_CLIP = 8.0
 
-    def __init__(self, target, model):
+
+class Graph:
+    """How a graph treats its inputs and outputs: checks (asserts in a SavedModel, builtin-only
+    guards in TFLite) and the image tail."""
+
+    def __init__(self, target, model, integer_tail=False):
         self.strict = target == SAVED_MODEL
         self.num_classes = model.num_classes
+        self.model = model
+        self.tail = _integer_tail(model) if integer_tail else None
+
+    def pixels(self, z, label):
+        """uint8 images of latents `z` (and labels).
+
+        The plain tail is `to_uint8(generator(z))`. Full-integer conversion
+        calibrates that badly: the last layer's recorded range reaches
+        hundreds where tanh is flat beyond 4, and `tanh + 1` got the range of
+        the op after it, leaving a few grey levels. The integer tail computes
+        the same pixels so every range is fixed or bounded: the last layer
+        without its activation (kernel and bias doubled for tanh, as
+        (tanh(p) + 1) / 2 = sigmoid(2p)), clipped to +-8 (its int8 range),
+        then sigmoid (a fixed int8 output scale) times 255, pinned to the
+        uint8 grid by a fake-quant node the converter honours and removes.
+        """
+        inputs = z if label is None else [z, label]
+        if self.tail is None:
+            return to_uint8(self.model.generator(inputs, training=False), self.model.pixel_range)
+        trunk, last, scale = self.tail
+        features = trunk(inputs, training=False)
+        logits = keras.ops.conv_transpose(
+            features, scale * last.kernel, strides=last.strides, padding=last.padding,
+            output_padding=last.output_padding, data_format=last.data_format,
+            dilation_rate=last.dilation_rate)
+        if last.use_bias:
+            logits = logits + scale * last.bias
+        pixels = tf.sigmoid(tf.clip_by_value(logits, -TAIL_CLIP, TAIL_CLIP)) * 255.0
+        pixels = tf.quantization.fake_quant_with_min_max_args(pixels, min=0.0, max=255.0, num_bits=8)
+        return tf.cast(tf.round(pixels), tf.uint8)
 
     def _require(self, tensor, ok, message, shown):
         """`tensor`, once `ok` (a bool tensor) holds everywhere; otherwise the run fails."""
@@ -129,6 +170,22 @@ class Checks:
             "truncation outside (0, 1]: use psi in (0, 1], 1 is off; got", truncation)
 
 
+def _integer_tail(model):
+    """`(trunk, last layer, logit scale)` for the integer tail, or None if the generator has another end.
+
+    Needs a last `Conv2DTranspose` with tanh over pixel range (-1, 1) or
+    sigmoid over (0, 1); other generators keep the plain tail.
+    """
+    generator = model.generator
+    last = generator.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    scale = {("tanh", (-1.0, 1.0)): 2.0, ("sigmoid", (0.0, 1.0)): 1.0}.get(
+        (activation, tuple(model.pixel_range)))
+    if scale is None or not isinstance(last, keras.layers.Conv2DTranspose):
+        return None
+    return keras.Model(generator.inputs, last.input), last, scale
+
+
 def _label_input(model):
     return {"label": (tf.int32, ())} if model.num_classes else {}
 
@@ -145,57 +202,52 @@ def _seed_spec(model):
     return {"seed": (tf.int32, ())}
 
 
-def _generator_images(model, z, label):
-    inputs = z if label is None else [z, label]
-    return to_uint8(model.generator(inputs, training=False), model.pixel_range)
+def _latents(model, graph, seed):
+    return latents_from_seeds(graph.seeds(seed), model.latent_dim, model.latent_prior)
 
 
-def _latents(model, checks, seed):
-    return latents_from_seeds(checks.seeds(seed), model.latent_dim, model.latent_prior)
+def _labels(graph, label):
+    return None if label is None else graph.labels(label)
 
 
-def _labels(checks, label):
-    return None if label is None else checks.labels(label)
+def serving_default(model, graph, z, label=None):
+    z, *rest = graph.batch(z, *([] if label is None else [label]))
+    return {"images": graph.pixels(z, _labels(graph, rest[0] if rest else None))}
 
 
-def serving_default(model, checks, z, label=None):
-    z, *rest = checks.batch(z, *([] if label is None else [label]))
-    return {"images": _generator_images(model, z, _labels(checks, rest[0] if rest else None))}
+def generate(model, graph, seed, label=None):
+    seed, *rest = graph.batch(seed, *([] if label is None else [label]))
+    z = _latents(model, graph, seed)
+    return {"images": graph.pixels(z, _labels(graph, rest[0] if rest else None))}
 
 
-def generate(model, checks, seed, label=None):
-    seed, *rest = checks.batch(seed, *([] if label is None else [label]))
-    z = _latents(model, checks, seed)
-    return {"images": _generator_images(model, z, _labels(checks, rest[0] if rest else None))}
+def generate_truncated(model, graph, seed, truncation, label=None):
+    seed, *rest = graph.batch(seed, *([] if label is None else [label]))
+    z = _latents(model, graph, seed) * graph.truncation(truncation)
+    return {"images": graph.pixels(z, _labels(graph, rest[0] if rest else None))}
 
 
-def generate_truncated(model, checks, seed, truncation, label=None):
-    seed, *rest = checks.batch(seed, *([] if label is None else [label]))
-    z = _latents(model, checks, seed) * checks.truncation(truncation)
-    return {"images": _generator_images(model, z, _labels(checks, rest[0] if rest else None))}
+def latents(model, graph, seed):
+    (seed,) = graph.batch(seed)
+    return {"z": _latents(model, graph, seed)}
 
 
-def latents(model, checks, seed):
-    (seed,) = checks.batch(seed)
-    return {"z": _latents(model, checks, seed)}
-
-
-def _posterior(model, checks, images, label):
-    images, *rest = checks.batch(images, *([] if label is None else [label]))
+def _posterior(model, graph, images, label):
+    images, *rest = graph.batch(images, *([] if label is None else [label]))
     x = from_uint8(images, model.pixel_range)
-    label = _labels(checks, rest[0] if rest else None)
+    label = _labels(graph, rest[0] if rest else None)
     z_mean, z_log_var = model.encoder(x if label is None else [x, label], training=False)
     return z_mean, z_log_var, label
 
 
-def encode(model, checks, images, label=None):
-    z_mean, z_log_var, _ = _posterior(model, checks, images, label)
+def encode(model, graph, images, label=None):
+    z_mean, z_log_var, _ = _posterior(model, graph, images, label)
     return {"z_mean": z_mean, "z_log_var": z_log_var}
 
 
-def reconstruct(model, checks, images, label=None):
-    z_mean, _, label = _posterior(model, checks, images, label)
-    return {"images": _generator_images(model, z_mean, label)}
+def reconstruct(model, graph, images, label=None):
+    z_mean, _, label = _posterior(model, graph, images, label)
+    return {"images": graph.pixels(z_mean, label)}
 
 
 def _is_autoencoder(model):

@@ -125,22 +125,30 @@ def latents_from_seeds(seeds, latent_dim, prior="normal"):
     """
     per = _UNIFORMS[check_prior(prior)]
     seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int32)
-    draws = uniform_draws(seeds, latent_dim * per)
-    # Exactly representable: (k + 0.5) / 2^24 for k < 2^24, never 0 or 1.
-    uniform = (tf.cast(draws, tf.float32) + 0.5) * (1.0 / 2**24)
-    uniform = tf.reshape(uniform, [-1, latent_dim, per])
+    # Sliced as integers: quantizing converters leave int32 tensors alone, so
+    # every float op below is one an int8 file can keep in float32.
+    draws = tf.reshape(uniform_draws(seeds, latent_dim * per), [-1, latent_dim, per])
+
+    def uniform(k):
+        # Exactly representable: (draw + 0.5) / 2^24 for draw < 2^24, never 0 or 1.
+        return (tf.cast(draws[..., k], tf.float32) + 0.5) * (1.0 / 2**24)
+
+    def normal(k):  # Box-Muller from draws k and k + 1, (n, latent_dim)
+        angle = uniform(k + 1)
+        angle = _TWO_PI_PARTS[0] * angle + _TWO_PI_PARTS[1] * angle + _TWO_PI_PARTS[2] * angle
+        return tf.sqrt(-2.0 * tf.math.log(uniform(k))) * tf.math.cos(angle)
+
     if prior == "uniform":
-        return 2.0 * uniform[..., 0] - 1.0
-    radius = tf.sqrt(-2.0 * tf.math.log(uniform[..., 0::2]))
-    angle = uniform[..., 1::2]
-    angle = _TWO_PI_PARTS[0] * angle + _TWO_PI_PARTS[1] * angle + _TWO_PI_PARTS[2] * angle
-    normal = radius * tf.math.cos(angle)  # (n, latent_dim, per / 2)
+        return 2.0 * uniform(0) - 1.0
     if prior == "normal":
-        return normal[..., 0]
-    # The first candidate inside [-2, 2] (TensorFlow's truncated normal).
-    result = tf.clip_by_value(normal[..., -1], -2.0, 2.0)
+        return normal(0)
+    # The first candidate inside [-2, 2] (TensorFlow's truncated normal); the
+    # last one clipped (by selects: MINIMUM/MAXIMUM are needed quantized
+    # elsewhere in an int8 file, and these ops must stay float32 there).
+    last = normal(2 * (_TRUNCATION_TRIES - 1))
+    result = tf.where(last > 2.0, 2.0, tf.where(last < -2.0, -2.0, last))
     for attempt in reversed(range(_TRUNCATION_TRIES - 1)):
-        candidate = normal[..., attempt]
+        candidate = normal(2 * attempt)
         result = tf.where(tf.abs(candidate) <= 2.0, candidate, result)
     return result
 
