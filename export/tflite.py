@@ -70,8 +70,8 @@ class Variant:
 VARIANTS = (
     Variant("float32", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
     Variant("float16", "float16", max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
-    Variant("dynamic_int8", "dynamic_range", max_abs_diff=64, min_psnr=30.0, max_fd_increase=0.05),
-    Variant("int8", "int8", max_abs_diff=128, min_psnr=25.0, max_fd_increase=0.10),
+    Variant("dynamic_int8", "dynamic_range", max_abs_diff=64, min_psnr=35.0, max_fd_increase=0.05),
+    Variant("int8", "int8", max_abs_diff=128, min_psnr=35.0, max_fd_increase=0.10),
     Variant("float32_dynamic_batch", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01,
             batch_size=None),
 )

@@ -82,8 +82,8 @@ def test_variant_thresholds_are_the_documented_ones():
     assert thresholds == {
         "float32": (1, 40.0, 0.01),
         "float16": (1, 40.0, 0.01),
-        "dynamic_int8": (64, 30.0, 0.05),
-        "int8": (128, 25.0, 0.10),
+        "dynamic_int8": (64, 35.0, 0.05),
+        "int8": (128, 35.0, 0.10),
         "float32_dynamic_batch": (1, 40.0, 0.01),
     }
 
