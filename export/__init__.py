@@ -1,9 +1,12 @@
 """Export a trained generator to SavedModel (TF Serving) and TFLite (LiteRT).
 
 Works from a saved `.keras` model and the zoo model surface (`generator`,
-`latent_dim`, `pixel_range`); it never imports `training`. `export_run`
-writes an export all or nothing; the reading functions check one before
-anything in it runs.
+`encoder`, `latent_dim`, `latent_prior`, `pixel_range`, `num_classes`); it
+never imports `training`. The signatures (`export.signatures`) and the TFLite
+variants (`export.tflite.VARIANTS`) are tables that one loop in
+`export.artifacts` writes, checks and measures; `export_run` writes a version
+all or nothing, with its model card; the reading functions check an export
+before anything in it runs.
 """
 
 from export.artifacts import ExportError, export_run

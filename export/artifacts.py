@@ -313,12 +313,45 @@ def _stage(model, new, version, context):
     saved_model_quality = _measure(load_signatures(saved_model_dir), model, reference)
     _check_parity("the SavedModel", saved_model_quality)
 
+    lite = signatures_for(model, TFLITE)
+    contents, variants = _tflite_variants(model, new, tflite_path, lite, context, reference, keras_fd)
+
+    card = _card(model, version, context, served, lite, variants, keras_fd, saved_model_quality)
+    # Each .tflite holds a copy without the .tflite digests (each file's
+    # digest depends on the copy it holds).
+    tflite_files = [entry["path"] for entry in variants.values() if entry.get("path")]
+    embedded = json.dumps(cards.without_files(card, tflite_files), indent=2).encode()
+    for filename, content in contents.items():
+        content = with_metadata(content, CARD_METADATA, embedded)
+        write_durably(run_path(new, f"{tflite_path}/{filename}"), content)
+    for entry in variants.values():
+        if entry.get("path"):
+            entry["bytes"] = os.path.getsize(run_path(new, entry["path"]))
+            entry["sha256"] = sha256_file(run_path(new, entry["path"]))
+            card["files"][entry["path"]] = entry["sha256"]
+    # The SavedModel holds a copy written before its own digests join the
+    # card (adding the copy changes them).
+    inner = os.path.join(saved_model_dir, ASSETS_EXTRA, cards.CARD_FILE)
+    write_durably(inner, json.dumps(cards.without_files(card, []), indent=2).encode())
+    fsync_tree(saved_model_dir)
+    files = file_digests(saved_model_dir)
+    card["saved_model"]["files"] = files
+    card["saved_model"]["sha256"] = folder_digest(files)
+    card["files"].update({f"{saved_model_path}/{name}": digest for name, digest in files.items()})
+    card["files"] = dict(sorted(card["files"].items()))
+    fsync_tree(run_path(new, tflite_path))
+    write_durably(run_path(new, manifest_path(version)), json.dumps(card, indent=2).encode())
+    fsync_tree(new)
+    return card
+
+
+def _tflite_variants(model, new, tflite_path, lite, context, reference, keras_fd):
+    """Converts, measures and gates each chosen variant; returns `({filename: bytes}, {variant: entry})`."""
+    keys = [signature.name for signature in lite]
     # TFLite from static-batch graphs: a dynamic batch adds Shape/Pack ops that
     # fail builtin-only conversion of some generators and break delegates.
-    lite = signatures_for(model, TFLITE)
-    keys = [signature.name for signature in lite]
-    sources = {}
-    contents, variants = {}, {}
+    sources, contents, variants = {}, {}, {}
+    os.makedirs(run_path(new, tflite_path), exist_ok=True)
     for variant in context["variants"]:
         graph = (variant.batch_size, variant.quantization == "int8")
         if graph not in sources:
@@ -333,12 +366,15 @@ def _stage(model, new, version, context):
                 variants[variant.name] = {"written": False, "reason": str(error)}
                 continue
             raise ExportError(f"{variant.name}: {error}") from None
-        quality = _measure(signature_runners(content), model, reference)
-        variant_fd = fd(_artifact_generator(signature_runners(content), model)) if fd else None
-        fd_increase = None if variant_fd is None else variant_fd / keras_fd - 1.0
+        runners = signature_runners(content)
+        quality = _measure(runners, model, reference)
         if variant.name == "float32":
             _check_parity("the float32 .tflite file", quality)
+        variant_fd = context["fd"](_artifact_generator(runners, model)) if context["fd"] else None
+        fd_increase = None if variant_fd is None else variant_fd / keras_fd - 1.0
         failed = _gate(variant, quality, fd_increase)
+        if variant.name == "float32" and failed:
+            raise ExportError(f"the float32 .tflite file fails its quality gate ({failed}); nothing was replaced.")
         entry = {
             "written": failed is None or context["force"],
             "batch_size": variant.batch_size,
@@ -353,36 +389,8 @@ def _stage(model, new, version, context):
         if entry["written"]:
             contents[variant.filename] = content
             entry["path"] = f"{tflite_path}/{variant.filename}"
-            entry["unembedded_bytes"] = len(content)
         variants[variant.name] = entry
-
-    card = _card(model, version, context, served, lite, variants, keras_fd, saved_model_quality)
-    # Each .tflite holds a copy without the .tflite digests (each file's
-    # digest depends on the copy it holds).
-    tflite_files = [entry["path"] for entry in variants.values() if entry.get("path")]
-    embedded = json.dumps(cards.without_files(card, tflite_files), indent=2).encode()
-    for filename, content in contents.items():
-        content = with_metadata(content, CARD_METADATA, embedded)
-        write_durably(run_path(new, f"{tflite_path}/{filename}"), content)
-    for name, entry in variants.items():
-        if entry.get("path"):
-            entry["bytes"] = os.path.getsize(run_path(new, entry["path"]))
-            entry["sha256"] = sha256_file(run_path(new, entry["path"]))
-            card["files"][entry["path"]] = entry["sha256"]
-    # The SavedModel holds a copy without its own digests (adding it changes them).
-    own = [path for path in card["files"] if path.startswith(f"{saved_model_path}/")]
-    inner = os.path.join(saved_model_dir, ASSETS_EXTRA, cards.CARD_FILE)
-    write_durably(inner, json.dumps(cards.without_files(card, own), indent=2).encode())
-    fsync_tree(saved_model_dir)
-    files = file_digests(saved_model_dir)
-    card["saved_model"]["files"] = files
-    card["saved_model"]["sha256"] = folder_digest(files)
-    card["files"].update({f"{saved_model_path}/{name}": digest for name, digest in files.items()})
-    card["files"] = dict(sorted(card["files"].items()))
-    fsync_tree(run_path(new, tflite_path))
-    write_durably(run_path(new, manifest_path(version)), json.dumps(card, indent=2).encode())
-    fsync_tree(new)
-    return card
+    return contents, variants
 
 
 def _check_parity(what, quality):

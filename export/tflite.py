@@ -16,7 +16,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from export.saved_model import INPUT, OUTPUT, SIGNATURE, feeds
+from export.saved_model import OUTPUT, SIGNATURE, feeds
 
 #: Calibration draws per signature for full-integer quantization. Too few
 #: have given NaN at TRANSPOSE_CONV (tensorflow#39720).
@@ -303,5 +303,3 @@ def run_tflite(model_path_or_content, z, labels=None, num_threads=2):
     """Runs `serving_default` on each row of `z` (and `labels`)."""
     return load_runner(model_path_or_content, num_threads)(z, labels)
 
-
-__all__ = ["INPUT", "OUTPUT", "VARIANTS", "Variant", "convert_saved_model"]

@@ -9,7 +9,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import zoo
 from export import ExportError, artifacts, export_run, open_saved_model, open_tflite, read_manifest
@@ -272,13 +271,20 @@ def test_fd_gate_uses_the_callers_fd(tmp_path):
     def fake_fd(generate):
         images = generate(8, 0)
         calls.append(images)
-        return 10.0 if len(calls) == 1 else 12.0  # every variant 20% worse than Keras
+        return 12.0 if len(calls) == 3 else 10.0  # Keras, float32 alike; int8 20% worse
 
     manifest = export_run(str(tmp_path), variants=("float32", "int8"), latency_runs=5, fd=fake_fd)
-    assert manifest["metrics"]["fd"] == 10.0
+    assert manifest["metrics"]["fd"] == 10.0 and manifest["tflite"]["float32"]["fd_increase"] == 0.0
     assert manifest["tflite"]["int8"]["fd_increase"] == pytest.approx(0.2)
     assert "FD +20.0% > +10%" in manifest["tflite"]["int8"]["failed"]
+    assert manifest["tflite"]["int8"]["written"] is False
     np.testing.assert_array_equal(calls[0], model.sample(8, seed=0))
+    # The float32 file is the reference: failing its gate fails the export.
+    scores = iter([10.0, 12.0])  # Keras, then float32
+    with pytest.raises(ExportError, match=r"float32 .tflite file fails its quality gate \(FD \+20.0% > \+1%\)"):
+        export_run(str(tmp_path), version=2, variants=("float32",), latency_runs=5,
+                   fd=lambda generate: next(scores))
+    assert not (tmp_path / "exports" / "2").exists()
 
 
 def test_reexport_replaces_only_its_version(tmp_path):
