@@ -5,12 +5,9 @@ against the float32 Keras generator; `export.artifacts` converts, measures and
 gates every variant in one loop.
 """
 
-import contextlib
 import dataclasses
 import json
-import os
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -106,40 +103,17 @@ def convert_saved_model(saved_model_dir, signature_keys, quantization=None, repr
     elif quantization == "int8":
         converter.representative_dataset = representative_dataset
     try:
-        with _native_stderr_quiet():
-            if quantization != "int8":
-                return converter.convert()
-            # Selective quantization, the stock converter's public way to
-            # keep chosen op types in float32.
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter, debug_dataset=representative_dataset,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS)))
-            return debugger.get_nondebug_quantized_model()
+        if quantization != "int8":
+            return converter.convert()
+        # Selective quantization, the stock converter's public way to keep
+        # chosen op types in float32.
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=representative_dataset,
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS)))
+        return debugger.get_nondebug_quantized_model()
     except Exception as error:  # The converter raises ConverterError and others.
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise TFLiteConversionError(f"TFLite conversion with builtin ops only failed: {first}") from None
-
-
-@contextlib.contextmanager
-def _native_stderr_quiet():
-    """Hides what the converter's C++ calibrator prints to fd 2 ("fully_quantize: 0, ...").
-
-    Only where TensorFlow's own logs are asked to be quiet
-    (`TF_CPP_MIN_LOG_LEVEL` >= 2, as `zoo` sets it without `--verbose`);
-    conversion errors still arrive as exceptions.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def with_metadata(content, name, data):

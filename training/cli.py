@@ -195,8 +195,10 @@ def cmd_export(args):
     if run is not None:
         dataset = dataset_entry(run.dataset, _class_names(run))
     variants = args.variants.split(",") if args.variants else None
-    manifest = export_run(args.run, version=args.version, force=args.force, fd=fd, dataset=dataset,
-                          variants=variants)
+    # The int8 calibrator prints from C++ ("fully_quantize: 0, ..."); errors arrive as exceptions.
+    with contextlib.nullcontext() if args.verbose else _native_stderr_to_devnull():
+        manifest = export_run(args.run, version=args.version, force=args.force, fd=fd, dataset=dataset,
+                              variants=variants)
     version = manifest["version"]
     print(f"exported version {version} of {args.run} ({fd_note}):")
     print(f"  SavedModel  {manifest['saved_model']['path']}/  signatures: {', '.join(manifest['signatures'])}")
@@ -518,6 +520,20 @@ def _user_errors():
 
 
 @contextlib.contextmanager
+def _native_stderr_to_devnull():
+    """Points file descriptor 2 at /dev/null: what TensorFlow's C++ side prints goes nowhere."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _quiet_native_logs():
     """Silences what TensorFlow's C++ side prints to stderr while it loads.
 
@@ -527,18 +543,8 @@ def _quiet_native_logs():
     TensorFlow is imported.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with _native_stderr_to_devnull():
         import tensorflow as tf
-
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     import logging
     import warnings
 
@@ -554,8 +560,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose:
-        with _quiet_native_logs():
-            pass
+        _quiet_native_logs()
     try:
         args.handler(args)
     except _user_errors() as error:

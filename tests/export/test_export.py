@@ -34,10 +34,11 @@ def every_variant(request, tmp_path_factory):
     return run, model, manifest
 
 
-@pytest.fixture(params=zoo.names())
-def exported_run(request, tmp_path):
-    model, _ = _export(request.param, tmp_path)
-    return tmp_path, model
+@pytest.fixture(scope="module", params=zoo.names())
+def exported_run(request, tmp_path_factory):
+    run = tmp_path_factory.mktemp(request.param)
+    model, _ = _export(request.param, run)
+    return run, model
 
 
 def _seed_inputs(model, seeds):
