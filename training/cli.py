@@ -208,10 +208,12 @@ def cmd_export(args):
             print(f"  {name:22s} no       ({entry.get('reason', '')[:80]})")
             continue
         quality, latency = entry["quality"], entry["latency_ms"]
-        fd_text = "" if entry["fd"] is None else f"{entry['fd']:.2f}"
+        fd_text = "-" if entry["fd"] is None else f"{entry['fd']:.2f}"
+        ms_text = "-" if latency is None else f"{latency['median']:.3f}"
+        psnr_text = "same" if quality["psnr"] is None else f"{quality['psnr']:.1f}"
         print(f"  {name:22s} {'yes' if entry['written'] else 'no':8s} {entry.get('bytes', 0):9d} "
-              f"{latency['median'] if latency else float('nan'):7.3f} {quality['psnr'] or float('inf'):6.1f} "
-              f"{quality['max_abs_diff']:8d} {fd_text:>7s}" + (f"  ({entry['failed']})" if entry["failed"] else ""))
+              f"{ms_text:>7s} {psnr_text:>6s} {quality['max_abs_diff']:8d} {fd_text:>7s}"
+              + (f"  ({entry['failed']})" if entry["failed"] else ""))
     print(f"  model card: {os.path.join(args.run, 'exports', str(version), 'model_card.json')}")
 
 
