@@ -284,6 +284,8 @@ def _representative_dataset(model, signature_keys):
 def _gate(variant, quality, fd_increase):
     """Why `variant` fails its thresholds, or None if it passes."""
     problems = []
+    if quality["latents_max_abs_diff"] > LATENT_TOLERANCE:
+        problems.append(f"latents differ by {quality['latents_max_abs_diff']:.2g} > {LATENT_TOLERANCE}")
     if quality["max_abs_diff"] > variant.max_abs_diff:
         problems.append(f"max pixel difference {quality['max_abs_diff']} > {variant.max_abs_diff}")
     if quality["psnr"] is not None and quality["psnr"] < variant.min_psnr:

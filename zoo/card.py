@@ -10,8 +10,10 @@ Keys (all cards): `schema_version`, `kind` ("generator" or "classifier"),
 `name`, `version`, `dataset` (`name`, `licence`, `class_names`),
 `training` (`command`, `config`), `metrics`, `files` (`{path: sha256}`,
 paths relative to the folder the card describes), `frameworks`.
-Generator cards add `model`, `latent`, `image`, `signatures`, `parity`,
-`tflite` (per-variant size, speed and quality) and `serving`.
+Generator cards (`zoo export`) add `model`, `latent`, `image`,
+`signatures`, `limits`, `parity`, `saved_model`, `tflite` (per-variant size,
+speed, ops and quality) and `serving`; classifier cards add `image`,
+`num_classes` and `feature_layer`.
 """
 
 import copy

@@ -6,8 +6,9 @@
 server, on a phone and in Python.
 
 The draw is a counter-based generator made only of int32 arithmetic that
-never overflows, then float math that exists as TFLite builtins
-(FLOOR_DIV, FLOOR_MOD, MUL, SUB, CAST, LOG, SQRT, COS, SELECT). TensorFlow's
+never overflows, then float math, all of it TFLite builtins (FLOOR_DIV,
+FLOOR_MOD, MUL, SUB, BITWISE_XOR, RIGHT_SHIFT, CAST, LOG, SQRT, COS, SELECT).
+TensorFlow's
 own stateless random ops cannot be used: they need
 `StatelessRandomGetKeyCounter`, which TFLite does not have, and TFLite's
 builtin RANDOM_STANDARD_NORMAL is seeded at conversion and changes on every
@@ -16,9 +17,11 @@ invoke. So this is written by hand, from the textbook parts:
 - multiplication modulo the Mersenne prime 2^31 - 1 by Schrage's method
   (Park & Miller's "minimal standard" multiplier 48271), which keeps every
   intermediate inside int32;
-- a fold `x + floor(x / 2^16)` and a round constant between multiplications,
-  so the mix is not affine modulo the prime (an affine hash makes the latents
-  of seed s + 1 a fixed shift of those of seed s) and 0 is not a fixed point;
+- xorshifts (`x ^ (x >> 16)`, `x ^ (x >> 13)`) and a round constant around
+  each multiplication, so the mix is not affine modulo the prime (an affine
+  hash, and bit rotations are multiplications modulo 2^31 - 1, makes the
+  latents of seed s + 1 a fixed shift of those of seed s) and 0 is not a
+  fixed point;
 - each uniform comes from mixing the seed's key with a mixed counter, so row
   `i` depends only on `seeds[i]` and element `k` only on `(seed, k)`;
 - 24 bits of each draw make a float32 uniform in (0, 1) exactly; normals by
@@ -42,7 +45,7 @@ SEED_LIMIT = 2**31 - 1
 _PRIME = SEED_LIMIT
 _MULTIPLIER = 48271  # Park, Miller & Stockmeyer 1993
 _QUOTIENT, _REMAINDER = divmod(_PRIME, _MULTIPLIER)  # Schrage: r < q, so no overflow
-#: Added in each mixing round (digits of pi and e, below the prime).
+#: Added in each mixing round (digits of the square roots of 2, 3 and 5, below the prime).
 _ROUND_CONSTANTS = (1414213562, 1732050807, 2236067977 - _PRIME)
 #: Normal candidates per truncated-normal draw: all of them fall outside
 #: [-2, 2] with probability 0.0455^6 < 1e-8, and the last is then clipped.
