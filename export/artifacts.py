@@ -16,12 +16,10 @@ An export is all or nothing, also when the process is killed at any moment:
    and the float32 `.tflite` file agree on the quality seeds to 1/255 (else
    nothing is replaced); every other variant is measured and dropped (unless
    `force`) when it loses more quality than its `Variant` allows.
-2. The paths about to be replaced are hard-linked into
-   `RUN/.export-XXXX/previous/` and a journal records what existed.
-3. The version's tflite folder and SavedModel folder are renamed in (old ones
-   moved aside), and `exports/N/model_card.json` is renamed into place last:
-   that rename is the commit. Everything is fsynced first.
-4. The staging folder is deleted.
+2. `export.install` puts it in place: snapshots what it replaces, renames
+   the version's tflite and SavedModel folders in and
+   `exports/N/model_card.json` last (that rename is the commit), then
+   deletes the staging folder.
 
 Re-exporting version N touches version N only. Until the commit the old
 manifest still describes the previous export, whose files are at their paths
@@ -31,29 +29,20 @@ files back at once; a killed one is rolled back (or, if it had committed,
 cleaned up) by the next export of the same run.
 """
 
-import contextlib
 import json
 import math
 import os
 import re
-import shutil
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
 import zoo
-from zoo import card as cards
+from export import install
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.files import (
-    file_digests,
-    folder_digest,
-    fsync_directory,
-    fsync_tree,
-    link_copy,
-    sha256_file,
-    write_durably,
-)
+from export.files import file_digests, folder_digest, fsync_tree, sha256_file, write_durably
+from export.install import run_path
 from export.saved_model import (
     ASSETS_EXTRA,
     WARMUP_FILE,
@@ -73,6 +62,7 @@ from export.tflite import (
     signature_runners,
     with_metadata,
 )
+from zoo import card as cards
 from zoo.latents import SEED_LIMIT, labels_from_seeds, latents_from_seeds
 
 #: Every artifact is compared with Keras on the images of these seeds.
@@ -82,19 +72,10 @@ PARITY_TOLERANCE = 1
 #: Largest difference between the latents Python and an artifact make from one seed.
 LATENT_TOLERANCE = 1e-5
 MANIFEST_FILE = "model_card.json"
-#: Staging folders (and the snapshot of what they replace) start with this.
-STAGING_PREFIX = ".export-"
-LOCK_FILE = ".export.lock"
-_JOURNAL = "journal.json"
 
 
 class ExportError(RuntimeError):
     """Export failed: bad input, conversion failure, broken parity, or another export running."""
-
-
-def run_path(run_dir, relative):
-    """`run_dir` joined with a `/`-separated path from a manifest."""
-    return os.path.join(run_dir, *relative.split("/"))
 
 
 def manifest_path(version):
@@ -159,17 +140,22 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         "name": os.path.basename(os.path.abspath(run_dir)),
         "variants": chosen,
     }
-    with _exclusive(run_dir):
-        _recover(run_dir)
-        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=run_dir)
-        try:
-            manifest = _stage(model, os.path.join(staging, "new"), version, context)
-            _install(run_dir, staging, manifest)
-        except BaseException:
-            _roll_back(run_dir, staging)  # if this fails too, the next export finishes it
-            _discard(staging)
-            raise
-        _discard(staging)
+    try:
+        with install.exclusive(run_dir):
+            install.recover_unlocked(run_dir)
+            staging = tempfile.mkdtemp(prefix=install.STAGING_PREFIX, dir=run_dir)
+            try:
+                manifest = _stage(model, os.path.join(staging, "new"), version, context)
+                # The version's folders, then its manifest: that rename commits.
+                install.install(run_dir, staging, [f"tflite/{version}", f"saved_model/{version}",
+                                                   manifest_path(version)])
+            except BaseException:
+                install.roll_back(run_dir, staging)  # if this fails too, the next export finishes it
+                install.discard(staging)
+                raise
+            install.discard(staging)
+    except install.ExportBusyError as error:
+        raise ExportError(str(error)) from None
     return manifest
 
 
@@ -437,127 +423,3 @@ def _card(model, version, context, served, lite, variants, keras_fd, saved_model
         tflite=variants,
         serving={"minimum_tf_serving": "2.21", "warmup": f"{ASSETS_EXTRA}/{WARMUP_FILE}"},
     )
-
-
-def _install(run_dir, staging, manifest):
-    """Snapshots what the new export replaces, then renames it in, export.json last."""
-    version = manifest["version"]
-    paths = [f"tflite/{version}", manifest["saved_model"]["path"], manifest_path(version)]
-    existed = {}
-    for path in paths:
-        existed[path] = os.path.lexists(run_path(run_dir, path))
-        if existed[path]:
-            link_copy(run_path(run_dir, path), run_path(os.path.join(staging, "previous"), path))
-    if any(existed.values()):
-        fsync_tree(os.path.join(staging, "previous"))
-    journal = {"paths": existed, "manifest": manifest_path(version),
-               "manifest_sha256": _manifest_sha256(run_dir, manifest_path(version))}
-    write_durably(os.path.join(staging, _JOURNAL + ".tmp"), json.dumps(journal).encode())
-    os.replace(os.path.join(staging, _JOURNAL + ".tmp"), os.path.join(staging, _JOURNAL))
-    fsync_directory(staging)
-    for path in paths:  # the manifest last: its rename is the commit
-        _put(run_path(os.path.join(staging, "new"), path), run_path(run_dir, path), staging)
-
-
-def _put(source, destination, staging):
-    """Renames `source` to `destination`; an old folder there is moved into `staging` first."""
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
-    if os.path.isdir(source) and os.path.lexists(destination):
-        _aside(destination, staging)
-    os.replace(source, destination)  # atomic for files; folders: the window readers tolerate
-    fsync_directory(os.path.dirname(destination))
-
-
-def _aside(path, staging):
-    os.replace(path, os.path.join(tempfile.mkdtemp(prefix="replaced-", dir=staging), "old"))
-
-
-def _manifest_sha256(run_dir, relative):
-    path = run_path(run_dir, relative)
-    return sha256_file(path) if os.path.isfile(path) else None
-
-
-def _same_content(a, b):
-    if os.path.isdir(a) != os.path.isdir(b) or not os.path.lexists(b):
-        return False
-    if os.path.isdir(a):
-        return file_digests(a) == file_digests(b)
-    return sha256_file(a) == sha256_file(b)
-
-
-def _roll_back(run_dir, staging):
-    """Puts back what a journaled, uncommitted export replaced (idempotent)."""
-    try:
-        with open(os.path.join(staging, _JOURNAL)) as f:
-            journal = json.load(f)
-            existed, manifest = journal["paths"], journal["manifest"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no journal: nothing in the run folder was touched yet
-    # The manifest first: readers then see the old one and find the old
-    # files by digest, at their paths or in `previous/`, while the rest follows.
-    for path in sorted(existed, key=lambda path: path != manifest):
-        current, saved = run_path(run_dir, path), run_path(os.path.join(staging, "previous"), path)
-        if existed[path]:
-            if not _same_content(saved, current):
-                # Linked copy: `previous/` stays whole if this is interrupted too.
-                restored = os.path.join(tempfile.mkdtemp(prefix="restore-", dir=staging), "old")
-                link_copy(saved, restored)
-                _put(restored, current, staging)
-        elif os.path.lexists(current):
-            _aside(current, staging)
-            fsync_directory(os.path.dirname(current))
-
-
-def _discard(staging):
-    """Deletes a staging folder, its journal first (a half-deleted snapshot must not be restored)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(staging, _JOURNAL))
-    fsync_directory(staging)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def recover(run_dir):
-    """Finishes exports of `run_dir` that were killed: rolls back uncommitted ones, deletes leftovers.
-
-    `export_run` does this first; readers do not need it (they find the
-    previous export's files by digest).
-
-    Raises:
-        ExportError: an export of `run_dir` is running.
-    """
-    with _exclusive(run_dir):
-        _recover(run_dir)
-
-
-def _recover(run_dir):
-    for name in sorted(os.listdir(run_dir)):
-        folder = os.path.join(run_dir, name)
-        if not name.startswith(STAGING_PREFIX) or not os.path.isdir(folder):
-            continue
-        try:
-            with open(os.path.join(folder, _JOURNAL)) as f:
-                journal = json.load(f)
-                recorded, manifest = journal["manifest_sha256"], journal["manifest"]
-        except (OSError, ValueError, KeyError, TypeError):
-            recorded = False  # never started replacing files
-        if recorded is not False and _manifest_sha256(run_dir, manifest) == recorded:
-            _roll_back(run_dir, folder)  # killed before its manifest was renamed in
-        _discard(folder)
-
-
-@contextlib.contextmanager
-def _exclusive(run_dir):
-    """Holds `run_dir/.export.lock` (an advisory lock the OS drops if the process dies)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; run one export per folder at a time
-        yield
-        return
-    with open(os.path.join(run_dir, LOCK_FILE), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ExportError(
-                f"another `zoo export` is writing {run_dir!r}; wait for it to finish, then export again."
-            ) from None
-        yield

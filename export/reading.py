@@ -30,7 +30,8 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.artifacts import STAGING_PREFIX, manifest_path, run_path, versions
+from export.artifacts import manifest_path, versions
+from export.install import STAGING_PREFIX, run_path
 from zoo.card import SCHEMA_VERSION
 from export.files import folder_digest, relative_files, sha256_bytes
 from export.saved_model import OUTPUT, SIGNATURE, feeds, runners

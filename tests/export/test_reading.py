@@ -19,7 +19,7 @@ import pytest
 
 import zoo
 from export import (
-    ArtifactError, ExportError, artifacts, export_run, open_saved_model, open_tflite, read_manifest,
+    ArtifactError, ExportError, artifacts, export_run, install, open_saved_model, open_tflite, read_manifest,
     verify_export,
 )
 from export.files import file_digests, folder_digest
@@ -57,7 +57,7 @@ def which_model(run, candidates):
 
 
 def staging_folders(run):
-    return sorted(name for name in os.listdir(run) if name.startswith(artifacts.STAGING_PREFIX))
+    return sorted(name for name in os.listdir(run) if name.startswith(install.STAGING_PREFIX))
 
 
 @pytest.fixture(scope="module")
@@ -343,18 +343,18 @@ class Killed(BaseException):
 
 @pytest.mark.parametrize("at", range(6))
 def test_export_killed_at_any_rename_leaves_a_consistent_export(run, two_models, monkeypatch, at):
-    expected, real = two_models, (artifacts._roll_back, artifacts._discard, os.replace)
-    monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
-    monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
+    expected, real = two_models, (install.roll_back, install.discard, os.replace)
+    monkeypatch.setattr(install, "roll_back", lambda *args: None)
+    monkeypatch.setattr(install, "discard", lambda *args: None)
     monkeypatch.setattr(os, "replace", failing_replace(at, Killed()))
     with pytest.raises(Killed):
         export_run(run, **FLOAT32)
-    for name, function in zip(("_roll_back", "_discard"), real):
-        monkeypatch.setattr(artifacts, name, function)
+    for name, function in zip(("roll_back", "discard"), real):
+        monkeypatch.setattr(install, name, function)
     monkeypatch.setattr(os, "replace", real[2])
     assert which_model(run, expected) == "old"  # the manifest, renamed last, was not
     assert staging_folders(run)  # the killed export's snapshot is still there
-    artifacts.recover(run)  # what the next export does first
+    install.recover(run)  # what the next export does first
     assert staging_folders(run) == []
     assert which_model(run, expected) == "old"  # now straight from the run folder's own paths
     export_run(run, **FLOAT32)
@@ -362,13 +362,13 @@ def test_export_killed_at_any_rename_leaves_a_consistent_export(run, two_models,
 
 
 def test_export_killed_after_its_commit_is_kept_and_cleaned_up(run, two_models, monkeypatch):
-    expected, real = two_models, artifacts._discard
-    monkeypatch.setattr(artifacts, "_discard", lambda *args: (_ for _ in ()).throw(Killed()))
+    expected, real = two_models, install.discard
+    monkeypatch.setattr(install, "discard", lambda *args: (_ for _ in ()).throw(Killed()))
     with pytest.raises(Killed):
         export_run(run, **FLOAT32)
-    monkeypatch.setattr(artifacts, "_discard", real)
+    monkeypatch.setattr(install, "discard", real)
     assert which_model(run, expected) == "new" and staging_folders(run)
-    artifacts.recover(run)
+    install.recover(run)
     assert which_model(run, expected) == "new" and staging_folders(run) == []
 
 
@@ -376,16 +376,16 @@ def test_first_export_killed_before_its_commit_leaves_no_artifacts(exported, tmp
     run = str(tmp_path / "first")
     os.makedirs(run)
     shutil.copy(exported["dcgan"][0] / "model.keras", run)
-    monkeypatch.setattr(artifacts, "_roll_back", lambda *args: None)
-    monkeypatch.setattr(artifacts, "_discard", lambda *args: None)
+    monkeypatch.setattr(install, "roll_back", lambda *args: None)
+    monkeypatch.setattr(install, "discard", lambda *args: None)
     monkeypatch.setattr(os, "replace", failing_replace(3, Killed()))  # all but the manifest renamed
     with pytest.raises(Killed):
         export_run(run, **FLOAT32)
     monkeypatch.undo()
     with pytest.raises(ArtifactError, match="has no export"):
         read_manifest(run)
-    artifacts.recover(run)
-    assert sorted(os.listdir(run)) == [artifacts.LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
+    install.recover(run)
+    assert sorted(os.listdir(run)) == [install.LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
     assert os.listdir(os.path.join(run, "saved_model")) == os.listdir(os.path.join(run, "tflite")) == []
     assert os.listdir(os.path.join(run, "exports", "1")) == []
 
@@ -401,7 +401,7 @@ def test_stale_staging_folders_are_removed_by_the_next_export(run):
 
 def test_a_second_export_of_the_same_run_waits_its_turn(run):
     fcntl = pytest.importorskip("fcntl")
-    with open(os.path.join(run, artifacts.LOCK_FILE), "a") as lock:
+    with open(os.path.join(run, install.LOCK_FILE), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(ExportError, match="another `zoo export` is writing"):
             export_run(run, **FLOAT32)
@@ -414,6 +414,7 @@ CHILD = textwrap.dedent("""
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     sys.path.insert(0, sys.argv[3])
     import export.artifacts as artifacts
+    import export.install as install
     from export import export_run
 
     run, pause_at = sys.argv[1], sys.argv[2]
@@ -429,15 +430,16 @@ CHILD = textwrap.dedent("""
             return function(*args, **kwargs)
         return wrapper
 
-    for name in ("write_saved_model", "convert_saved_model", "load_signatures", "signature_runners", "_install",
-                 "_discard"):
-        setattr(artifacts, name, announce(name, getattr(artifacts, name)))
+    for module, name in [(artifacts, "write_saved_model"), (artifacts, "convert_saved_model"),
+                         (artifacts, "load_signatures"), (artifacts, "signature_runners"),
+                         (install, "install"), (install, "discard")]:
+        setattr(module, name, announce(name, getattr(module, name)))
     real_replace, asides = os.replace, []
 
     def replace(src, dst):
         real_replace(src, dst)
         name = os.path.relpath(dst, run).replace(os.sep, "/")
-        if name.startswith(artifacts.STAGING_PREFIX):  # the journal, or an old folder moved aside
+        if name.startswith(install.STAGING_PREFIX):  # the journal, or an old folder moved aside
             asides.append(name)
             name = "aside" if name.endswith("/old") else "journal"
         say("renamed " + name)
@@ -527,7 +529,7 @@ def test_kill_9_during_export_never_leaves_a_damaged_export(run, staged, tmp_pat
         current = found
     print(f"export took {export_seconds:.1f} s; kills (last phase reached, export read back): {report[1:]}")
     assert report[0] == ("done", "new")
-    artifacts.recover(run)  # what the next export does first
+    install.recover(run)  # what the next export does first
     assert staging_folders(run) == []
     assert which_model(run, expected) == current
     verify_export(run)
