@@ -184,11 +184,11 @@ def _export_fd(run, n):
 def cmd_export(args):
     from export import export_run
     from zoo.card import dataset_entry
-    from training.train import load_run_config
+    from training.train import RunFolderError, load_run_config
 
     try:
         run = load_run_config(args.run)
-    except Exception:  # a model.keras from a user's own script: no run settings
+    except RunFolderError:  # a model.keras from a user's own script: no run settings
         run = None
     fd, fd_note = _export_fd(run, args.fd_samples)
     dataset = None
