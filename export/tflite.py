@@ -13,7 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from export.saved_model import OUTPUT, SIGNATURE, feeds
+from export.saved_model import SIGNATURE
 
 #: Calibration draws per signature for full-integer quantization. Too few
 #: have given NaN at TRANSPOSE_CONV (tensorflow#39720).
@@ -265,15 +265,3 @@ def batched(runner):
 
     run.details = details
     return run
-
-
-def load_runner(model_path_or_content, num_threads=2):
-    """`serving_default` of a `.tflite` file as `(z (n, d), labels=None) -> uint8 images`."""
-    run = signature_runners(model_path_or_content, num_threads)[SIGNATURE]
-    return lambda z, labels=None: run(**feeds(z, labels))[OUTPUT]
-
-
-def run_tflite(model_path_or_content, z, labels=None, num_threads=2):
-    """Runs `serving_default` on each row of `z` (and `labels`)."""
-    return load_runner(model_path_or_content, num_threads)(z, labels)
-
