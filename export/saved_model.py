@@ -37,10 +37,10 @@ def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_fi
             from (`export.signatures.Graph.pixels`).
     """
     archive = keras.export.ExportArchive()
-    # The networks the signatures call: not the discriminator, nor optimizer state.
-    for network in [model.generator, getattr(model, "encoder", None)]:
-        if network is not None:
-            archive.track(network)
+    # Not `archive.track(network)`: the endpoints already capture the variables
+    # they use (the generator's and encoder's, not the discriminator's nor any
+    # optimizer state), and tracking them too writes every weight twice, as a
+    # Keras wrapper and as its tf.Variable (keras-team/keras#23553).
     for signature in signatures_for(model, target):
         archive.add_endpoint(signature.name, signature.tf_function(model, target, batch_size, integer_tail))
     archive.write_out(path, verbose=False)

@@ -216,6 +216,32 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         super().set_model(_AtomicSaving(model))
 
 
+class BestModelCheckpoint(AtomicModelCheckpoint):
+    """Keeps the model of the epoch with the best `monitor` value (atomically).
+
+    `ModelCheckpoint(save_best_only=True)` for metrics measured only on some
+    epochs (`GeneratorMetrics(every=K)`): epochs without the value are
+    skipped quietly instead of warning. A resumed run passes the best value
+    of its history as `initial_value_threshold`, so a worse model never
+    replaces the kept one.
+    """
+
+    def __init__(self, filepath, monitor="val_fd", mode="min", **kwargs):
+        super().__init__(filepath, monitor=monitor, mode=mode, save_best_only=True, verbose=0, **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and self.monitor in logs:
+            super().on_epoch_end(epoch, logs)
+
+
+def best_of_history(history, key="val_fd", mode="min"):
+    """The best recorded `key` value of a `JSONHistory` history, or None."""
+    values = [v for v in history.get(key, []) if v is not None and math.isfinite(v)]
+    if not values:
+        return None
+    return min(values) if mode == "min" else max(values)
+
+
 class TrainingBackup(keras.callbacks.Callback):
     """Backs up the whole training state so a killed run continues exactly.
 

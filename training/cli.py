@@ -96,13 +96,36 @@ def _positive_float(text):
     return value
 
 
+def _model_folder(text):
+    """A run folder named on the command line, or the checked folder of a shipped model."""
+    import zoo
+
+    return zoo.shipped.resolve(text)
+
+
+def _output_path(run, name):
+    """Where a command writes `name` for `run`: inside a run folder, in the current
+    directory for a shipped model (its folder is never written)."""
+    import zoo
+
+    if zoo.shipped.is_shipped(run):
+        return f"{os.path.basename(os.path.normpath(run))}_{name}"
+    return os.path.join(run, name)
+
+
 def cmd_train(args):
+    import zoo
     from training.config import RunConfig
     from training.train import load_run_config, train
 
+    if zoo.shipped.is_shipped(args.out):
+        raise UsageError(f"--out {args.out!r} is a shipped model's folder, which is never written; "
+                         "choose another --out.")
+
     if args.resume:
         settings = ("model", "preset", "set", "dataset", "split", "validation_split", "batch_size",
-                    "steps_per_epoch", "seed", "lr", "d_lr", "g_lr", "data_dir")
+                    "steps_per_epoch", "seed", "lr", "d_lr", "g_lr", "data_dir",
+                    "metrics", "metrics_every", "metrics_samples")
         given = [d for d in settings if getattr(args, d) != args.parser.get_default(d)]
         if given:
             flags = ", ".join("--" + d.replace("_", "-") for d in given)
@@ -149,6 +172,9 @@ def cmd_train(args):
             seed=args.seed,
             deterministic=args.deterministic,
             learning_rates=learning_rates,
+            metrics=args.metrics or [],
+            metrics_every=args.metrics_every,
+            metrics_samples=args.metrics_samples,
             data_dir=args.data_dir,
             out=args.out,
         )
@@ -156,41 +182,24 @@ def cmd_train(args):
         print(f"Run written to {args.out}")
 
 
-def _export_fd(run, n):
-    """`fd(generate)` for `export_run`: the evaluator's FD at `n` images, or None where it cannot run.
-
-    FD needs the run's dataset to have a domain extractor and a test split;
-    without them the variants are gated by PSNR and pixel differences only.
-    """
-    from training.data import DatasetUnavailableError
-    from training.metrics import evaluate as evaluation
-    from training.metrics.features import ExtractorUnavailableError, get_extractor
-
-    if not n or run is None:
-        return None, "FD not measured (--fd-samples 0)" if not n else "FD not measured (no config.json)"
-    try:
-        extractor = get_extractor("domain", run.dataset)
-        evaluation.real_features(extractor, run.dataset, "test", n, data_dir=run.data_dir)
-    except (ExtractorUnavailableError, DatasetUnavailableError) as error:
-        return None, f"FD not measured: {error}"
-
-    def fd(generate):
-        return evaluation.evaluate(generate, extractor, run.dataset, metrics=["fd"], n=n, seed=0,
-                                   split="test", data_dir=run.data_dir)["fd"]
-
-    return fd, f"FD on {n} images vs the {run.dataset} test split (domain extractor)"
-
-
 def cmd_export(args):
     from export import export_run
+    from training.metrics.evaluate import export_fd
     from zoo.card import dataset_entry
     from training.train import RunFolderError, load_run_config
 
+    import zoo
+
+    args.run = _model_folder(args.run)
+    if zoo.shipped.is_shipped(args.run):
+        raise UsageError(f"{args.run!r} is a shipped model, already exported (its saved_model/, tflite/ and "
+                         "exports/ folders); its folder is never written. To export it again, copy the "
+                         "folder and export the copy.")
     try:
         run = load_run_config(args.run)
     except RunFolderError:  # a model.keras from a user's own script: no run settings
         run = None
-    fd, fd_note = _export_fd(run, args.fd_samples)
+    fd, fd_note = export_fd(run, args.fd_samples)
     dataset = None
     if run is not None:
         dataset = dataset_entry(run.dataset, _class_names(run))
@@ -227,6 +236,19 @@ def _class_names(run):
         return None
 
 
+def _training_metrics(text):
+    """`--metrics fd,dc`: metric groups `GeneratorMetrics` can measure during training."""
+    from training.metrics.evaluate import METRICS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    allowed = sorted(set(METRICS) - {"reconstruction"})
+    unknown = [name for name in names if name not in allowed]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown training metric {', '.join(unknown) or repr(text)}; choose from {','.join(allowed)}")
+    return names
+
+
 def _labels(text):
     """`--labels 3` or `--labels 0,1,2` -> a list of ints."""
     try:
@@ -239,6 +261,7 @@ def cmd_sample(args):
     import zoo
     from training.images import make_grid, write_png
 
+    args.run = _model_folder(args.run)
     model = zoo.load(os.path.join(args.run, "model.keras"))
     labels, columns = None, None
     if args.labels is not None:
@@ -253,7 +276,7 @@ def cmd_sample(args):
         images = model.sample(args.n, seed=args.seed, truncation=args.truncation, labels=labels).numpy()
     except ValueError as error:
         raise UsageError(str(error)) from None
-    out = args.out or os.path.join(args.run, f"samples_seed{args.seed}.png")
+    out = args.out or _output_path(args.run, f"samples_seed{args.seed}.png")
     write_png(out, make_grid(images, columns=columns))
     print(f"{args.n} samples written to {out}")
 
@@ -301,28 +324,19 @@ def _artifact_generator(run, artifact, version=None):
 
 
 def cmd_evaluate(args):
-    from training.data import normalise_images
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
     from training.files import atomic_write_json
     from training.train import load_run_config
-    from zoo.images import to_uint8
 
     try:
         metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    args.run = _model_folder(args.run)
     run = load_run_config(args.run)
     generate, model = _artifact_generator(args.run, args.artifact, args.export_version)
-    reconstruct = None
-    if model is not None and hasattr(model, "encoder"):
-        def reconstruct(images, labels):
-            # The real images in the model's shape, exactly as training fed them.
-            scaled = normalise_images(images, model.image_shape, model.pixel_range)
-            inputs = (scaled, labels.astype("int32")) if model.num_classes else scaled
-            outputs = model.predict(inputs, batch_size=500, verbose=0)
-            return (to_uint8(scaled, model.pixel_range).numpy(),
-                    to_uint8(outputs, model.pixel_range).numpy())
+    reconstruct = evaluation.model_reconstructor(model) if model is not None else None
     extractor = get_extractor(args.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
     try:
@@ -334,10 +348,10 @@ def cmd_evaluate(args):
         raise UsageError(str(error)) from None
     nearest = result.pop("nearest_train_index", None)
     if nearest is not None:
-        atomic_write_json(os.path.join(args.run, "nearest_train.json"),
+        atomic_write_json(_output_path(args.run, "nearest_train.json"),
                           {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
     result["artifact"] = args.artifact
-    atomic_write_json(os.path.join(args.run, "metrics.json"), result)
+    atomic_write_json(_output_path(args.run, "metrics.json"), result)
     print(json.dumps(result, indent=2))
 
 
@@ -369,6 +383,13 @@ def cmd_list(args):
         model_name, arguments = zoo.preset(name)
         rates = zoo.preset_learning_rates(name)
         print(f"  {name:24s} {model_name}: {arguments}" + (f" {rates}" if rates else ""))
+    print("\nShipped models (zoo sample NAME, zoo.load(NAME); 10k generated vs the 10k test images):")
+    for name in zoo.shipped.names():
+        card = zoo.shipped.card(name)
+        measured = card.get("metrics", {})
+        figures = ", ".join(f"{key} {measured[key]:.3g}" for key in ("fd", "coverage", "class_accuracy", "psnr")
+                            if isinstance(measured.get(key), (int, float)))
+        print(f"  {name:24s} {card.get('model', '?')}: {figures}")
     print("\nDatasets (zoo train --dataset NAME; any TFDS image dataset works):")
     for name in data.KNOWN_DATASETS:
         print(f"  {name:14s} {data.availability(name, args.data_dir)}")
@@ -422,6 +443,13 @@ def build_parser():
     train.add_argument("--lr", type=_positive_float, help="learning rate (single-optimizer models)")
     train.add_argument("--d-lr", type=_positive_float, help="discriminator learning rate (GANs)")
     train.add_argument("--g-lr", type=_positive_float, help="generator learning rate (GANs)")
+    train.add_argument("--metrics", type=_training_metrics, metavar="NAME[,NAME...]",
+                       help="generator metrics logged as val_* (e.g. fd,dc); with fd, best.keras "
+                            "keeps the epoch of lowest val_fd")
+    train.add_argument("--metrics-every", type=_positive, default=1, metavar="K",
+                       help="measure the metrics every K epochs (default: 1)")
+    train.add_argument("--metrics-samples", type=_positive, default=2000, metavar="N",
+                       help="generated and real images per measurement (default: 2000)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--deterministic", action="store_true",
@@ -456,7 +484,7 @@ def build_parser():
     export.set_defaults(handler=cmd_export)
 
     sample = commands.add_parser("sample", help="write a grid of samples from a run's model")
-    sample.add_argument("run", help="run folder holding model.keras")
+    sample.add_argument("run", help="run folder holding model.keras, or a shipped model's name (see `zoo list`)")
     sample.add_argument("-n", "--n", type=_positive, default=64, help="number of samples (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
     sample.add_argument("--truncation", type=float, default=1.0,
@@ -464,7 +492,7 @@ def build_parser():
     sample.add_argument("--labels", type=_labels, metavar="K[,K...]",
                         help="conditional models: the class of every image (3), or classes to "
                         "repeat, one per grid column (0,1,2); default: every class in turn")
-    sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png)")
+    sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png; for a shipped model NAME_samples_seed<SEED>.png in the current directory)")
     sample.set_defaults(handler=cmd_sample)
 
     evaluate = commands.add_parser(
@@ -472,7 +500,7 @@ def build_parser():
         description="Generate N images from an artifact, compare them with N real images "
         "in a feature space and write RUN/metrics.json.",
     )
-    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("run", help="run folder, or a shipped model's name (see `zoo list`)")
     evaluate.add_argument("--metrics", help="comma list of fd,kid,is,pr,dc,coverage,classes,"
                           "memorisation,reconstruction (default: fd,kid,is,pr,dc,classes; "
                           "plus reconstruction for VAEs)")
@@ -516,8 +544,9 @@ def _user_errors():
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
+    from zoo.shipped import ShippedModelError
 
-    return (UsageError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
+    return (UsageError, ShippedModelError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
             ExtractorUnavailableError, LabelMismatchError, BackupError)
 
 

@@ -27,6 +27,12 @@ class RunConfig:
     #: TensorFlow's op determinism: bitwise-reproducible runs and resumes.
     deterministic: bool = False
     learning_rates: dict = dataclasses.field(default_factory=dict)
+    #: Generator metrics (`training.metrics.evaluate.METRICS` groups, e.g.
+    #: ["fd", "dc"]) measured every `metrics_every` epochs on
+    #: `metrics_samples` images; logged as `val_*`, and `best.keras` is kept by FD.
+    metrics: list = dataclasses.field(default_factory=list)
+    metrics_every: int = 1
+    metrics_samples: int = 2000
     grid_size: int = 64
     grid_seed: int = 0
     data_dir: Optional[str] = None

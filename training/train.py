@@ -21,13 +21,16 @@ import tensorflow as tf
 
 import zoo
 from training import data
-from training.callbacks import (AtomicModelCheckpoint, BackupError, JSONHistory, NonFiniteError,
-                                SampleGrid, TerminateOnNonFinite, TrainingBackup, read_backup_position,
-                                read_history, record_stop)
+from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
+                                GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
+                                TerminateOnNonFinite, TrainingBackup, best_of_history,
+                                read_backup_position, read_history, record_stop)
 from training.config import RunConfig, environment
 from training.files import atomic_write, remove_stale_temporaries
 
 MODEL_FILE = "model.keras"
+#: The model of the epoch with the lowest `val_fd`, with `--metrics fd`.
+BEST_FILE = "best.keras"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 BACKUP_FILE = "backup.npz"
@@ -43,6 +46,7 @@ class RunFolderError(RuntimeError):
 def _paths(out):
     return {
         "model": os.path.join(out, MODEL_FILE),
+        "best": os.path.join(out, BEST_FILE),
         "config": os.path.join(out, CONFIG_FILE),
         "history": os.path.join(out, HISTORY_FILE),
         "backup": os.path.join(out, BACKUP_FILE),
@@ -53,7 +57,7 @@ def _paths(out):
 
 #: What a run folder holds besides its config: removed by --overwrite, so no
 #: grid, log or export of the old model survives next to the new one.
-RUN_OUTPUTS = (MODEL_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
+RUN_OUTPUTS = (MODEL_FILE, BEST_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
                "exports", "metrics.json", "nearest_train.json", ".export.lock")
 
 
@@ -214,6 +218,7 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
     callbacks = [
         TerminateOnNonFinite(),
         AtomicModelCheckpoint(paths["model"]),
+        *_metric_callbacks(run, paths, resume),  # before the history and TensorBoard: they log val_*
         JSONHistory(paths["history"]),
         SampleGrid(paths["samples"], n=run.grid_size, seed=run.grid_seed, log_dir=paths["logs"]),
         keras.callbacks.TensorBoard(paths["logs"]),
@@ -237,6 +242,19 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
     finally:
         backup._stop_skipping()  # noqa: SLF001 (fit may end by an exception while skipping)
     return model
+
+
+def _metric_callbacks(run, paths, resume):
+    """`GeneratorMetrics` for `run.metrics`, and with FD the keeper of `best.keras`."""
+    if not run.metrics:
+        return []
+    callbacks = [GeneratorMetrics(run.dataset, run.metrics, n=run.metrics_samples,
+                                  every=run.metrics_every, data_dir=run.data_dir, verbose=0)]
+    if "fd" in run.metrics:
+        best = best_of_history(read_history(paths["history"])) if resume else None
+        callbacks.append(BestModelCheckpoint(paths["best"], monitor="val_fd", mode="min",
+                                             initial_value_threshold=best))
+    return callbacks
 
 
 def _writable(out):

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
 from zoo import vae  # noqa: F401  (registers vae, beta_vae)
 from zoo import conditional  # noqa: F401  (registers cgan, cvae)
+from zoo import shipped
 from zoo.conditional import ConditionalGAN, ConditionalVAE
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
 from zoo.latents import latents_from_seeds
@@ -37,4 +38,5 @@ __all__ = [
     "names",
     "preset",
     "preset_learning_rates",
+    "shipped",
 ]

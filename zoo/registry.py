@@ -78,7 +78,11 @@ def create(name, **hyperparameters):
 
 
 def load(path):
-    """Loads a zoo model from a `.keras` file, refusing classes it did not register.
+    """Loads a zoo model, refusing classes it did not register.
+
+    `path` is a `.keras` file, a run folder (its `model.keras`), or the name
+    of a shipped model (`zoo.shipped.names()`, e.g. "dcgan_fashion_mnist"),
+    whose file is checked against its card's sha256 first.
 
     Keras's `safe_mode` only stops code embedded in the file; the allow-list
     also stops a file that names some other importable class.
@@ -86,8 +90,17 @@ def load(path):
     Raises:
         ModelFileError: the file is missing, not a `.keras` archive, or not a
             zoo model.
+        zoo.shipped.ShippedModelError: an unknown name, or a shipped file that
+            differs from its card.
     """
+    from zoo import shipped
+
     path = os.fspath(path)
+    if not os.path.exists(path) and not path.endswith(".keras"):
+        shipped.check_files(os.path.basename(shipped.folder(path, verify=False)), ["model.keras"])
+        path = os.path.join(shipped.folder(path, verify=False), "model.keras")
+    elif os.path.isdir(path):
+        path = os.path.join(path, "model.keras")
     if not os.path.isfile(path):
         raise ModelFileError(f"no model file at {path!r}; train one with `zoo train`.")
     try:

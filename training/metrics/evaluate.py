@@ -97,6 +97,26 @@ def model_generator(model):
     return generate
 
 
+def model_reconstructor(model):
+    """`reconstruct(images, labels)` for a zoo autoencoder, as `evaluate` takes it, or None.
+
+    Returns uint8 `(inputs, reconstructions)`: the real images in the
+    model's shape, exactly as training fed them, and the model's output.
+    """
+    if not hasattr(model, "encoder"):
+        return None
+    from zoo.images import to_uint8
+
+    def reconstruct(images, labels):
+        scaled = data.normalise_images(images, model.image_shape, model.pixel_range)
+        inputs = (scaled, labels.astype("int32")) if model.num_classes else scaled
+        outputs = model.predict(inputs, batch_size=500, verbose=0)
+        return (to_uint8(scaled, model.pixel_range).numpy(),
+                to_uint8(outputs, model.pixel_range).numpy())
+
+    return reconstruct
+
+
 def generate_in_chunks(generate, n, seed, chunk=500):
     """Calls `generate` in chunks; image i still comes from seed + i.
 
@@ -210,3 +230,26 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
         result.update(compute[name]())
         step(name)
     return result
+
+
+def export_fd(run, n):
+    """`fd(generate)` for `export_run`: the evaluator's FD at `n` images, or None where it cannot run.
+
+    FD needs the run's dataset to have a domain extractor and a test split;
+    without them the variants are gated by PSNR and pixel differences only.
+    """
+    from training.metrics.features import ExtractorUnavailableError, get_extractor
+
+    if not n or run is None:
+        return None, "FD not measured (--fd-samples 0)" if not n else "FD not measured (no config.json)"
+    try:
+        extractor = get_extractor("domain", run.dataset)
+        real_features(extractor, run.dataset, "test", n, data_dir=run.data_dir)
+    except (ExtractorUnavailableError, data.DatasetUnavailableError) as error:
+        return None, f"FD not measured: {error}"
+
+    def fd(generate):
+        return evaluate(generate, extractor, run.dataset, metrics=["fd"], n=n, seed=0,
+                        split="test", data_dir=run.data_dir)["fd"]
+
+    return fd, f"FD on {n} images vs the {run.dataset} test split (domain extractor)"

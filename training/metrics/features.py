@@ -28,8 +28,8 @@ import tensorflow as tf
 from training.data import normalise_images
 from training.metrics.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE, sha256_of
 from zoo import card as cards
+from zoo import shipped
 
-SAVED_MODELS = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
 
 
 class ExtractorUnavailableError(RuntimeError):
@@ -118,8 +118,11 @@ def _check_only_keras_layers(path):
 
 
 def domain_extractor(dataset):
-    """The shipped (or user-trained) domain classifier of `dataset`."""
-    return DomainExtractor(SAVED_MODELS / f"{dataset}_classifier")
+    """The domain classifier of `dataset`: the shipped one, else one trained by
+    `zoo train-classifier` into `./saved_models/` (its default `--out`)."""
+    name = f"{dataset}_classifier"
+    shipped_folder = shipped.root() / name
+    return DomainExtractor(shipped_folder if shipped_folder.is_dir() else pathlib.Path("saved_models") / name)
 
 
 #: Keras's ImageNet InceptionV3 weights with the classifier top: file name,

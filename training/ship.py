@@ -1,0 +1,159 @@
+"""Turns a finished run into a shipped model folder (`zoo.shipped`).
+
+    python -m training.ship RUN NAME --out saved_models/NAME
+
+The folder gets the run's best model (`best.keras`, kept by `val_fd`, else
+`model.keras`) without optimizer state, its `config.json` and
+`history.json`, the full export (SavedModel, every `.tflite` variant that
+passes its gate, the export's card), a 64-image `samples.png`, and a
+`model_card.json`: the export's card plus the evaluator's metrics at the
+project's protocol (10,000 generated images vs the 10,000 test images,
+domain extractor), how FD moved over training, the hardware and wall time,
+and the sha256 of every file. It is built beside `--out` and renamed into
+place, so a failure leaves no half-written model.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+
+from export import export_run
+from training import data
+from training.callbacks import read_history
+from training.files import atomic_write_json
+from training.images import make_grid, write_png
+from training.metrics import evaluate as evaluation
+from training.metrics.features import get_extractor
+from training.train import BEST_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, load_run_config
+import zoo
+from zoo.card import CARD_FILE, dataset_entry
+from zoo.shipped import _sha256
+
+#: Metric groups measured for every shipped model (reconstruction for VAEs).
+METRICS = ("fd", "dc", "pr", "classes")
+SAMPLES_FILE = "samples.png"
+
+
+def without_optimizer(model):
+    """An uncompiled copy of `model` with the same weights: a `.keras` file without optimizer state."""
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _epoch_wall_times(logs_dir):
+    """`(start, [(epoch, wall_time)])` from the run's TensorBoard training events."""
+    import tensorflow as tf
+
+    train_dir = os.path.join(logs_dir, "train")
+    start, ends = None, {}
+    for name in sorted(os.listdir(train_dir)) if os.path.isdir(train_dir) else []:
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
+            start = event.wall_time if start is None else min(start, event.wall_time)
+            if any(value.tag.startswith("epoch_") for value in event.summary.value):
+                ends[event.step + 1] = max(ends.get(event.step + 1, 0.0), event.wall_time)
+    return start, sorted(ends.items())
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def training_record(run_dir, run, history):
+    """The card's `training` entry: command, settings, FD curve, hardware, wall time."""
+    curve = [
+        {"epoch": epoch, **{key: history[key][i] for key in ("val_fd", "val_coverage", "val_class_accuracy")
+                            if i < len(history.get(key, [])) and history[key][i] is not None}}
+        for i, epoch in enumerate(history.get("epoch", []))
+    ]
+    curve = [row for row in curve if "val_fd" in row]
+    best = min(curve, key=lambda row: row["val_fd"]) if curve else None
+    start, ends = _epoch_wall_times(os.path.join(run_dir, "logs"))
+    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+        commands = json.load(f).get("commands", [])
+    return {
+        # As typed: `zoo train ...` (the recorded argv starts with the script's full path).
+        "commands": [["zoo", *command[1:]] for command in commands],
+        "config": json.loads(run.to_json()),
+        "epochs": len(history.get("epoch", [])),
+        "kept_epoch": best["epoch"] if best else len(history.get("epoch", [])),
+        "kept_because": f"lowest val_fd ({BEST_FILE})" if best else f"last epoch ({MODEL_FILE})",
+        "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} test images, "
+                                 "domain extractor (biased above the 10k protocol)", "rows": curve},
+        "wall_time_seconds": round(ends[-1][1] - start, 1) if ends else None,
+        "hardware": {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "accelerator": None},
+        "optimizer_state": "left out of model.keras to save space; compile before training it further",
+    }
+
+
+def ship(run_dir, name, out, n=10000):
+    """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card."""
+    if os.path.exists(out):
+        raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
+    run = load_run_config(run_dir)
+    history = read_history(os.path.join(run_dir, HISTORY_FILE))
+    staging = os.path.normpath(out) + ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    for file in (CONFIG_FILE, HISTORY_FILE):
+        shutil.copy2(os.path.join(run_dir, file), os.path.join(staging, file))
+    source = os.path.join(run_dir, BEST_FILE)
+    model = without_optimizer(zoo.load(source if os.path.exists(source) else os.path.join(run_dir, MODEL_FILE)))
+    model.save(os.path.join(staging, MODEL_FILE))
+
+    fd, _ = evaluation.export_fd(run, n)
+    dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
+    export_card = export_run(staging, version=1, fd=fd, dataset=dataset)
+    lock = os.path.join(staging, ".export.lock")  # export_run's guard against a second export
+    if os.path.exists(lock):
+        os.remove(lock)
+
+    extractor = get_extractor("domain", run.dataset)
+    reconstruct = evaluation.model_reconstructor(model)
+    measured = evaluation.evaluate(
+        evaluation.model_generator(model), extractor, run.dataset,
+        metrics=METRICS + (("reconstruction",) if reconstruct else ()), n=n, seed=0,
+        split="test", data_dir=run.data_dir, reconstruct=reconstruct)
+    measured.pop("nearest_train_index", None)
+    labels = [i % model.num_classes for i in range(64)] if model.num_classes else None
+    write_png(os.path.join(staging, SAMPLES_FILE),
+              make_grid(model.sample(64, seed=0, labels=labels).numpy(), columns=model.num_classes or None))
+
+    card = dict(export_card, name=name)
+    card["metrics"] = {**measured, "protocol": f"{n} generated (seeds 0..{n - 1}) vs {n} {run.dataset} test "
+                                               "images, domain extractor (zoo evaluate)"}
+    card["training"] = training_record(run_dir, run, history)
+    card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    files = sorted(os.path.relpath(os.path.join(root, f), staging)
+                   for root, _, names in os.walk(staging) for f in names)
+    card["files"] = {f: _sha256(os.path.join(staging, f)) for f in files if f != CARD_FILE}
+    atomic_write_json(os.path.join(staging, CARD_FILE), card)
+    os.rename(staging, out)
+    return card
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.ship", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="finished run folder")
+    parser.add_argument("name", help="the shipped model's name, e.g. dcgan_fashion_mnist")
+    parser.add_argument("--out", required=True, help="folder to create, e.g. saved_models/NAME")
+    parser.add_argument("-n", type=int, default=10000, help="images per set for the metrics (default: 10000)")
+    args = parser.parse_args(argv)
+    card = ship(args.run, args.name, args.out, n=args.n)
+    print(json.dumps({"name": card["name"], "metrics": card["metrics"],
+                      "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
