@@ -200,7 +200,7 @@ def _references(model):
         inputs = x if labels is None else [x, tf.constant(labels, tf.int32)]
         z_mean, _ = model.encoder(inputs, training=False)
         reference["reconstruction"] = to_uint8(
-            model.generate(z_mean, labels), model.pixel_range).numpy()
+            model.decode(z_mean, labels), model.pixel_range).numpy()
     return reference
 
 

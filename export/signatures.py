@@ -247,6 +247,9 @@ def encode(model, graph, images, label=None):
 
 def reconstruct(model, graph, images, label=None):
     z_mean, _, label = _posterior(model, graph, images, label)
+    if model.decoder is not model.generator:  # sampling's latents differ (TwoStageVAE)
+        inputs = z_mean if label is None else [z_mean, label]
+        return {"images": to_uint8(model.decoder(inputs, training=False), model.pixel_range)}
     return {"images": graph.pixels(z_mean, label)}
 
 

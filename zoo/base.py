@@ -153,10 +153,14 @@ class GenerativeModel(keras.Model):
 
     def generate(self, z, labels=None, training=False):
         """Latents (and, for conditional models, int labels) -> images in `pixel_range`."""
+        return self._apply(self.generator, z, labels, training)
+
+    def _apply(self, network, z, labels, training):
+        """`network(z)` or `network([z, labels])`, checking labels against `num_classes`."""
         if not self.num_classes:
             if labels is not None:
                 raise ValueError(f"{type(self).__name__} is unconditional; do not pass labels.")
-            return self.generator(z, training=training)
+            return network(z, training=training)
         if labels is None:
             raise ValueError(
                 f"{type(self).__name__} is conditional: pass one label in "
@@ -165,7 +169,7 @@ class GenerativeModel(keras.Model):
         # Both as tensors: Keras refuses a list mixing numpy and tensors.
         z = keras.ops.convert_to_tensor(z, "float32")
         labels = keras.ops.convert_to_tensor(labels, "int32")
-        return self.generator([z, labels], training=training)
+        return network([z, labels], training=training)
 
     def sample(self, n, seed=0, truncation=1.0, labels=None):
         """Generates `n` uint8 images; image `i` comes from latent seed `seed + i`.

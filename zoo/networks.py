@@ -180,3 +180,39 @@ def conv_encoder(image_shape, latent_dim, width, num_classes=0, name="encoder"):
     z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(features)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(features)
     return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def dense_encoder(input_dim, latent_dim, width, depth=2, name="second_encoder"):
+    """MLP encoder of vectors: `(batch, input_dim)` -> (z_mean, z_log_var), each `(batch, latent_dim)`."""
+    inputs = keras.Input((input_dim,), name="z")
+    x = inputs
+    for _ in range(depth):
+        x = layers.Dense(width, activation="relu")(x)
+    z_mean = layers.Dense(latent_dim, dtype="float32", name="u_mean")(x)
+    z_log_var = layers.Dense(latent_dim, dtype="float32", name="u_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def dense_decoder(latent_dim, output_dim, width, depth=2, name="second_decoder"):
+    """MLP decoder of vectors: `(batch, latent_dim)` -> `(batch, output_dim)` (linear output)."""
+    inputs = keras.Input((latent_dim,), name="u")
+    x = inputs
+    for _ in range(depth):
+        x = layers.Dense(width, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(output_dim, dtype="float32", name="z")(x), name=name)
+
+
+def chain(networks, name="generator"):
+    """One functional model running `networks` (single-input chains) one after another.
+
+    The layers are shared, not copied; the result is flat (no nested models),
+    so its last layer is the last network's, as an exporter looks for it.
+    """
+    first = networks[0]
+    inputs = keras.Input(tuple(first.inputs[0].shape[1:]), name=first.inputs[0].name.split(":")[0])
+    x = inputs
+    for network in networks:
+        for layer in network.layers:
+            if not isinstance(layer, layers.InputLayer):
+                x = layer(x)
+    return keras.Model(inputs, x, name=name)

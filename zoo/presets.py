@@ -16,6 +16,8 @@ PRESETS = {
     "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
     "beta_vae_fashion_mnist": ("beta_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "beta": 4.0}),
     "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),
+    "two_stage_vae_fashion_mnist": ("two_stage_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32,
+                                                      "second_width": 256, "second_depth": 2}),
 }
 
 

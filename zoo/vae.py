@@ -108,12 +108,17 @@ class VAE(GenerativeModel):
         """Reconstructs `images` (or `(images, labels)`) from the posterior mean."""
         images, labels = images_and_labels(inputs, self)
         z_mean, _ = self.encode(images, labels, training=training)
-        return self.generate(z_mean, labels, training=training)
+        return self.decode(z_mean, labels, training=training)
+
+    def decode(self, z, labels=None, training=False):
+        """p(x | z) (and y): the posterior's latents -> images. The same as `generate`
+        unless sampling maps the prior's latents elsewhere first (`TwoStageVAE`)."""
+        return self._apply(self.decoder, z, labels, training)
 
     def compute_losses(self, images, training, labels=None):
         z_mean, z_log_var = self.encode(images, labels, training=training)
         z = self.reparameterize(z_mean, z_log_var)
-        reconstructions = self.generate(z, labels, training=training)
+        reconstructions = self.decode(z, labels, training=training)
         reconstruction = ops.mean(
             losses.bernoulli_reconstruction_loss(images, reconstructions)
         )
@@ -123,11 +128,11 @@ class VAE(GenerativeModel):
     def train_step(self, data):
         images, labels = images_and_labels(data, self)
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self.compute_losses(images, training=True, labels=labels)
-            scaled = self.optimizer.scale_loss(loss)
+            terms = self.compute_losses(images, training=True, labels=labels)  # (loss, ...)
+            scaled = self.optimizer.scale_loss(terms[0])
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return self._update_metrics(loss, reconstruction, kl)
+        return self._update_metrics(*terms)
 
     def test_step(self, data):
         images, labels = images_and_labels(data, self)
@@ -169,3 +174,86 @@ class BetaVAE(VAE):
 
     def kl_weight(self):
         return self.beta
+
+
+@register("two_stage_vae")
+class TwoStageVAE(VAE):
+    """Two-stage VAE: a second, small VAE learns where the first one's latents lie.
+
+    A VAE's encoder leaves its aggregate posterior q(z) = E_x q(z | x) far
+    from the N(0, I) prior it samples from, so prior samples land where the
+    decoder saw little and come out blurred or malformed. Here the first
+    stage is a VAE with a Gaussian decoder whose variance `gamma` is learned
+    (it falls as reconstructions sharpen, Dai & Wipf 2019), and a second,
+    dense VAE learns q(z): sampling draws `u ~ N(0, I)`, maps it through the
+    second decoder to a `z` like the encoder's, and decodes that.
+
+    Both stages train together in one `fit` step, the second on the first's
+    posterior samples behind a stop-gradient (each stage's loss moves only
+    its own weights), so the pair stays one Keras model with one optimizer.
+    The paper trains them one after the other; jointly, the second stage
+    keeps following the first as it moves.
+
+    `generator` (prior latent -> image, what `sample` and the exports use)
+    is the second decoder chained with the first; `decoder` and `encoder`
+    are the first stage's, so `encode`/`reconstruct` work on images as for
+    any VAE. Logs `reconstruction_loss` and `kl_loss` of the first stage,
+    `second_loss` (the second stage's negative ELBO) and `gamma`.
+
+    Args:
+        second_width: units of the second stage's hidden layers.
+        second_depth: hidden layers in each of its encoder and decoder.
+        **kwargs: `VAE` arguments.
+
+    References:
+        Dai & Wipf, "Diagnosing and Enhancing VAE Models", ICLR 2019.
+    """
+
+    def __init__(self, *args, second_width=256, second_depth=2, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.second_width = check_integer("second_width", second_width, 1, "an integer >= 1, e.g. 256")
+        self.second_depth = check_integer("second_depth", second_depth, 1, "an integer >= 1, e.g. 2")
+        self.second_encoder = networks.dense_encoder(
+            self.latent_dim, self.latent_dim, self.second_width, self.second_depth)
+        self.second_decoder = networks.dense_decoder(
+            self.latent_dim, self.latent_dim, self.second_width, self.second_depth)
+        self.sampler = networks.chain([self.second_decoder, self.decoder], name="generator")
+        self.log_gamma = self.add_weight(shape=(), initializer="zeros", name="log_gamma")
+        self.second_log_gamma = self.add_weight(shape=(), initializer="zeros", name="second_log_gamma")
+        self.second_tracker = keras.metrics.Mean(name="second_loss")
+        self.gamma_tracker = keras.metrics.Mean(name="gamma")
+
+    @property
+    def generator(self):
+        """Prior latent u -> the second decoder's z -> image."""
+        return self.sampler
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(second_width=self.second_width, second_depth=self.second_depth)
+        return config
+
+    @property
+    def metrics(self):
+        return [*super().metrics, self.second_tracker, self.gamma_tracker]
+
+    def compute_losses(self, images, training, labels=None):
+        z_mean, z_log_var = self.encode(images, training=training)
+        z = self.reparameterize(z_mean, z_log_var)
+        reconstruction = ops.mean(losses.gaussian_reconstruction_loss(
+            images, self.decode(z, training=training), self.log_gamma))
+        kl = ops.mean(losses.gaussian_kl_divergence(z_mean, z_log_var))
+
+        z = ops.stop_gradient(z)
+        u_mean, u_log_var = self.second_encoder(z, training=training)
+        u = self.reparameterize(u_mean, u_log_var)
+        second = ops.mean(
+            losses.gaussian_reconstruction_loss(z, self.second_decoder(u, training=training),
+                                                self.second_log_gamma)
+            + losses.gaussian_kl_divergence(u_mean, u_log_var))
+        return reconstruction + kl + second, reconstruction, kl, second
+
+    def _update_metrics(self, loss, reconstruction, kl, second):
+        self.second_tracker.update_state(second)
+        self.gamma_tracker.update_state(ops.exp(self.log_gamma))
+        return super()._update_metrics(loss, reconstruction, kl)

@@ -168,3 +168,33 @@ def test_class_accuracy_guard_needs_a_conditional_model():
     with pytest.raises(ValueError, match="needs a conditional model"):
         model.fit(tiny_images(model, n=4), batch_size=4, epochs=1, verbose=0,
                   callbacks=[CollapseGuard("fashion_mnist", monitor="class_accuracy")])
+
+
+def test_best_model_checkpoint_keeps_the_lowest_fd_skips_unmeasured_epochs_and_resumes_its_threshold(tmp_path):
+    import zoo
+    from training.callbacks import BestModelCheckpoint, best_of_history
+
+    model = tiny_model("dcgan")
+    path = tmp_path / "best.keras"
+    keeper = BestModelCheckpoint(str(path))
+    keeper.set_model(model)
+    kernel = model.generator_network.weights[0]
+
+    def epoch(index, logs, mark):
+        kernel.assign(np.full(kernel.shape, mark, "float32"))
+        keeper.on_epoch_end(index, logs)
+
+    epoch(0, {"val_fd": 5.0}, 1.0)
+    epoch(1, {"d_loss": 0.3}, 2.0)  # not measured: skipped, no warning needed
+    epoch(2, {"val_fd": 3.0}, 3.0)
+    epoch(3, {"val_fd": 4.0}, 4.0)
+    kept = zoo.load(str(path)).generator_network.weights[0].numpy()
+    assert np.all(kept == 3.0)
+    history = {"epoch": [1, 2, 3, 4], "val_fd": [5.0, None, 3.0, 4.0]}
+    assert best_of_history(history) == 3.0 and best_of_history({"epoch": []}) is None
+    # A resumed run starts from the history's best: a worse epoch does not replace the file.
+    resumed = BestModelCheckpoint(str(path), initial_value_threshold=best_of_history(history))
+    resumed.set_model(model)
+    kernel.assign(np.full(kernel.shape, 5.0, "float32"))
+    resumed.on_epoch_end(4, {"val_fd": 3.5})
+    assert np.all(zoo.load(str(path)).generator_network.weights[0].numpy() == 3.0)

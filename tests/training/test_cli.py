@@ -29,7 +29,8 @@ def zoo_cli(*args, check=True):
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "dcgan"
     zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 2, "--steps-per-epoch", 3,
-            "--batch-size", 16, "--seed", 0, "--validation-split", "test[:64]", "--out", out)
+            "--batch-size", 16, "--seed", 0, "--validation-split", "test[:64]",
+            "--metrics", "fd,dc", "--metrics-every", 2, "--metrics-samples", 100, "--out", out)
     return out
 
 
@@ -41,6 +42,12 @@ def test_train_writes_the_run_folder(run_dir):
     assert grid.shape[-1] == 1 and grid.shape[0] > 8 * 16
     history = json.loads((run_dir / "history.json").read_text())
     assert history["epoch"] == [1, 2] and len(history["val_d_loss"]) == 2
+    # --metrics-every 2: measured after epoch 2 only; best.keras is that epoch's model.
+    assert history["val_fd"][0] is None and history["val_fd"][1] > 0 and history["val_coverage"][1] >= 0
+    assert (run_dir / "best.keras").is_file()
+    tags = {value.tag for path in (run_dir / "logs" / "validation").iterdir()
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    assert {"epoch_fd", "epoch_coverage"} <= tags  # TensorBoard shows them beside the losses
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"] == "dcgan" and config["model_config"]["latent_dim"] == 8
     assert config["model_config"]["image_shape"] == [16, 16, 1]
@@ -119,8 +126,9 @@ def test_export_measures_fd_per_variant_then_sample(run_dir):
     (["train", "--model", "vae", "--d-lr", "1e-3"], "--d-lr does not apply to model 'vae'; use --lr"),
     (["train", "--model", "dcgan", "--dataset", "fashion_mnst"], "unknown dataset 'fashion_mnst'"),
     (["train", "--model", "dcgan", "--split", "validation"], "has no split 'validation'"),
-    (["export", "does-not-exist"], "no model file"),
-    (["sample", "does-not-exist"], "no model file"),
+    (["train", "--model", "dcgan", "--metrics", "fd,fid"], "unknown training metric fid"),
+    (["export", "does-not-exist"], "neither a path nor a shipped model"),
+    (["sample", "does-not-exist"], "neither a path nor a shipped model"),
 ])
 def test_user_errors_are_one_clear_line(args, message, tmp_path):
     if args[0] == "train":
@@ -194,19 +202,26 @@ def test_evaluate_user_errors(run_dir, args, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_train_a_faces_preset_on_an_image_folder_records_its_learning_rates(tmp_path):
+def test_the_faces_preset_trains_samples_and_exports_an_image_folder_end_to_end(tmp_path):
+    """`--preset dcgan_celeb_a` as it is (64x64 RGB, DCGAN paper widths) on a folder of photos."""
     from tests.training.test_data import _write_image_folder
 
     _write_image_folder(tmp_path / "faces")
     out = tmp_path / "run"
-    zoo_cli("train", "--preset", "dcgan_celeb_a", "--set", "width=4", "--set", "latent_dim=8",
-            "--dataset", f"folder:{tmp_path / 'faces'}", "--epochs", 1, "--steps-per-epoch", 1,
-            "--batch-size", 4, "--g-lr", "1e-4", "--out", out)
+    zoo_cli("train", "--preset", "dcgan_celeb_a", "--dataset", f"folder:{tmp_path / 'faces'}",
+            "--epochs", 1, "--steps-per-epoch", 2, "--batch-size", 4, "--g-lr", "1e-4", "--out", out)
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == f"folder:{tmp_path / 'faces'}"
     assert config["learning_rates"] == {"d_lr": 2e-4, "g_lr": 1e-4}  # the flag overrides the preset
     grid = tf.io.decode_png(tf.io.read_file(str(out / "samples" / "epoch_001.png")))
     assert grid.shape[-1] == 3 and grid.shape[0] == 8 * 66 + 2
+    zoo_cli("sample", out, "-n", 4, "--out", tmp_path / "faces.png")
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "faces.png"))).shape == (2 * 66 + 2, 2 * 66 + 2, 3)
+    result = zoo_cli("export", out, "--variants", "float32")
+    assert "FD not measured" in result.stdout  # an image folder has no test split to measure against
+    card = json.loads((out / "exports" / "1" / "model_card.json").read_text())
+    assert card["image"]["shape"] == [64, 64, 3] and card["tflite"]["float32"]["written"]
+    assert card["dataset"]["licence"] == "the image folder's own licence (not recorded)"
 
 
 @pytest.fixture(scope="module")

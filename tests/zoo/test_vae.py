@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo import losses
 from tests.conftest import tiny_images, tiny_model
 
 
@@ -102,3 +103,41 @@ def test_beta_scales_the_kl_term():
 def test_beta_must_be_positive():
     with pytest.raises(ValueError, match="beta=0"):
         tiny_model("beta_vae", beta=0)
+
+
+def test_gaussian_reconstruction_loss_is_the_gaussian_negative_log_likelihood():
+    rng = np.random.default_rng(0)
+    targets, means = rng.uniform(size=(3, 4, 4, 1)), rng.uniform(size=(3, 4, 4, 1))
+    log_gamma = -2.0
+    expected = [
+        -np.sum(-0.5 * (t - m) ** 2 / np.exp(log_gamma) - 0.5 * np.log(2 * np.pi * np.exp(log_gamma)))
+        for t, m in zip(targets, means)]
+    got = losses.gaussian_reconstruction_loss(
+        tf.constant(targets, tf.float32), tf.constant(means, tf.float32), tf.constant(log_gamma))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_two_stage_vae_samples_through_the_second_decoder_and_reconstructs_through_the_first():
+    model = tiny_model("two_stage_vae", second_width=8)
+    u = tf.random.normal((4, model.latent_dim), seed=1)
+    np.testing.assert_allclose(model.generator(u), model.decoder(model.second_decoder(u)), atol=1e-6)
+    images = tf.constant(tiny_images(model, n=4))
+    z_mean, _ = model.encoder(images)
+    np.testing.assert_array_equal(model(images), model.decoder(z_mean))
+    # The generator shares the decoders' layers: training either moves the sampler.
+    assert {id(w) for w in model.generator.weights} <= {id(w) for w in model.decoder.weights + model.second_decoder.weights}
+
+
+def test_two_stage_vae_second_stage_does_not_pull_on_the_first():
+    model = tiny_model("two_stage_vae", second_width=8)
+    images = tf.constant(tiny_images(model, n=4))
+    with tf.GradientTape(persistent=True) as tape:
+        loss, reconstruction, kl, second = model.compute_losses(images, training=True)
+    first_stage = model.encoder.trainable_weights + model.decoder.trainable_weights
+    assert all(g is None for g in tape.gradient(second, first_stage))
+    assert all(g is None for g in tape.gradient(reconstruction + kl, model.second_encoder.trainable_weights))
+    assert tape.gradient(reconstruction, model.log_gamma) is not None
+    assert float(loss) == pytest.approx(float(reconstruction + kl + second), rel=1e-5)
+    history = model.fit(images, batch_size=4, epochs=1, verbose=0).history
+    assert set(history) == {"loss", "reconstruction_loss", "kl_loss", "second_loss", "gamma"}
+    assert 0 < history["gamma"][0] < 1.01

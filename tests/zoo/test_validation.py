@@ -100,6 +100,14 @@ BAD = {
         (-1.0, r"beta=-1\.0; use a positive weight"),
         (INF, r"beta=inf; use a positive weight"),
     ],
+    "second_width": [
+        (0, r"second_width=0; use an integer >= 1"),
+        (2.5, r"second_width=2\.5; use an integer >= 1"),
+    ],
+    "second_depth": [
+        (0, r"second_depth=0; use an integer >= 1"),
+        (None, r"second_depth=None; use an integer >= 1"),
+    ],
     "num_classes": [
         (1, r"num_classes=1; use an integer >= 2"),
         (2.5, r"num_classes=2\.5; use an integer >= 2"),
@@ -131,6 +139,8 @@ EDGES = {
     "critic_steps": [1, 2.0],
     "gp_weight": [0, 0.5],
     "beta": [1e-3, 100],
+    "second_width": [1, 3.0],
+    "second_depth": [1, np.int64(3)],
     "num_classes": [2, 10.0, np.int64(3)],
 }
 EDGE_CONFIGS = max(len(values) for values in EDGES.values())
