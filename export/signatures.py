@@ -183,7 +183,11 @@ def _integer_tail(model):
         (activation, tuple(model.pixel_range)))
     if scale is None or not isinstance(last, keras.layers.Conv2DTranspose):
         return None
-    return keras.Model(generator.inputs, last.input), last, scale
+    # The last layer's input within this model: `last.input` is its first call's,
+    # another model's when the layer is shared (`networks.chain`).
+    history = generator.outputs[0]._keras_history  # noqa: SLF001
+    trunk_output = history.operation._inbound_nodes[history.node_index].input_tensors[0]  # noqa: SLF001
+    return keras.Model(generator.inputs, trunk_output), last, scale
 
 
 def _label_input(model):

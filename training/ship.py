@@ -21,6 +21,7 @@ import shutil
 import sys
 
 from export import export_run
+from export.tflite import VARIANTS
 from training import data
 from training.callbacks import read_history
 from training.files import atomic_write_json
@@ -35,6 +36,12 @@ from zoo.shipped import _sha256
 #: Metric groups measured for every shipped model (reconstruction for VAEs).
 METRICS = ("fd", "dc", "pr", "classes")
 SAMPLES_FILE = "samples.png"
+#: LiteRT files shipped: the float32 reference, and the two int8 files (the
+#: smallest, and the fastest on phone CPUs and NPUs). float16 (the pixels of
+#: float32 on a CPU at half the size) and float32_dynamic_batch are left out
+#: so that four models fit the 40 MB of `saved_models/`; `zoo export` of a
+#: copy of the folder makes them.
+SHIPPED_VARIANTS = ("float32", "dynamic_int8", "int8")
 
 
 def without_optimizer(model):
@@ -91,12 +98,14 @@ def training_record(run_dir, run, history):
         "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} test images, "
                                  "domain extractor (biased above the 10k protocol)", "rows": curve},
         "wall_time_seconds": round(ends[-1][1] - start, 1) if ends else None,
+        "wall_time_measured": "from the run's first TensorBoard event to its last epoch's, metric "
+                              "measurements included; the CPU may have been shared with other work",
         "hardware": {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "accelerator": None},
         "optimizer_state": "left out of model.keras to save space; compile before training it further",
     }
 
 
-def ship(run_dir, name, out, n=10000):
+def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS):
     """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card."""
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
@@ -113,7 +122,7 @@ def ship(run_dir, name, out, n=10000):
 
     fd, _ = evaluation.export_fd(run, n)
     dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
-    export_card = export_run(staging, version=1, fd=fd, dataset=dataset)
+    export_card = export_run(staging, version=1, fd=fd, dataset=dataset, variants=list(variants))
     lock = os.path.join(staging, ".export.lock")  # export_run's guard against a second export
     if os.path.exists(lock):
         os.remove(lock)
@@ -125,6 +134,13 @@ def ship(run_dir, name, out, n=10000):
         metrics=METRICS + (("reconstruction",) if reconstruct else ()), n=n, seed=0,
         split="test", data_dir=run.data_dir, reconstruct=reconstruct)
     measured.pop("nearest_train_index", None)
+    if getattr(model, "ema_generator", None) is not None:
+        # What the weight average buys: the same FD of the network being trained.
+        raw = without_optimizer(model)
+        raw.ema_generator.set_weights(raw.generator_network.get_weights())
+        measured["fd_without_ema"] = evaluation.evaluate(
+            evaluation.model_generator(raw), extractor, run.dataset, metrics=("fd",), n=n, seed=0,
+            split="test", data_dir=run.data_dir)["fd"]
     labels = [i % model.num_classes for i in range(64)] if model.num_classes else None
     write_png(os.path.join(staging, SAMPLES_FILE),
               make_grid(model.sample(64, seed=0, labels=labels).numpy(), columns=model.num_classes or None))
@@ -134,6 +150,10 @@ def ship(run_dir, name, out, n=10000):
                                                "images, domain extractor (zoo evaluate)"}
     card["training"] = training_record(run_dir, run, history)
     card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    card["variants_left_out"] = {
+        "names": [v.name for v in VARIANTS if v.name not in variants],
+        "why": "size: the shipped folders share a 40 MB budget; copy the folder and `zoo export` the copy "
+               "to make them"}
     files = sorted(os.path.relpath(os.path.join(root, f), staging)
                    for root, _, names in os.walk(staging) for f in names)
     card["files"] = {f: _sha256(os.path.join(staging, f)) for f in files if f != CARD_FILE}
@@ -148,8 +168,10 @@ def main(argv=None):
     parser.add_argument("name", help="the shipped model's name, e.g. dcgan_fashion_mnist")
     parser.add_argument("--out", required=True, help="folder to create, e.g. saved_models/NAME")
     parser.add_argument("-n", type=int, default=10000, help="images per set for the metrics (default: 10000)")
+    parser.add_argument("--variants", default=",".join(SHIPPED_VARIANTS),
+                        help=f"LiteRT variants to ship (default: {','.join(SHIPPED_VARIANTS)})")
     args = parser.parse_args(argv)
-    card = ship(args.run, args.name, args.out, n=args.n)
+    card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","))
     print(json.dumps({"name": card["name"], "metrics": card["metrics"],
                       "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
     return 0

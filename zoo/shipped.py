@@ -14,7 +14,7 @@ damaged or edited shipped model is refused, never loaded.
 Example:
     >>> import zoo
     >>> zoo.shipped.names()
-    ['cgan_fashion_mnist', 'cvae_fashion_mnist', 'dcgan_fashion_mnist', 'vae_fashion_mnist']
+    ['cgan_fashion_mnist', 'cvae_fashion_mnist', 'dcgan_fashion_mnist', 'two_stage_vae_fashion_mnist']
     >>> model = zoo.load("dcgan_fashion_mnist")
     >>> images = model.sample(16, seed=0)
 """

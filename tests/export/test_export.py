@@ -26,9 +26,10 @@ def _export(name, run, variants=("float32",), **overrides):
     return model, export_run(str(run), variants=variants, latency_runs=5)
 
 
-@pytest.fixture(scope="module", params=["dcgan", "cgan", "vae"])
+@pytest.fixture(scope="module", params=["dcgan", "cgan", "vae", "two_stage_vae"])
 def every_variant(request, tmp_path_factory):
-    """A trained tiny export of an unconditional GAN, a conditional GAN and a VAE, all variants."""
+    """A trained tiny export of an unconditional GAN, a conditional GAN and VAEs, all variants
+    (the two-stage VAE's generator chains shared layers of two networks)."""
     run = tmp_path_factory.mktemp(request.param)
     model, manifest = _export(request.param, run, variants=None)
     return run, model, manifest
