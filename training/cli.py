@@ -389,7 +389,7 @@ def cmd_list(args):
         measured = card.get("metrics", {})
         figures = ", ".join(f"{key} {measured[key]:.3g}" for key in ("fd", "coverage", "class_accuracy", "psnr")
                             if isinstance(measured.get(key), (int, float)))
-        print(f"  {name:24s} {card.get('model', '?')}: {figures}")
+        print(f"  {name:28s} {card.get('model', '?')}: {figures}")
     print("\nDatasets (zoo train --dataset NAME; any TFDS image dataset works):")
     for name in data.KNOWN_DATASETS:
         print(f"  {name:14s} {data.availability(name, args.data_dir)}")
