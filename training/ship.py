@@ -36,18 +36,31 @@ from zoo.shipped import _sha256
 #: Metric groups measured for every shipped model (reconstruction for VAEs).
 METRICS = ("fd", "dc", "pr", "classes")
 SAMPLES_FILE = "samples.png"
-#: LiteRT files shipped: the float32 reference, and the two int8 files (the
-#: smallest, and the fastest on phone CPUs and NPUs). float16 (the pixels of
-#: float32 on a CPU at half the size) and float32_dynamic_batch are left out
-#: so that four models fit the 40 MB of `saved_models/`; `zoo export` of a
-#: copy of the folder makes them.
-SHIPPED_VARIANTS = ("float32", "dynamic_int8", "int8")
+#: LiteRT files shipped: the float32 reference and the full-integer file
+#: (for NPUs and integer-only accelerators, and the fastest on CPUs). float16,
+#: dynamic_int8 and float32_dynamic_batch pass their gates too but are left
+#: out so that four models fit the 40 MB of `saved_models/`; `zoo export` of
+#: a copy of the folder makes them.
+SHIPPED_VARIANTS = ("float32", "int8")
 
 
 def without_optimizer(model):
     """An uncompiled copy of `model` with the same weights: a `.keras` file without optimizer state."""
     copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
+    return copy
+
+
+def without_ema(model):
+    """`model` with `ema_decay=0` and the trained networks' weights: no averaged copy.
+
+    For a GAN whose average measures worse than the network it averages
+    (the card records both FDs): the file loses one generator's weights.
+    """
+    config = dict(model.get_config(), ema_decay=0.0)
+    copy = type(model).from_config(config)
+    copy.generator_network.set_weights(model.generator_network.get_weights())
+    copy.discriminator.set_weights(model.discriminator.get_weights())
     return copy
 
 
@@ -105,7 +118,7 @@ def training_record(run_dir, run, history):
     }
 
 
-def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS):
+def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False):
     """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card."""
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
@@ -118,6 +131,12 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS):
         shutil.copy2(os.path.join(run_dir, file), os.path.join(staging, file))
     source = os.path.join(run_dir, BEST_FILE)
     model = without_optimizer(zoo.load(source if os.path.exists(source) else os.path.join(run_dir, MODEL_FILE)))
+    ema_fd = None
+    if drop_ema:
+        extractor = get_extractor("domain", run.dataset)
+        ema_fd = evaluation.evaluate(evaluation.model_generator(model), extractor, run.dataset, metrics=("fd",),
+                                     n=n, seed=0, split="test", data_dir=run.data_dir)["fd"]
+        model = without_ema(model)
     model.save(os.path.join(staging, MODEL_FILE))
 
     fd, _ = evaluation.export_fd(run, n)
@@ -134,6 +153,8 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS):
         metrics=METRICS + (("reconstruction",) if reconstruct else ()), n=n, seed=0,
         split="test", data_dir=run.data_dir, reconstruct=reconstruct)
     measured.pop("nearest_train_index", None)
+    if ema_fd is not None:
+        measured["fd_of_dropped_ema"] = ema_fd
     if getattr(model, "ema_generator", None) is not None:
         # What the weight average buys: the same FD of the network being trained.
         raw = without_optimizer(model)
@@ -150,6 +171,9 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS):
                                                "images, domain extractor (zoo evaluate)"}
     card["training"] = training_record(run_dir, run, history)
     card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    if drop_ema:
+        card["ema"] = ("trained with ema_decay; shipped without the averaged copy (ema_decay=0, the trained "
+                       "generator's weights), whose FD (metrics.fd_of_dropped_ema) was worse")
     card["variants_left_out"] = {
         "names": [v.name for v in VARIANTS if v.name not in variants],
         "why": "size: the shipped folders share a 40 MB budget; copy the folder and `zoo export` the copy "
@@ -170,8 +194,11 @@ def main(argv=None):
     parser.add_argument("-n", type=int, default=10000, help="images per set for the metrics (default: 10000)")
     parser.add_argument("--variants", default=",".join(SHIPPED_VARIANTS),
                         help=f"LiteRT variants to ship (default: {','.join(SHIPPED_VARIANTS)})")
+    parser.add_argument("--drop-ema", action="store_true",
+                        help="ship the trained generator instead of its EMA copy (GANs with ema_decay)")
     args = parser.parse_args(argv)
-    card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","))
+    card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","),
+                drop_ema=args.drop_ema)
     print(json.dumps({"name": card["name"], "metrics": card["metrics"],
                       "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
     return 0
