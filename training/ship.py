@@ -21,6 +21,7 @@ import shutil
 import sys
 
 from export import export_run
+from export.files import sha256_file
 from export.tflite import VARIANTS
 from training import data
 from training.callbacks import read_history
@@ -31,7 +32,7 @@ from training.metrics.features import get_extractor
 from training.train import BEST_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, load_run_config
 import zoo
 from zoo.card import CARD_FILE, dataset_entry
-from zoo.shipped import _sha256
+
 
 #: Metric groups measured for every shipped model (reconstruction for VAEs).
 METRICS = ("fd", "dc", "pr", "classes")
@@ -180,7 +181,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
                "to make them"}
     files = sorted(os.path.relpath(os.path.join(root, f), staging)
                    for root, _, names in os.walk(staging) for f in names)
-    card["files"] = {f: _sha256(os.path.join(staging, f)) for f in files if f != CARD_FILE}
+    card["files"] = {f: sha256_file(os.path.join(staging, f)) for f in files if f != CARD_FILE}
     atomic_write_json(os.path.join(staging, CARD_FILE), card)
     os.rename(staging, out)
     return card
