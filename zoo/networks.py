@@ -185,9 +185,7 @@ def conv_encoder(image_shape, latent_dim, width, num_classes=0, name="encoder"):
 def dense_encoder(input_dim, latent_dim, width, depth=2, name="second_encoder"):
     """MLP encoder of vectors: `(batch, input_dim)` -> (z_mean, z_log_var), each `(batch, latent_dim)`."""
     inputs = keras.Input((input_dim,), name="z")
-    x = inputs
-    for _ in range(depth):
-        x = layers.Dense(width, activation="relu")(x)
+    x = _relu_stack(inputs, width, depth)
     z_mean = layers.Dense(latent_dim, dtype="float32", name="u_mean")(x)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="u_log_var")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name=name)
@@ -196,10 +194,15 @@ def dense_encoder(input_dim, latent_dim, width, depth=2, name="second_encoder"):
 def dense_decoder(latent_dim, output_dim, width, depth=2, name="second_decoder"):
     """MLP decoder of vectors: `(batch, latent_dim)` -> `(batch, output_dim)` (linear output)."""
     inputs = keras.Input((latent_dim,), name="u")
-    x = inputs
+    x = _relu_stack(inputs, width, depth)
+    return keras.Model(inputs, layers.Dense(output_dim, dtype="float32", name="z")(x), name=name)
+
+
+def _relu_stack(x, width, depth):
+    """`depth` Dense(width) + ReLU layers: the hidden part of the dense encoder and decoder."""
     for _ in range(depth):
         x = layers.Dense(width, activation="relu")(x)
-    return keras.Model(inputs, layers.Dense(output_dim, dtype="float32", name="z")(x), name=name)
+    return x
 
 
 def chain(networks, name="generator"):
