@@ -1,0 +1,93 @@
+"""`zoo evaluate`: measure a generator against real data."""
+
+import json
+import os
+
+from training.commands.common import (
+    UsageError, add_artifact_flags, model_folder, open_artifact, output_path, positive,
+)
+
+
+def _artifact_generator(run, artifact, version=None):
+    """`(generate(n, seed), model or None)` for a run's artifact.
+
+    `generate` returns uint8 images, or `(images, labels)` for conditional
+    models (image i asked for class `(seed + i) % num_classes`).
+    """
+    import numpy as np
+
+    import zoo
+    from export.signatures import MAX_BATCH
+    from training.metrics.evaluate import model_generator
+    from zoo.latents import labels_from_seeds
+
+    signatures, manifest = open_artifact(run, artifact, version)
+    if signatures is None:
+        model = zoo.load(os.path.join(run, "model.keras"))
+        return model_generator(model), model
+    # The exported `generate` signature makes the latents from the seeds.
+    num_classes = manifest["image"]["num_classes"]
+
+    def generate(n, seed):
+        seeds = range(seed, seed + n)
+        labels = labels_from_seeds(seeds, num_classes)
+        inputs = {"seed": list(seeds), **({"label": labels} if labels is not None else {})}
+        images = np.concatenate([
+            signatures["generate"](**{key: value[start : start + MAX_BATCH] for key, value in inputs.items()})["images"]
+            for start in range(0, n, MAX_BATCH)])
+        return images if labels is None else (images, labels)
+
+    return generate, None
+
+
+def run(args):
+    from training.metrics import evaluate as evaluation
+    from training.metrics.features import get_extractor
+    from training.files import atomic_write_json
+    from training.train import load_run_config
+
+    try:
+        metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    args.run = model_folder(args.run)
+    run = load_run_config(args.run)
+    generate, model = _artifact_generator(args.run, args.artifact, args.export_version)
+    reconstruct = evaluation.model_reconstructor(model) if model is not None else None
+    extractor = get_extractor(args.extractor, run.dataset)
+    metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
+    try:
+        result = evaluation.evaluate(
+            generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
+            split=args.split, data_dir=run.data_dir, reconstruct=reconstruct,
+        )
+    except evaluation.MetricUnavailableError as error:
+        raise UsageError(str(error)) from None
+    nearest = result.pop("nearest_train_index", None)
+    if nearest is not None:
+        atomic_write_json(output_path(args.run, "nearest_train.json"),
+                          {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
+    result["artifact"] = args.artifact
+    atomic_write_json(output_path(args.run, "metrics.json"), result)
+    print(json.dumps(result, indent=2))
+
+
+def add_parser(commands):
+    evaluate = commands.add_parser(
+        "evaluate", help="measure a run's generator against real data",
+        description="Generate N images from an artifact, compare them with N real images "
+        "in a feature space and write RUN/metrics.json.",
+    )
+    evaluate.add_argument("run", help="run folder, or a shipped model's name (see `zoo list`)")
+    evaluate.add_argument("--metrics", help="comma list of fd,kid,is,pr,dc,coverage,classes,"
+                          "memorisation,reconstruction (default: fd,kid,is,pr,dc,classes; "
+                          "plus reconstruction for VAEs)")
+    evaluate.add_argument("-n", "--n", type=positive, default=10000, help="images per set (default: 10000)")
+    add_artifact_flags(evaluate)
+    evaluate.add_argument("--extractor", default="domain",
+                          help="domain (the dataset's classifier, default), fid:GRAPH.pb (the 2015 FID "
+                          "Inception network), inception[:imagenet|:FILE|:random] (Keras InceptionV3), "
+                          "or a folder written by train-classifier")
+    evaluate.add_argument("--split", default="test", help="real reference split (default: test)")
+    evaluate.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
+    evaluate.set_defaults(handler=run)
