@@ -8,7 +8,7 @@ serve (no Python on the server):
 | `index.html`, `app.js` | the page: a seed (and class) draws an image, a slider walks between two seeds |
 | `model.json` | the file's name and sha256, latent size, classes, image shape |
 | `generator_<variant>.tflite` | the exported file, checked against the export's manifest |
-| `litert/` | LiteRT.js (`@litertjs/core`, WebAssembly) |
+| `litert/` | LiteRT.js (`@litertjs/core`, WebAssembly) and its `package.json` (version, licence) |
 
 The page checks the file's sha256 (WebCrypto) before LiteRT parses it. It
 runs the file's own signatures: `generate` for a seed, `latents` and
@@ -179,6 +179,9 @@ def write_web(run_dir, out, manifest, name, variant="float32", node_modules=None
             destination = os.path.join(staging, "litert", *target.split("/"))
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             shutil.copyfile(modules / package / inside, destination)
+        # Provenance and licence (Apache-2.0) of the runtime copied above.
+        shutil.copyfile(modules / "@litertjs" / "core" / "package.json",
+                        os.path.join(staging, "litert", "package.json"))
         fsync_tree(staging)
         _swap_in(staging, out)
     finally:

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -33,3 +35,23 @@ def tiny_labels(n=8):
 @pytest.fixture(params=zoo.names())
 def model_name(request):
     return request.param
+
+
+def zoo_cli(*args, check=True, env=None, cwd=None):
+    """Runs `zoo ARGS` in a subprocess, as a user would; `env` adds to (or, None values, removes from) the environment."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    if cwd is not None:  # the source tree stays importable from another directory
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "training.cli", *map(str, args)],
+        capture_output=True, text=True, env=environment, timeout=600, cwd=cwd,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"zoo {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result

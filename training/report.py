@@ -55,21 +55,23 @@ def _is_metric(key):
     return key.removeprefix("val_") in METRIC_KEYS
 
 
-def plot_curves(history, keys, title, ylabel):
+def plot_curves(history, keys, title, ylabel, size=(6.4, 3.4)):
     """A PNG data URI of the curves of `keys` against the epoch, or None when nothing was logged."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib.ticker import MaxNLocator
 
     drawn = [(key, *_series(history, key)) for key in keys]
     drawn = [(key, epochs, values) for key, epochs, values in drawn if values]
     if not drawn:
         return None
-    figure, axes = pyplot.subplots(figsize=(6.4, 3.4))
+    figure, axes = pyplot.subplots(figsize=size)
     for key, epochs, values in drawn:
         axes.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3,
                   linestyle="--" if key.startswith("val_") else "-", label=key)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
@@ -151,7 +153,7 @@ def _metrics_table(metrics):
 
 
 STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #222; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; } .plots img { max-width: 100%; }
 .strip { display: flex; gap: .6rem; overflow-x: auto; padding-bottom: .5rem; }
@@ -187,7 +189,7 @@ def build_report(run_dir, title=None):
                  else '<p class="note">history.json holds no losses.</p>')
 
     parts.append("<h2>Metrics during training</h2>")
-    plots = [(key, plot_curves(history, [key], key, key.removeprefix("val_")))
+    plots = [(key, plot_curves(history, [key], key, key.removeprefix("val_"), size=(4.6, 3.0)))
              for key in history if key != "epoch" and _is_metric(key)]
     plots = [(key, uri) for key, uri in plots if uri]
     if plots:

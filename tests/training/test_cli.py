@@ -11,18 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import zoo_cli
+
 TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
-
-
-def zoo_cli(*args, check=True):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-m", "training.cli", *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"zoo {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
 
 
 @pytest.fixture(scope="module")

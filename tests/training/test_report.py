@@ -1,0 +1,74 @@
+"""`zoo report`: one self-contained HTML page whose curves and grids a browser shows."""
+
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import browser
+from tests.conftest import zoo_cli
+from tests.training.test_cli import TINY_FLAGS
+
+
+@pytest.fixture(scope="module")
+def reported_run(tmp_path_factory):
+    """A tiny run with metrics during training, an export and an evaluation, and its report."""
+    run = tmp_path_factory.mktemp("report") / "dcgan"
+    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 3, "--steps-per-epoch", 2,
+            "--batch-size", 16, "--metrics", "fd,dc", "--metrics-samples", 100, "--out", run)
+    zoo_cli("export", run, "--variants", "float32,float16", "--fd-samples", 0)
+    zoo_cli("evaluate", run, "-n", 200, "--metrics", "fd,dc")
+    result = zoo_cli("report", run)
+    return run, run / "report.html", result.stdout
+
+
+def test_report_embeds_everything_and_names_what_it_shows(reported_run):
+    run, report, stdout = reported_run
+    text = report.read_text()
+    assert "report written to" in stdout
+    # Self-contained: every image a data URI, no script, no link to another file.
+    sources = re.findall(r'src="([^"]*)"', text)
+    assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert text.count('alt="samples after epoch') == 4  # epochs 0 (before training) to 3
+    assert 'alt="loss curves"' in text and 'alt="val_fd curve"' in text and 'alt="val_coverage curve"' in text
+    assert "<code>float16</code>" in text and "generator_float32.tflite" in text  # variant table, card
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert f"{metrics['fd']:.4g}" in text
+
+
+def _visible_images(tab):
+    """`[(alt, width, height, pixels)]` of every image as the browser lays it out and paints it."""
+    found = []
+    for handle in tab.query_selector_all("img"):
+        handle.scroll_into_view_if_needed()
+        box = handle.bounding_box()
+        shot = np.asarray(Image.open(io.BytesIO(handle.screenshot())).convert("L"), np.float64)
+        found.append((handle.get_attribute("alt"), box["width"], box["height"], shot))
+    return found
+
+
+def test_report_shows_curves_and_grids_in_a_browser_without_network(reported_run, tmp_path):
+    _, report, _ = reported_run
+    with browser.page() as tab:
+        tab.goto(report.as_uri())
+        tab.wait_for_load_state("load")
+        assert tab.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        images = _visible_images(tab)
+        tab.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        requests = list(tab.requests)
+    assert requests == [report.as_uri()]  # the page itself, nothing else
+    plots = [(alt, w, h, px) for alt, w, h, px in images if alt.endswith("curve") or alt.endswith("curves")]
+    grids = [(alt, w, h, px) for alt, w, h, px in images if alt.startswith("samples after epoch")]
+    assert {alt for alt, *_ in plots} == {"loss curves", "val_fd curve", "val_density curve", "val_coverage curve"}
+    assert len(grids) == 4
+    for alt, width, height, pixels in plots:
+        # A matplotlib figure: about 6.4 x 3.4 inches at 100 dpi, lines and text on white.
+        assert width >= 400 and height >= 200, (alt, width, height)
+        assert pixels.std() > 10 and (pixels < 128).mean() > 0.01, alt
+    for alt, width, height, pixels in grids:
+        assert width == 180 and height >= 150, (alt, width, height)
+        assert pixels.std() > 5, alt  # generated images on black, not an empty box
