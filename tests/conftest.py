@@ -11,6 +11,8 @@ import zoo  # noqa: E402
 
 TINY_SHAPE = (16, 16, 1)
 TINY = {"image_shape": TINY_SHAPE, "latent_dim": 8, "width": 8, "seed": 1}
+#: The same tiny networks, as `zoo train` flags.
+TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
 
 
 def tiny_model(name, **overrides):

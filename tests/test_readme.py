@@ -39,3 +39,15 @@ def test_conditional_example_runs():
 def test_ci_runs_the_readme_test_command():
     test_command = _code_blocks("bash")[1].strip()
     assert CI.strip().splitlines()[-1] == test_command
+
+
+def test_explore_example_runs(tmp_path, monkeypatch):
+    example = _code_blocks("python")[2]
+    assert "explore.interpolate" in example
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    frames, lite_frames = namespace["frames"], namespace["lite_frames"]
+    assert frames.shape == (96, 28, 28, 1) and frames.dtype.name == "uint8"
+    assert np.abs(frames.astype(int) - lite_frames).max() <= 1
+    assert (tmp_path / "walk.gif").stat().st_size > 10_000

@@ -9,8 +9,7 @@ import pytest
 
 import zoo
 from tests import browser
-from tests.conftest import zoo_cli
-from tests.training.test_cli import TINY_FLAGS
+from tests.conftest import TINY_FLAGS, zoo_cli
 
 SEEDS = range(8)
 
@@ -98,6 +97,9 @@ def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(tiny_page):
         walk_end = tab.evaluate("async () => { await window.zoo.generate(0); const c = document.getElementById('walk-image');"
                                 " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }")
         timings = tab.evaluate("window.zoo.timings")
+        tab.fill("#seed", "-3")  # outside the seed range: a message, not an image
+        tab.wait_for_function("document.getElementById('status').classList.contains('error')")
+        refused = tab.inner_text("#status")
         assert tab.errors == []
         _only_local(tab, url)
     assert drawn.shape == expected.shape
@@ -105,6 +107,7 @@ def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(tiny_page):
     walk_end = np.asarray(walk_end, np.int64).reshape(expected.shape[1:] + (4,))[..., 0]
     assert np.abs(walk_end - expected[5]).max() <= 1
     assert timings["first_image_ms"] > 0 and timings["last_ms"] > 0
+    assert "seed -3 is outside [0, 2147483647)" in refused
 
 
 def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(shipped_page):

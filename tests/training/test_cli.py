@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import zoo_cli
-
-TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
+from tests.conftest import TINY_FLAGS, zoo_cli
 
 
 @pytest.fixture(scope="module")

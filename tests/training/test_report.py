@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import browser
-from tests.conftest import zoo_cli
-from tests.training.test_cli import TINY_FLAGS
+from tests.conftest import TINY_FLAGS, zoo_cli
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,12 @@ def add_artifact_flags(parser):
                         help="export version of --artifact (default: the latest)")
 
 
+def add_scale_flag(parser, default):
+    """`--scale K`: nearest-neighbour enlargement of the images a command writes."""
+    parser.add_argument("--scale", type=positive, default=default, metavar="K",
+                        help=f"enlarge images K times, nearest neighbour (default: {default})")
+
+
 def open_artifact(run, artifact, version=None):
     """`(signatures, manifest)` of an exported artifact, or `(None, None)` for `keras`.
 

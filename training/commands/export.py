@@ -3,7 +3,9 @@
 import contextlib
 import os
 
-from training.commands.common import UsageError, model_folder, native_stderr_to_devnull, non_negative, output_path, positive
+from training.commands.common import (
+    UsageError, model_folder, native_stderr_to_devnull, non_negative, output_path, positive,
+)
 
 
 def run(args):
@@ -31,7 +33,7 @@ def _web(args, manifest):
     out = args.out or output_path(args.run, "web")
     if os.path.abspath(out) == os.path.abspath(args.run) or (
             zoo.shipped.is_shipped(args.run) and _inside(out, args.run)):
-        raise UsageError(f"--web {out!r} would write into {args.run!r}; name a folder of its own.")
+        raise UsageError(f"--out {out!r} would write into {args.run!r}; name a folder of its own.")
     card = write_web(args.run, out, manifest, name=name, variant=args.web_variant, node_modules=args.litertjs)
     size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(out) for f in files)
     print(f"web page of export version {card['export_version']} ({card['file']}) written to {out} "

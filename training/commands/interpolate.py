@@ -1,7 +1,8 @@
 """`zoo interpolate`: a walk through latent space, or a class-to-class morph, as a GIF or a PNG strip."""
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, integers, model_folder, open_generator, output_path, positive,
+    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
+    positive,
 )
 
 
@@ -50,8 +51,7 @@ def add_parser(commands):
                         help="conditional models: one class for the whole walk, or two or more to "
                         "morph between at one seed (needs model.keras)")
     parser.add_argument("--steps", type=positive, default=32, help="frames from one seed (or class) to the next (default: 32)")
-    parser.add_argument("--scale", type=positive, default=4,
-                        help="enlarge frames K times, nearest neighbour (default: 4)")
+    add_scale_flag(parser, 4)
     parser.add_argument("--columns", type=positive,
                         help=".png strips: frames per row (default: all in one row)")
     add_artifact_flags(parser)

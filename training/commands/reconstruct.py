@@ -1,7 +1,8 @@
 """`zoo reconstruct`: real images beside a VAE's reconstructions of them."""
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, integers, model_folder, open_generator, output_path, positive,
+    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
+    positive,
 )
 
 
@@ -77,8 +78,7 @@ def add_parser(commands):
     parser.add_argument("--split", default="test", help="dataset split (default: test)")
     parser.add_argument("--labels", type=integers, metavar="K[,K...]",
                         help="conditional models: the class of images that have none (one, or one per image)")
-    parser.add_argument("--scale", type=positive, default=4,
-                        help="enlarge images K times, nearest neighbour (default: 4)")
+    add_scale_flag(parser, 4)
     add_artifact_flags(parser)
     parser.add_argument("--out", help="PNG path (default: RUN/reconstructions.png; NAME_reconstructions.png "
                         "in the current directory for a shipped model)")

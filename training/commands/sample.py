@@ -1,7 +1,8 @@
 """`zoo sample`: a grid of samples."""
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, integers, model_folder, open_generator, output_path, positive,
+    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
+    positive,
 )
 
 
@@ -46,8 +47,7 @@ def add_parser(commands):
     sample.add_argument("--labels", type=integers, metavar="K[,K...]",
                         help="conditional models: the class of every image (3), or classes to "
                         "repeat, one per grid column (0,1,2); default: every class in turn")
-    sample.add_argument("--scale", type=positive, default=1,
-                        help="enlarge every image K times, nearest neighbour (default: 1)")
+    add_scale_flag(sample, 1)
     sample.add_argument("--captions", action="store_true",
                         help="write each image's seed (#S) and, for conditional models, class (cK) under it")
     add_artifact_flags(sample)

@@ -1,8 +1,8 @@
 """`zoo traverse`: one row per latent dimension, swept while the others stay put."""
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, integers, model_folder, open_generator, output_path, positive,
-    positive_float,
+    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
+    positive, positive_float,
 )
 
 
@@ -45,8 +45,7 @@ def add_parser(commands):
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent held fixed (default: 0)")
     parser.add_argument("--labels", type=integers, metavar="K",
                         help="conditional models: the class (default: the seed's, seed %% classes)")
-    parser.add_argument("--scale", type=positive, default=4,
-                        help="enlarge images K times, nearest neighbour (default: 4)")
+    add_scale_flag(parser, 4)
     add_artifact_flags(parser)
     parser.add_argument("--out", help="PNG path (default: RUN/traversal.png; NAME_traversal.png in the "
                         "current directory for a shipped model)")
