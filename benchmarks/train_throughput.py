@@ -2,9 +2,13 @@
 
 Runs `model.fit` on real Fashion-MNIST batches, times each epoch of
 `--steps` batches with a callback after a warm-up epoch (tracing, caches),
-and prints one JSON object: per model the median images/s and all samples.
+and prints one JSON object: per model (and dtype policy) the median
+images/s and all samples. With several `--precisions` the model is built
+once per policy and their epochs alternate, so the machine's drift hits
+them alike.
 
     python benchmarks/train_throughput.py [--batch-size 128] [--steps 20] [--repeats 5]
+        [--models dcgan,vae] [--precisions float32,mixed_bfloat16]
 """
 
 import argparse
@@ -19,35 +23,47 @@ import keras  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
+from training.train import dtype_policy  # noqa: E402
 
 from environment import environment  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
+    """Seconds of every epoch it sees, across `fit` calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+        self.history.append(time.perf_counter() - self._start)
 
 
-def measure(model_name, batch_size, steps, repeats):
+def measure(model_name, batch_size, steps, repeats, precisions):
+    """Median images/s of `model_name` under each dtype policy, their epochs alternating."""
     preset = f"{model_name}_fashion_mnist"
     arguments = zoo.preset(preset)[1] if preset in zoo.PRESETS else {}
     keras.utils.set_random_seed(0)
-    model = zoo.create(model_name, **arguments)
-    model.compile(**model.default_optimizers())
-    dataset = data.load("fashion_mnist", "train", model=model, batch_size=batch_size).repeat()
-    timer = EpochTimer()
-    # Epoch 1 is warm-up (graph tracing); epochs 2.. are measured.
-    model.fit(dataset, epochs=repeats + 1, steps_per_epoch=steps, verbose=0, callbacks=[timer],
-              shuffle=False)
-    rates = [batch_size * steps / s for s in timer.seconds[1:]]
-    return {"images_per_s_median": round(statistics.median(rates), 1),
-            "images_per_s": [round(r, 1) for r in rates]}
+    models = {}
+    for precision in precisions:
+        with dtype_policy(precision):
+            models[precision] = zoo.create(model_name, **arguments)
+            models[precision].compile(**models[precision].default_optimizers())
+    dataset = data.load("fashion_mnist", "train", model=models[precisions[0]], batch_size=batch_size).repeat()
+    timers = {precision: EpochTimer() for precision in precisions}
+    for repeat in range(repeats + 1):  # repeat 0 is warm-up (graph tracing)
+        for precision, model in models.items():
+            model.fit(dataset, initial_epoch=repeat, epochs=repeat + 1, steps_per_epoch=steps, verbose=0,
+                      callbacks=[timers[precision]], shuffle=False)
+    results = {}
+    for precision, timer in timers.items():
+        rates = [batch_size * steps / s for s in timer.history[1:]]
+        results[precision] = {"images_per_s_median": round(statistics.median(rates), 1),
+                              "images_per_s": [round(r, 1) for r in rates]}
+    return results
 
 
 def main():
@@ -56,9 +72,12 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", default=",".join(zoo.names()))
+    parser.add_argument("--precisions", default="float32",
+                        help="comma list of Keras dtype policies, alternated epoch by epoch "
+                        "(e.g. float32,mixed_bfloat16)")
     args = parser.parse_args()
     results = {
-        name: measure(name, args.batch_size, args.steps, args.repeats)
+        name: measure(name, args.batch_size, args.steps, args.repeats, args.precisions.split(","))
         for name in args.models.split(",")
     }
     print(json.dumps({

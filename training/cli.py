@@ -51,6 +51,7 @@ def _user_errors():
     from export import ArtifactError, ExportError
     from training.data import DatasetUnavailableError, LabelMismatchError
     from training.callbacks import BackupError
+    from training.distribute import StrategyError
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
     from zoo.registry import ModelFileError
@@ -58,7 +59,7 @@ def _user_errors():
     from zoo.shipped import ShippedModelError
 
     return (UsageError, ShippedModelError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
-            ExtractorUnavailableError, LabelMismatchError, BackupError, WebExportError)
+            ExtractorUnavailableError, LabelMismatchError, BackupError, WebExportError, StrategyError)
 
 
 def _quiet_native_logs():

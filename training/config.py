@@ -6,6 +6,12 @@ import platform
 from typing import Optional
 
 
+#: `precision` values: Keras dtype policies the networks can be built with.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+#: `strategy` values: tf.distribute strategies `training.distribute` sets up.
+STRATEGIES = ("mirrored", "multi_worker")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Everything besides the model's hyperparameters that defines a run.
@@ -26,6 +32,11 @@ class RunConfig:
     seed: int = 0
     #: TensorFlow's op determinism: bitwise-reproducible runs and resumes.
     deterministic: bool = False
+    #: Keras dtype policy the networks are built with (`PRECISIONS`);
+    #: variables stay float32.
+    precision: str = "float32"
+    #: A `STRATEGIES` name, or None for the default device.
+    strategy: Optional[str] = None
     learning_rates: dict = dataclasses.field(default_factory=dict)
     #: Generator metrics (`training.metrics.evaluate.METRICS` groups, e.g.
     #: ["fd", "dc"]) measured every `metrics_every` epochs on

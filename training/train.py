@@ -11,6 +11,7 @@ pre-empted job is simply started again; with `deterministic=True` the result
 is bitwise the one an uninterrupted run gives.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import keras
 import tensorflow as tf
 
 import zoo
-from training import data
+from training import data, distribute
 from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
                                 GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
                                 TerminateOnNonFinite, TrainingBackup, best_of_history,
@@ -172,16 +173,28 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
     if run.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(run.seed)
+    strategy = distribute.make_strategy(run.strategy)
+    distribute.check_batch(strategy, run.batch_size)
+    with dtype_policy(run.precision), distribute.scope(strategy):
+        if trained is not None and trained["step"] is None:
+            model = zoo.load(paths["model"])  # no backup: continue from the last epoch's model
+        else:
+            model = zoo.create(run.model, **run.model_config)
+            model.compile(**model.default_optimizers(**run.learning_rates))
     backup = TrainingBackup(paths["backup"], every=backup_every)
-    if trained is not None and trained["step"] is None:
-        model = zoo.load(paths["model"])  # no backup: continue from the last epoch's model
-    else:
-        model = zoo.create(run.model, **run.model_config)
-        model.compile(**model.default_optimizers(**run.learning_rates))
     try:
         position = backup.restore(model) if trained is not None else None
     except BackupError as error:
         raise RunFolderError(str(error)) from None
+    chief = distribute.is_chief(strategy)
+    state = (CONFIG_FILE, HISTORY_FILE, BACKUP_FILE, MODEL_FILE, BEST_FILE)
+    with distribute.writable_folder(run.out, chief, state) as folder:
+        return _fit(run, model, backup, position, trained, strategy, resume, overwrite and chief, verbose,
+                    _paths(folder))
+
+
+def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, paths):
+    """Fits `model` from `position`, writing the run folder whose paths are `paths`."""
 
     start_step = position["step"] if position else 0
     train_data, per_pass = data.stream(
@@ -197,6 +210,7 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
             run.dataset, run.split, model=model, batch_size=run.batch_size, seed=run.seed,
             data_dir=run.data_dir, start_step=position["step"],
         )
+    train_data = distribute.distribute(strategy, train_data, run.batch_size)
     validation_data = None
     if run.validation_split:
         validation_data = data.load(
@@ -204,12 +218,14 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
             batch_size=run.batch_size, data_dir=run.data_dir, shuffle=False,
         )
 
+    out = os.path.dirname(paths["config"])  # run.out, or a non-chief worker's own folder
     if overwrite and not resume:
         # Only now that model and data are known good: a failed start keeps the old run.
-        _remove_run_outputs(run.out)
-    _writable(run.out)
-    remove_stale_temporaries(run.out)
+        _remove_run_outputs(out)
+    _writable(out)
+    remove_stale_temporaries(out)
     remove_stale_temporaries(paths["samples"])
+    backup.path = paths["backup"]  # restored from run.out; written where this process writes
     commands = []
     if resume and os.path.exists(paths["config"]):
         with open(paths["config"]) as f:
@@ -242,6 +258,21 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
     finally:
         backup._stop_skipping()  # noqa: SLF001 (fit may end by an exception while skipping)
     return model
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Keras's global dtype policy set to `name` while models are built.
+
+    Layers keep the policy they were built with, so the policy is set only
+    around building and restored after.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _metric_callbacks(run, paths, resume):

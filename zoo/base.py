@@ -5,6 +5,7 @@ import numbers
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from zoo.images import to_uint8
 from zoo.latents import check_labels, check_seeds, labels_from_seeds, latents_from_seeds, random_latents
@@ -76,6 +77,34 @@ def check_image_shape(image_shape):
     return check_buildable(shape)
 
 
+def replica_draw(draw, batch_size):
+    """Random values for this replica's `batch_size` examples, independent of the replica count.
+
+    Under tf.distribute every replica holds the same seed-generator state, so
+    `draw(batch_size)` would give each replica the same values. Instead each
+    draws the global batch's values and keeps its own rows (replica `r` has
+    examples `r * batch_size ...` of the global batch, as
+    `tf.distribute` splits it), so the examples get the values one device
+    would give them. `draw(n)` returns values with `n` rows.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    if replicas == 1:
+        return draw(batch_size)
+    start = context.replica_id_in_sync_group * batch_size
+    return draw(batch_size * replicas)[start:start + batch_size]
+
+
+def replica_share(loss):
+    """This replica's share of a loss averaged over its examples: `loss / replicas`.
+
+    Optimizers under tf.distribute sum the replicas' gradients; with equal
+    per-replica batches the sum of the shares' gradients is the gradient of
+    the mean over the global batch (on one device, the loss itself).
+    """
+    return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+
 def images_and_labels(data, model):
     """`(images, labels)` of a batch that is `images` or `(images, labels, ...)`.
 
@@ -107,6 +136,10 @@ class GenerativeModel(keras.Model):
         latent_dim: length of the latent vector.
         seed: seed of the training-time random draws (latents, noise); None
             draws one.
+        synchronized_batch_norm: batch norm layers compute their statistics
+            over the global batch under tf.distribute (all replicas'
+            examples), so training does not depend on the replica count;
+            it changes nothing on one device.
     """
 
     #: Value range of the images the model trains on and generates.
@@ -116,11 +149,12 @@ class GenerativeModel(keras.Model):
     #: Classes a conditional model generates; 0 for an unconditional one.
     num_classes = 0
 
-    def __init__(self, image_shape, latent_dim, seed=None, **kwargs):
+    def __init__(self, image_shape, latent_dim, seed=None, synchronized_batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(image_shape)
         self.latent_dim = check_integer("latent_dim", latent_dim, 1, "an integer >= 1, e.g. 64")
         self.seed = check_seed(seed)
+        self.synchronized_batch_norm = check_flag("synchronized_batch_norm", synchronized_batch_norm)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         # Sub-networks are functional models built in the constructor, so
         # the model is built as soon as it exists (no `build(input_shape)`).
@@ -129,7 +163,8 @@ class GenerativeModel(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            image_shape=self.image_shape, latent_dim=self.latent_dim, seed=self.seed
+            image_shape=self.image_shape, latent_dim=self.latent_dim, seed=self.seed,
+            synchronized_batch_norm=self.synchronized_batch_norm,
         )
         return config
 
@@ -147,9 +182,31 @@ class GenerativeModel(keras.Model):
         if "seed_generator_state" in store.keys():
             self.seed_generator.state.assign(store["seed_generator_state"])
 
+    def metric_results(self):
+        """`{name: result}` of `self.metrics`: what `train_step` and `test_step` return."""
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras (3.15) reduces step outputs across workers with
+            # `axis=0`, which fails on scalars; a (1,) tensor reduces to the
+            # same scalar mean.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras's fit (3.15) under a tf.distribute strategy first draws a
+        # batch and reduces it across replicas to build unbuilt state
+        # symbolically; under MultiWorkerMirroredStrategy that reduce fails on
+        # the PerReplica batch (keras#20585). Zoo models build their networks
+        # in the constructor and their optimizers in `compile`, so there is
+        # nothing to build: skip it then, and leave any other case to Keras.
+        if all(layer.built for layer in self._flatten_layers()) and getattr(self.optimizer, "built", False):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def random_latents(self, batch_size):
         """Training-time latents, drawn from the model's seed generator."""
-        return random_latents((batch_size, self.latent_dim), self.latent_prior, self.seed_generator)
+        return replica_draw(
+            lambda n: random_latents((n, self.latent_dim), self.latent_prior, self.seed_generator), batch_size)
 
     def generate(self, z, labels=None, training=False):
         """Latents (and, for conditional models, int labels) -> images in `pixel_range`."""

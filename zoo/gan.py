@@ -6,7 +6,8 @@ import keras
 import tensorflow as tf
 
 from zoo import augment, losses, networks
-from zoo.base import GenerativeModel, check_flag, check_integer, check_number, images_and_labels
+from zoo.base import (GenerativeModel, check_flag, check_integer, check_number, images_and_labels,
+                       replica_draw, replica_share)
 from zoo.latents import check_prior
 from zoo.optimizers import UNSUPPORTED_CALLBACKS, JointLearningRate
 from zoo.registry import register
@@ -72,6 +73,17 @@ class GAN(GenerativeModel):
             sees in training, real and fake; helps most with little data,
             where the discriminator memorises the training set (Zhao et al.
             2020). "" is off.
+        architecture: the networks: "dcgan" (transposed-convolution
+            generator, strided-convolution discriminator with the model's
+            normalisation; `networks.conv_generator`) or "keras_io" (the
+            keras.io WGAN-GP example's up-sampling generator and dropout
+            critic; `networks.upsampling_generator`).
+        joint_discriminator_pass: score real and fake images in one
+            discriminator call on the concatenated batch instead of two.
+            Fewer, larger kernels (faster on CPU); the same function only
+            when no layer sees batch statistics, so it is refused with batch
+            norm, `minibatch_stddev` or `pack` > 1. Dropout then draws other
+            masks than two calls would. False is the exact two-call step.
     """
 
     pixel_range = (-1.0, 1.0)
@@ -86,7 +98,8 @@ class GAN(GenerativeModel):
     def __init__(
         self, image_shape=(28, 28, 1), latent_dim=64, width=64, seed=None,
         r1_weight=0.0, label_smoothing=0.0, latent_prior="normal",
-        minibatch_stddev=False, pack=1, ema_decay=0.0, diffaugment="", **kwargs
+        minibatch_stddev=False, pack=1, ema_decay=0.0, diffaugment="", architecture="dcgan",
+        joint_discriminator_pass=False, **kwargs
     ):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
         self.width = check_integer("width", width, 1, "an integer >= 1, e.g. 64")
@@ -99,17 +112,20 @@ class GAN(GenerativeModel):
         self.ema_decay = check_number(
             "ema_decay", ema_decay, lambda d: 0 <= d < 1, "a decay in [0, 1) (0 is off), e.g. 0.999")
         self.diffaugment = ",".join(augment.parse_policy(diffaugment))
+        build_generator, build_discriminator = networks.gan_architecture(architecture)
+        self.architecture = architecture
+        self.joint_discriminator_pass = check_flag("joint_discriminator_pass", joint_discriminator_pass)
         self._check_options()
 
-        self.generator_network = networks.conv_generator(
+        self.generator_network = build_generator(
             self.image_shape, self.latent_dim, self.width, output_activation="tanh",
-            num_classes=self.num_classes,
+            num_classes=self.num_classes, synchronized=self.synchronized_batch_norm,
         )
         height, width_px, channels = self.image_shape
-        self.discriminator = networks.conv_discriminator(
+        self.discriminator = build_discriminator(
             (height, width_px, channels * self.pack), self.width,
             self.discriminator_normalization, minibatch_stddev=self.minibatch_stddev,
-            num_classes=self.num_classes,
+            num_classes=self.num_classes, synchronized=self.synchronized_batch_norm,
         )
         self.ema_generator = None
         if self.ema_decay:
@@ -126,6 +142,16 @@ class GAN(GenerativeModel):
                 f"label_smoothing applies to the non-saturating loss (dcgan); "
                 f"{type(self).__name__} plays another game: leave it at 0."
             )
+        batch_norm = self.discriminator_normalization == "batch" and self.architecture == "dcgan"
+        coupled = [text for text, used in (("its batch-norm discriminator", batch_norm),
+                                           ("minibatch_stddev=True", self.minibatch_stddev),
+                                           (f"pack={self.pack}", self.pack > 1)) if used]
+        if self.joint_discriminator_pass and coupled:
+            raise ValueError(
+                f"joint_discriminator_pass=True would let real and fake images share batch "
+                f"statistics through {' and '.join(coupled)} ({type(self).__name__}); leave it False, "
+                "or use a discriminator without them (wgan_gp, sngan, or architecture='keras_io')."
+            )
 
     @property
     def generator(self):
@@ -138,7 +164,8 @@ class GAN(GenerativeModel):
             width=self.width, r1_weight=self.r1_weight,
             label_smoothing=self.label_smoothing, latent_prior=self.latent_prior,
             minibatch_stddev=self.minibatch_stddev, pack=self.pack, ema_decay=self.ema_decay,
-            diffaugment=self.diffaugment,
+            diffaugment=self.diffaugment, architecture=self.architecture,
+            joint_discriminator_pass=self.joint_discriminator_pass,
         )
         return config
 
@@ -211,14 +238,18 @@ class GAN(GenerativeModel):
                 )
         return super().fit(*args, **kwargs)
 
-    def default_optimizers(self, d_lr=None, g_lr=None):
-        """Adam optimizers with this model's recommended settings (TTUR-ready)."""
+    def default_optimizers(self, d_lr=None, g_lr=None, beta_1=None, beta_2=None):
+        """Adam optimizers with this model's recommended settings (TTUR-ready).
+
+        Arguments left at None take the model's defaults (`learning_rate`,
+        `adam_beta_1`, `adam_beta_2`); presets record the ones they change.
+        """
 
         def adam(lr):
             return keras.optimizers.Adam(
                 self.learning_rate if lr is None else lr,
-                beta_1=self.adam_beta_1,
-                beta_2=self.adam_beta_2,
+                beta_1=self.adam_beta_1 if beta_1 is None else beta_1,
+                beta_2=self.adam_beta_2 if beta_2 is None else beta_2,
             )
 
         return {"d_optimizer": adam(d_lr), "g_optimizer": adam(g_lr)}
@@ -260,9 +291,17 @@ class GAN(GenerativeModel):
         z = self.random_latents(batch_size)
         return self.generator_network([z, labels] if self.num_classes else z, training=training)
 
+    def discriminate_pair(self, real, fake, training, labels=None):
+        """`(real scores, fake scores)`, from one discriminator call with `joint_discriminator_pass`."""
+        if not self.joint_discriminator_pass:
+            return (self.discriminate(real, training=training, labels=labels),
+                    self.discriminate(fake, training=training, labels=labels))
+        both_labels = None if labels is None else tf.concat([labels, labels], 0)
+        scores = self.discriminate(tf.concat([real, fake], 0), training=training, labels=both_labels)
+        return tf.split(scores, 2)
+
     def discriminator_objective(self, real, fake, training, labels=None):
-        real_scores = self.discriminate(real, training=training, labels=labels)
-        fake_scores = self.discriminate(fake, training=training, labels=labels)
+        real_scores, fake_scores = self.discriminate_pair(real, fake, training, labels)
         loss = self.discriminator_loss(real_scores, fake_scores)
         return loss + self.discriminator_penalty(real, fake, labels)
 
@@ -275,12 +314,12 @@ class GAN(GenerativeModel):
             fake = self.fakes(batch_size, labels, training=True)
             with tf.GradientTape() as tape:
                 d_loss = self.discriminator_objective(real, fake, training=True, labels=labels)
-                scaled = self.d_optimizer.scale_loss(d_loss)
+                scaled = self.d_optimizer.scale_loss(replica_share(d_loss))
             self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_weights), d_weights))
         with tf.GradientTape() as tape:
             fake = self.fakes(batch_size, labels, training=True)
             g_loss = self.generator_loss(self.discriminate(fake, training=True, labels=labels))
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            scaled = self.g_optimizer.scale_loss(replica_share(g_loss))
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_weights), g_weights))
         if self.ema_generator is not None:
             self.update_ema()
@@ -301,7 +340,7 @@ class GAN(GenerativeModel):
     def _update_metrics(self, d_loss, g_loss):
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_results()
 
 
 @register("dcgan")
@@ -384,10 +423,22 @@ class WGANGP(GAN):
     Args:
         critic_steps: critic updates per generator update (paper: 5).
         gp_weight: weight of the gradient penalty (paper: 10).
+        gp_interval: apply the penalty on every `gp_interval`-th critic
+            update only, weighted by `gp_interval` so its average pull is
+            unchanged: lazy regularisation (Karras et al. 2020, section
+            3.1). The penalty's double backward pass costs more than the
+            rest of a critic update, so this is the step's main speed lever.
+            1 (default) is the paper's step.
         **kwargs: `GAN` arguments.
 
+    Example:
+        >>> fast = WGANGP(architecture="keras_io", latent_dim=128, critic_steps=3,
+        ...               gp_interval=4, joint_discriminator_pass=True)
+
     References:
-        Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017.
+        Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017;
+        Karras et al., "Analyzing and Improving the Image Quality of
+        StyleGAN", CVPR 2020 (lazy regularisation).
     """
 
     discriminator_normalization = "layer"
@@ -395,14 +446,16 @@ class WGANGP(GAN):
     adam_beta_1 = 0.0
     adam_beta_2 = 0.9
 
-    def __init__(self, *args, critic_steps=5, gp_weight=10.0, **kwargs):
+    def __init__(self, *args, critic_steps=5, gp_weight=10.0, gp_interval=1, **kwargs):
         super().__init__(*args, **kwargs)
         self.critic_steps = check_integer("critic_steps", critic_steps, 1, "an integer >= 1 (paper: 5)")
         self.gp_weight = check_number("gp_weight", gp_weight, lambda w: w >= 0, "a weight >= 0 (paper: 10)")
+        self.gp_interval = check_integer(
+            "gp_interval", gp_interval, 1, "an integer >= 1 (1: every critic update, the paper's step)")
 
     def get_config(self):
         config = super().get_config()
-        config.update(critic_steps=self.critic_steps, gp_weight=self.gp_weight)
+        config.update(critic_steps=self.critic_steps, gp_weight=self.gp_weight, gp_interval=self.gp_interval)
         return config
 
     def discriminator_loss(self, real_scores, fake_scores):
@@ -413,9 +466,12 @@ class WGANGP(GAN):
 
     def discriminator_penalty(self, real, fake, labels=None):
         # One interpolation weight per example, uniform in [0, 1].
-        alpha = keras.random.uniform(
-            (tf.shape(real)[0], 1, 1, 1), seed=self.seed_generator
-        )
+        alpha = replica_draw(
+            lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator), tf.shape(real)[0])
         critic = lambda x: self.discriminate(x, training=True, labels=labels)  # noqa: E731
-        penalty = self.gp_weight * losses.gradient_penalty(critic, real, fake, alpha)
-        return penalty + super().discriminator_penalty(real, fake, labels)
+        weight = self.gp_weight * self.gp_interval
+        penalty = lambda: weight * losses.gradient_penalty(critic, real, fake, alpha)  # noqa: E731
+        if self.gp_interval > 1:  # critic update n (counted from 0) is penalised when n % interval == 0
+            due = self.d_optimizer.iterations % self.gp_interval == 0
+            penalty = lambda lazy=penalty: tf.cond(due, lazy, lambda: tf.zeros((), real.dtype))  # noqa: E731
+        return penalty() + super().discriminator_penalty(real, fake, labels)

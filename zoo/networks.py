@@ -57,8 +57,14 @@ def label_input():
     return keras.Input((), dtype="int32", name="label")
 
 
+def batch_normalization(synchronized):
+    """Batch norm; `synchronized` computes the statistics over the global batch under tf.distribute."""
+    return layers.BatchNormalization(synchronized=synchronized)
+
+
 def conv_generator(
-    image_shape, latent_dim, width, output_activation, num_classes=0, name="generator"
+    image_shape, latent_dim, width, output_activation, num_classes=0, name="generator",
+    synchronized=False,
 ):
     """DCGAN-style generator: Dense -> reshape -> stride-2 transposed convs.
 
@@ -66,6 +72,7 @@ def conv_generator(
     `width` before the last layer (DCGAN, Radford et al. 2016). With
     `num_classes` > 0 the model takes `[z, label]` and a learned embedding
     of the label (of `latent_dim` values) is concatenated to `z`.
+    `synchronized`: batch-norm statistics over all replicas' examples.
     """
     steps = num_resolution_steps(image_shape)
     base_h = image_shape[0] // 2**steps
@@ -80,7 +87,7 @@ def conv_generator(
         embedded = layers.Embedding(num_classes, latent_dim, name="label_embedding")(label)
         x = layers.Concatenate()([z, embedded])
     x = layers.Dense(base_h * base_w * channels, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = batch_normalization(synchronized)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((base_h, base_w, channels))(x)  # (batch, h0, w0, c0)
     for step in range(steps - 1):
@@ -88,7 +95,7 @@ def conv_generator(
         x = layers.Conv2DTranspose(
             channels, 4, strides=2, padding="same", use_bias=False
         )(x)
-        x = layers.BatchNormalization()(x)
+        x = batch_normalization(synchronized)(x)
         x = layers.ReLU()(x)
     images = layers.Conv2DTranspose(
         image_shape[2],
@@ -109,7 +116,7 @@ def _maybe_spectral(layer, normalization):
     return layer
 
 
-def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False):
+def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False, synchronized=False):
     """Stride-2 convolutions doubling channels; returns the flattened features."""
     channels = width
     for step in range(steps):
@@ -118,7 +125,7 @@ def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False):
         # must not use batch norm: it couples the examples the penalty treats
         # independently (Gulrajani et al. 2017, section 4).
         if step > 0 and normalization == "batch":
-            x = layers.BatchNormalization()(x)
+            x = batch_normalization(synchronized)(x)
         elif step > 0 and normalization == "layer":
             x = layers.LayerNormalization(axis=[1, 2, 3])(x)
         x = layers.LeakyReLU(0.2)(x)
@@ -129,7 +136,7 @@ def _downsampling_trunk(x, steps, width, normalization, minibatch_stddev=False):
 
 
 def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False,
-                       num_classes=0, name="discriminator"):
+                       num_classes=0, name="discriminator", synchronized=False):
     """Stride-2 conv classifier returning one unbounded logit/score per image.
 
     Args:
@@ -140,6 +147,7 @@ def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False
         num_classes: > 0 makes it a projection discriminator taking
             `[images, label]`: score = w . phi(x) + embed(label) . phi(x), with
             phi the flattened features (Miyato & Koyama 2018).
+        synchronized: batch-norm statistics over all replicas' examples.
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(
@@ -147,7 +155,7 @@ def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False
         )
     images = keras.Input(tuple(image_shape), name="images")
     features = _downsampling_trunk(
-        images, num_resolution_steps(image_shape), width, normalization, minibatch_stddev
+        images, num_resolution_steps(image_shape), width, normalization, minibatch_stddev, synchronized
     )
     score = _maybe_spectral(layers.Dense(1, dtype="float32", name="score"), normalization)(features)
     if not num_classes:
@@ -158,6 +166,111 @@ def conv_discriminator(image_shape, width, normalization, minibatch_stddev=False
     )(label)
     matched = layers.Dot(axes=1, dtype="float32")([projection, features])
     return keras.Model([images, label], layers.Add(dtype="float32")([score, matched]), name=name)
+
+
+def _padded_side(side):
+    """The multiple of 16 at or above `side`: 4 stride-2 convolutions of the critic halve it evenly."""
+    return -(-side // 16) * 16
+
+
+def _refuse_options(architecture, num_classes=0, minibatch_stddev=False, normalization=None):
+    unsupported = [text for text, used in (
+        (f"num_classes={num_classes}", num_classes),
+        ("minibatch_stddev=True", minibatch_stddev),
+        ("spectral normalisation (sngan)", normalization == "spectral"),
+    ) if used]
+    if unsupported:
+        raise ValueError(
+            f"architecture={architecture!r} does not take {', '.join(unsupported)}; "
+            "use architecture='dcgan' for them."
+        )
+
+
+def upsampling_generator(
+    image_shape, latent_dim, width, output_activation, num_classes=0, name="generator",
+    synchronized=False,
+):
+    """The keras.io WGAN-GP generator: Dense -> 3x (UpSampling2D + 3x3 conv + batch norm) -> crop.
+
+    Dense to a `P / 8` square base of `4 * width` channels (no bias) with
+    batch norm and LeakyReLU(0.2), then three blocks of nearest-neighbour
+    up-sampling, a bias-free 3x3 convolution and batch norm (LeakyReLU after
+    the first two, `output_activation` after the last) with `2 * width`,
+    `width` and the image's channels; then cropped from `P` (each side
+    rounded up to a multiple of 16) to the image size. With `width=64` and
+    `latent_dim=128` at 28x28x1 it is the keras.io example's generator
+    exactly: 910,660 parameters.
+
+    References:
+        keras.io, "WGAN-GP overriding `Model.train_step`" (A. K. Nain, 2020).
+    """
+    _refuse_options("keras_io", num_classes)
+    height, width_px, channels = image_shape
+    padded_h, padded_w = _padded_side(height), _padded_side(width_px)
+    z = keras.Input((latent_dim,), name="z")
+    x = layers.Dense(padded_h // 8 * padded_w // 8 * 4 * width, use_bias=False)(z)
+    x = batch_normalization(synchronized)(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Reshape((padded_h // 8, padded_w // 8, 4 * width))(x)
+    for filters in (2 * width, width, channels):
+        x = layers.UpSampling2D(2)(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = batch_normalization(synchronized)(x)
+        if filters != channels:
+            x = layers.LeakyReLU(0.2)(x)
+    x = layers.Activation(output_activation, dtype="float32")(x)
+    crop_h, crop_w = padded_h - height, padded_w - width_px
+    images = layers.Cropping2D(
+        ((crop_h // 2, crop_h - crop_h // 2), (crop_w // 2, crop_w - crop_w // 2)),
+        dtype="float32", name="images",
+    )(x)
+    return keras.Model(z, images, name=name)
+
+
+def dropout_critic(image_shape, width, normalization, minibatch_stddev=False,
+                   num_classes=0, name="discriminator", synchronized=False):
+    """The keras.io WGAN-GP critic: zero-pad, 4 strided 5x5 convs with dropout, Dense(1).
+
+    The image is zero-padded to `P` (each side rounded up to a multiple of
+    16), then 5x5 stride-2 convolutions of `width`, `2 * width`, `4 * width`
+    and `8 * width` channels, each with LeakyReLU(0.2), dropout 0.3 after the
+    middle two, and dropout 0.2 before the dense score. It normalises
+    nothing, whatever the model's `normalization` ("batch", "layer" or
+    "none"), so no statistic couples the examples of a batch. With
+    `width=64` at 28x28x1 it is the keras.io example's critic exactly:
+    4,305,409 parameters.
+
+    References:
+        keras.io, "WGAN-GP overriding `Model.train_step`" (A. K. Nain, 2020).
+    """
+    _refuse_options("keras_io", num_classes, minibatch_stddev, normalization)
+    height, width_px = image_shape[:2]
+    images = keras.Input(tuple(image_shape), name="images")
+    pad_h, pad_w = _padded_side(height) - height, _padded_side(width_px) - width_px
+    x = layers.ZeroPadding2D(((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)))(images)
+    for filters, dropout in ((width, 0), (2 * width, 0.3), (4 * width, 0.3), (8 * width, 0)):
+        x = layers.Conv2D(filters, 5, strides=2, padding="same")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Dropout(0.2)(layers.Flatten()(x))
+    return keras.Model(images, layers.Dense(1, dtype="float32", name="score")(x), name=name)
+
+
+#: GAN network pairs `(generator builder, discriminator builder)` by name;
+#: both builders of a pair take the same arguments as `conv_generator` and
+#: `conv_discriminator`.
+GAN_ARCHITECTURES = {
+    "dcgan": (conv_generator, conv_discriminator),
+    "keras_io": (upsampling_generator, dropout_critic),
+}
+
+
+def gan_architecture(name):
+    """`(generator builder, discriminator builder)` of a named architecture."""
+    if name not in GAN_ARCHITECTURES:
+        raise ValueError(f"architecture={name!r}; use one of {', '.join(map(repr, GAN_ARCHITECTURES))}.")
+    return GAN_ARCHITECTURES[name]
 
 
 def conv_encoder(image_shape, latent_dim, width, num_classes=0, name="encoder"):

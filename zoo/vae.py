@@ -5,7 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import losses, networks
-from zoo.base import GenerativeModel, check_integer, check_number, images_and_labels
+from zoo.base import GenerativeModel, check_integer, check_number, images_and_labels, replica_draw, replica_share
 from zoo.registry import register
 
 
@@ -52,6 +52,7 @@ class VAE(GenerativeModel):
             output_activation="sigmoid",
             num_classes=self.num_classes,
             name="decoder",
+            synchronized=self.synchronized_batch_norm,
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
@@ -96,7 +97,8 @@ class VAE(GenerativeModel):
 
     def reparameterize(self, z_mean, z_log_var):
         """z = mean + sigma * eps, eps ~ N(0, I) from the model's seed generator."""
-        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        eps = replica_draw(lambda n: keras.random.normal((n, *z_mean.shape[1:]), seed=self.seed_generator),
+                           ops.shape(z_mean)[0])
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def encode(self, images, labels=None, training=False):
@@ -129,7 +131,7 @@ class VAE(GenerativeModel):
         images, labels = images_and_labels(data, self)
         with tf.GradientTape() as tape:
             terms = self.compute_losses(images, training=True, labels=labels)  # (loss, ...)
-            scaled = self.optimizer.scale_loss(terms[0])
+            scaled = self.optimizer.scale_loss(replica_share(terms[0]))
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return self._update_metrics(*terms)
@@ -142,7 +144,7 @@ class VAE(GenerativeModel):
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_results()
 
 
 @register("beta_vae")

@@ -149,3 +149,80 @@ def test_ema_generator_round_trips_and_exports(tmp_path):
     assert np.abs(served - trained.astype(int)).max() > 10
     with pytest.raises(ValueError, match="ema_decay=1"):
         tiny_model("dcgan", ema_decay=1)
+
+
+def test_keras_io_preset_reproduces_the_keras_io_networks_parameter_for_parameter():
+    name, arguments = zoo.preset("wgan_gp_keras_io")
+    model = zoo.create(name, **arguments)
+    assert model.generator.count_params() == 910_660
+    assert model.discriminator.count_params() == 4_305_409
+    kinds = [type(layer).__name__ for layer in model.generator.layers]
+    assert kinds.count("UpSampling2D") == 3 and kinds.count("BatchNormalization") == 4
+    assert "Conv2DTranspose" not in kinds
+    assert [type(layer).__name__ for layer in model.discriminator.layers].count("Dropout") == 3
+    assert model.generate(np.zeros((2, 128), "float32")).shape == (2, 28, 28, 1)
+    optimizers = model.default_optimizers(**zoo.preset_learning_rates("wgan_gp_keras_io"))
+    for optimizer in optimizers.values():
+        assert (float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2) == pytest.approx((2e-4, 0.5, 0.9))
+
+
+@pytest.mark.parametrize("name, options, refused", [
+    ("cgan", {}, "num_classes=10"),
+    ("sngan", {}, "spectral"),
+    ("dcgan", {"minibatch_stddev": True}, "minibatch_stddev"),
+])
+def test_keras_io_architecture_refuses_options_its_networks_lack(name, options, refused):
+    with pytest.raises(ValueError, match=refused):
+        zoo.create(name, image_shape=(16, 16, 1), latent_dim=8, width=8, architecture="keras_io", **options)
+
+
+def test_unknown_architecture_is_refused_by_name():
+    with pytest.raises(ValueError, match="architecture='stylegan'.*'dcgan', 'keras_io'"):
+        tiny_model("dcgan", architecture="stylegan")
+
+
+def test_keras_io_architecture_trains_and_round_trips_a_keras_file(tmp_path):
+    model = tiny_model("wgan_gp", architecture="keras_io", critic_steps=2, gp_interval=2,
+                       joint_discriminator_pass=True)
+    history = model.fit(tiny_images(model, n=8), batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    model.save(tmp_path / "model.keras")
+    loaded = zoo.load(tmp_path / "model.keras")
+    assert loaded.get_config()["architecture"] == "keras_io" and loaded.gp_interval == 2
+    np.testing.assert_array_equal(loaded.sample(4, seed=3), model.sample(4, seed=3))
+
+
+def test_joint_discriminator_pass_scores_real_and_fake_as_two_passes_do():
+    real, fake = (tf.constant(tiny_images(tiny_model("wgan_gp"), n=4, seed=s)) for s in (1, 2))
+    two = tiny_model("wgan_gp")
+    joint = tiny_model("wgan_gp", joint_discriminator_pass=True)
+    joint.set_weights(two.get_weights())
+    for separate, together in zip(two.discriminate_pair(real, fake, training=True),
+                                  joint.discriminate_pair(real, fake, training=True)):
+        np.testing.assert_allclose(together, separate, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, options, named", [
+    ("dcgan", {}, "batch-norm discriminator"),
+    ("wgan_gp", {"minibatch_stddev": True}, "minibatch_stddev"),
+    ("wgan_gp", {"pack": 2}, "pack=2"),
+])
+def test_joint_discriminator_pass_is_refused_where_batch_statistics_would_mix_real_and_fake(name, options, named):
+    with pytest.raises(ValueError, match=named):
+        tiny_model(name, joint_discriminator_pass=True, **options)
+
+
+def test_lazy_gradient_penalty_applies_every_kth_update_weighted_by_k():
+    real, fake = (tf.constant(tiny_images(tiny_model("wgan_gp"), n=4, seed=s)) for s in (1, 2))
+    exact, lazy = tiny_model("wgan_gp"), tiny_model("wgan_gp", gp_interval=3)
+    lazy.set_weights(exact.get_weights())
+    penalties = []
+    for update in range(5):
+        lazy.d_optimizer.iterations.assign(update)
+        exact.seed_generator.state.assign(lazy.seed_generator.state)  # the same interpolation weights
+        penalties.append((float(lazy.discriminator_penalty(real, fake)),
+                          float(exact.discriminator_penalty(real, fake))))
+    for update, (lazy_value, exact_value) in enumerate(penalties):
+        assert exact_value > 0
+        expected = 3 * exact_value if update % 3 == 0 else 0.0
+        assert lazy_value == pytest.approx(expected, rel=1e-5), update

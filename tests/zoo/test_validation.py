@@ -108,6 +108,22 @@ BAD = {
         (0, r"second_depth=0; use an integer >= 1"),
         (None, r"second_depth=None; use an integer >= 1"),
     ],
+    "gp_interval": [
+        (0, r"gp_interval=0; use an integer >= 1 \(1: every critic update"),
+        (1.5, r"gp_interval=1\.5; use an integer >= 1"),
+    ],
+    "architecture": [
+        ("stylegan", r"architecture='stylegan'; use one of 'dcgan', 'keras_io'"),
+        (None, r"architecture=None; use one of 'dcgan', 'keras_io'"),
+    ],
+    "joint_discriminator_pass": [
+        ("yes", r"joint_discriminator_pass='yes'; use True or False"),
+        (1, r"joint_discriminator_pass=1; use True or False"),
+    ],
+    "synchronized_batch_norm": [
+        ("no", r"synchronized_batch_norm='no'; use True or False"),
+        (None, r"synchronized_batch_norm=None; use True or False"),
+    ],
     "num_classes": [
         (1, r"num_classes=1; use an integer >= 2"),
         (2.5, r"num_classes=2\.5; use an integer >= 2"),
@@ -121,6 +137,9 @@ BAD_FOR_MODEL = [
     ("sngan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* SNGAN"),
     ("wgan_gp", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* WGANGP"),
     ("cgan", "pack", 2, r"pack=2: PacGAN packing would mix the labels"),
+    ("cgan", "architecture", "keras_io", r"architecture='keras_io' does not take num_classes=10"),
+    ("sngan", "architecture", "keras_io", r"does not take spectral normalisation \(sngan\)"),
+    ("dcgan", "joint_discriminator_pass", True, r"real and fake .* batch-norm discriminator \(DCGAN\)"),
 ]
 
 #: argument -> accepted values at the edges (and in other types that mean the same).
@@ -142,6 +161,10 @@ EDGES = {
     "second_width": [1, 3.0],
     "second_depth": [1, np.int64(3)],
     "num_classes": [2, 10.0, np.int64(3)],
+    "gp_interval": [1, 3],
+    "architecture": ["dcgan", "keras_io"],
+    "joint_discriminator_pass": [False, True],
+    "synchronized_batch_norm": [False, True, np.True_],
 }
 EDGE_CONFIGS = max(len(values) for values in EDGES.values())
 
@@ -177,6 +200,13 @@ def _edge_config(cls, k):
         if argument == "pack" and "num_classes" in constructor_arguments(cls):
             value = default
         config[argument] = value
+    # Combinations the networks cannot take (each refused in BAD_FOR_MODEL).
+    if config.get("architecture") == "keras_io" and (
+            config.get("num_classes") or config.get("minibatch_stddev") or cls.discriminator_normalization == "spectral"):
+        config["architecture"] = "dcgan"
+    batch_norm = getattr(cls, "discriminator_normalization", None) == "batch" and config.get("architecture") == "dcgan"
+    if config.get("joint_discriminator_pass") and (batch_norm or config.get("minibatch_stddev") or config["pack"] > 1):
+        config["joint_discriminator_pass"] = False
     return config
 
 

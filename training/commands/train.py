@@ -7,6 +7,7 @@ import inspect
 import os
 
 from training.commands.common import UsageError, non_negative, positive, positive_float
+from training.config import PRECISIONS, STRATEGIES
 
 
 def _parse_assignment(text):
@@ -86,10 +87,17 @@ def run(args):
         raise UsageError(f"--out {args.out!r} is a shipped model's folder, which is never written; "
                          "choose another --out.")
 
+    # Before anything runs in TensorFlow (building a model to check the
+    # hyperparameters does): a multi-worker strategy must come first.
+    from training import distribute
+    from training.train import load_run_config as stored
+
+    distribute.make_strategy(stored(args.out).strategy if args.resume else args.strategy)
+
     if args.resume:
         settings = ("model", "preset", "set", "dataset", "split", "validation_split", "batch_size",
                     "steps_per_epoch", "seed", "lr", "d_lr", "g_lr", "data_dir",
-                    "metrics", "metrics_every", "metrics_samples")
+                    "metrics", "metrics_every", "metrics_samples", "precision", "strategy")
         given = [d for d in settings if getattr(args, d) != args.parser.get_default(d)]
         if given:
             flags = ", ".join("--" + d.replace("_", "-") for d in given)
@@ -119,7 +127,7 @@ def run(args):
         accepted = [p for p in inspect.signature(zoo.get(model_name).default_optimizers).parameters if p != "self"]
         for key in learning_rates:
             if key not in accepted:
-                flags = ", ".join("--" + k.replace("_", "-") for k in accepted)
+                flags = ", ".join("--" + k.replace("_", "-") for k in accepted if k.endswith("lr"))
                 raise UsageError(
                     f"--{key.replace('_', '-')} does not apply to model {model_name!r}; use {flags}"
                 )
@@ -135,6 +143,8 @@ def run(args):
             steps_per_epoch=args.steps_per_epoch,
             seed=args.seed,
             deterministic=args.deterministic,
+            precision=args.precision,
+            strategy=args.strategy,
             learning_rates=learning_rates,
             metrics=args.metrics or [],
             metrics_every=args.metrics_every,
@@ -143,7 +153,12 @@ def run(args):
             out=args.out,
         )
     if train(run, resume=args.resume, overwrite=args.overwrite, backup_every=args.backup_every):
-        print(f"Run written to {args.out}")
+        strategy = distribute.make_strategy(run.strategy)
+        if distribute.is_chief(strategy):
+            print(f"Run written to {args.out}")
+        else:
+            kind, index = distribute.task()
+            print(f"{kind} {index}: trained its share; the chief writes {args.out}")
 
 
 
@@ -181,6 +196,15 @@ def add_parser(commands):
     train.add_argument("--deterministic", action="store_true",
                        help="TensorFlow op determinism: the same command gives bitwise the same "
                        "weights, also after a crash and resume (somewhat slower)")
+    train.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="Keras dtype policy: mixed_bfloat16 or mixed_float16 compute in 16 bits with "
+                       "float32 variables (float16 with loss scaling on every optimizer); measure it, "
+                       "it is not always faster on a CPU (default: float32)")
+    train.add_argument("--strategy", choices=STRATEGIES,
+                       help="tf.distribute: mirrored (every local device) or multi_worker (every process "
+                       "of the cluster in TF_CONFIG, e.g. {\"cluster\": {\"worker\": [\"host1:12345\", "
+                       "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}; worker 0 "
+                       "writes OUT, which every worker must be able to read); --batch-size is the global batch")
     train.add_argument("--backup-every", type=non_negative, default=500, metavar="STEPS",
                        help="back up the whole training state every STEPS steps, and after every "
                        "epoch; 0: after epochs only (default: 500)")
