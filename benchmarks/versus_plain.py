@@ -23,6 +23,7 @@ import ast
 import json
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -162,6 +163,8 @@ def main():
     for window in range(args.windows + 1):  # window 0 is the warm-up (tracing)
         for name, run in contenders.items():
             elapsed = run()
+            print(f"window {window} {name}: {args.batch_size * args.steps / elapsed:.1f} images/s",
+                  file=sys.stderr, flush=True)
             if window:
                 seconds[name].append(elapsed)
     rates = {name: [args.batch_size * args.steps / s for s in values] for name, values in seconds.items()}

@@ -71,7 +71,13 @@ def make_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         task()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:  # "Collective ops must be configured at program startup"
+            raise StrategyError(
+                f"MultiWorkerMirroredStrategy cannot start in this process ({error}); call "
+                "training.distribute.make_strategy('multi_worker') before anything else uses TensorFlow."
+            ) from None
     raise StrategyError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}.")
 
 

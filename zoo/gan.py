@@ -469,9 +469,13 @@ class WGANGP(GAN):
         alpha = replica_draw(
             lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator), tf.shape(real)[0])
         critic = lambda x: self.discriminate(x, training=True, labels=labels)  # noqa: E731
-        weight = self.gp_weight * self.gp_interval
-        penalty = lambda: weight * losses.gradient_penalty(critic, real, fake, alpha)  # noqa: E731
-        if self.gp_interval > 1:  # critic update n (counted from 0) is penalised when n % interval == 0
-            due = self.d_optimizer.iterations % self.gp_interval == 0
-            penalty = lambda lazy=penalty: tf.cond(due, lazy, lambda: tf.zeros((), real.dtype))  # noqa: E731
-        return penalty() + super().discriminator_penalty(real, fake, labels)
+
+        def penalty():
+            return self.gp_weight * self.gp_interval * losses.gradient_penalty(critic, real, fake, alpha)
+
+        if self.gp_interval == 1:
+            total = penalty()
+        else:  # critic update n (counted from 0) pays the penalty when n % gp_interval == 0
+            due = tf.equal(self.d_optimizer.iterations % self.gp_interval, 0)
+            total = tf.cond(due, penalty, lambda: tf.zeros((), real.dtype))
+        return total + super().discriminator_penalty(real, fake, labels)

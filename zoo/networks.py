@@ -268,7 +268,7 @@ GAN_ARCHITECTURES = {
 
 def gan_architecture(name):
     """`(generator builder, discriminator builder)` of a named architecture."""
-    if name not in GAN_ARCHITECTURES:
+    if not isinstance(name, str) or name not in GAN_ARCHITECTURES:
         raise ValueError(f"architecture={name!r}; use one of {', '.join(map(repr, GAN_ARCHITECTURES))}.")
     return GAN_ARCHITECTURES[name]
 

@@ -69,7 +69,7 @@ def real_features(extractor, dataset, split, n, data_dir=None):
     images, _ = data.load_images(dataset, split, n, data_dir)
     features, probabilities = extractor(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.npz")
+    temporary = path.with_suffix(f".{os.getpid()}.tmp.npz")  # processes filling the cache at once
     arrays = {"features": features}
     if probabilities is not None:  # None would be pickled, which np.load refuses
         arrays["probabilities"] = probabilities
