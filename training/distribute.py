@@ -40,14 +40,14 @@ def task():
             "set it in every worker's environment (task index 0 is the chief).")
     try:
         config = json.loads(text)
-        task = config["task"]
+        own = config["task"]
         workers = config["cluster"]["worker"]
-        kind, index = task["type"], int(task["index"])
+        kind, index = own["type"], int(own["index"])
     except (ValueError, KeyError, TypeError) as error:
         raise StrategyError(f"TF_CONFIG={text!r} is not a cluster spec ({type(error).__name__}: {error}); "
                             "see --strategy's help for its form.") from None
     if kind not in ("worker", "chief") or (kind == "worker" and not 0 <= index < len(workers)):
-        raise StrategyError(f"TF_CONFIG task {task!r} is not one of the cluster's workers {workers!r}.")
+        raise StrategyError(f"TF_CONFIG task {own!r} is not one of the cluster's workers {workers!r}.")
     return kind, index
 
 
