@@ -80,8 +80,10 @@ def test_training_on_a_fixed_batch_improves_its_reconstruction():
         return float(tf.reduce_mean(losses.bernoulli_reconstruction_loss(images, model(images))))
 
     before = reconstruction_error()
-    model.fit(np.tile(images, (40, 1, 1, 1)), batch_size=4, epochs=1, verbose=0, shuffle=False)  # 40 steps
-    assert reconstruction_error() < 0.9 * before
+    # 100 steps: over 12 global seeds the error fell to 0.29-0.49 of its start (40 steps left 0.80-0.89,
+    # too close to a threshold for a test that runs after an arbitrary number of others).
+    model.fit(np.tile(images, (100, 1, 1, 1)), batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert reconstruction_error() < 0.7 * before
 
 
 def test_beta_scales_the_kl_term():
