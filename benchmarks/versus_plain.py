@@ -7,7 +7,7 @@ fakes with a gradient penalty of weight 10, then one generator update; Adam
 2e-4, betas 0.5 / 0.9. Against it run the library's `wgan_gp` at the
 `wgan_gp_keras_io` preset through `model.fit`, once with the exact step
 (the defaults) and once with the fast one (`--fast` constructor arguments).
-All three take the same Fashion-MNIST batches and alternate window by
+All contenders take the same Fashion-MNIST batches and alternate window by
 window in this one process, so the machine's drift hits them alike. A
 window is `--steps` generator steps timed from the end of an untimed first
 step; medians over `--windows` windows after a warm-up window. Prints one
@@ -16,6 +16,12 @@ and the ratios to the plain loop.
 
     python benchmarks/versus_plain.py [--batch-size 512] [--steps 3] [--windows 5]
         [--fast gp_interval=4,joint_discriminator_pass=True] [--precision mixed_bfloat16]
+        [--fast-precision mixed_bfloat16]
+
+`--precision` sets the dtype policy of all contenders; `--fast-precision`
+adds a fourth, the fast step built under that policy (named
+`fast_<policy>`), while the plain loop stays the keras.io example as
+written.
 """
 
 import argparse
@@ -34,6 +40,7 @@ from keras import layers  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
+from training.train import dtype_policy  # noqa: E402
 
 from environment import environment  # noqa: E402
 
@@ -108,8 +115,9 @@ class StepTimes(keras.callbacks.Callback):
         self.ends.append(time.perf_counter())
 
 
-def project_model(fast_arguments):
-    model = zoo.create("wgan_gp", **{**zoo.preset(PRESET)[1], **fast_arguments})
+def project_model(fast_arguments, precision=None):
+    with dtype_policy(precision or keras.mixed_precision.global_policy().name):
+        model = zoo.create("wgan_gp", **{**zoo.preset(PRESET)[1], **fast_arguments})
     model.compile(**model.default_optimizers(**zoo.preset_learning_rates(PRESET)))
     return model
 
@@ -128,6 +136,7 @@ def main():
     parser.add_argument("--fast", default="gp_interval=4,joint_discriminator_pass=True",
                         help="constructor arguments of the fast step")
     parser.add_argument("--precision", help="a Keras dtype policy for all contenders, e.g. mixed_bfloat16")
+    parser.add_argument("--fast-precision", help="also time the fast step under this dtype policy")
     args = parser.parse_args()
     if args.precision:
         keras.mixed_precision.set_global_policy(args.precision)
@@ -159,6 +168,9 @@ def main():
 
     contenders = {"plain": time_plain, "exact": lambda: time_fit(exact_model),
                   "fast": lambda: time_fit(fast_model)}
+    if args.fast_precision:
+        fast_cast = project_model(fast, args.fast_precision)
+        contenders[f"fast_{args.fast_precision}"] = lambda: time_fit(fast_cast)
     seconds = {name: [] for name in contenders}
     for window in range(args.windows + 1):  # window 0 is the warm-up (tracing)
         for name, run in contenders.items():
@@ -181,8 +193,8 @@ def main():
         "parameters": counts,
         "images_per_s_median": {k: round(v, 1) for k, v in medians.items()},
         "images_per_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
-        "exact_over_plain": round(medians["exact"] / medians["plain"], 3),
-        "fast_over_plain": round(medians["fast"] / medians["plain"], 3),
+        **{f"{name}_over_plain": round(medians[name] / medians["plain"], 3) for name in medians
+           if name != "plain"},
         **environment(),
     }, indent=2))
 

@@ -9,16 +9,18 @@ and `pixel_range`; VAEs also have `encoder`. Conditional models (`cgan`,
 
 __version__ = "0.1.0"
 
-from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan, wgan_gp)
+from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan)
+from zoo import wgan  # noqa: F401  (registers wgan_gp)
 from zoo import vae  # noqa: F401  (registers vae, beta_vae, two_stage_vae)
 from zoo import conditional  # noqa: F401  (registers cgan, cvae)
 from zoo import shipped
 from zoo.conditional import ConditionalGAN, ConditionalVAE
-from zoo.gan import DCGAN, GAN, LSGAN, SNGAN, WGANGP
+from zoo.gan import DCGAN, GAN, LSGAN, SNGAN
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset, preset_learning_rates
 from zoo.registry import create, get, load, names
 from zoo.vae import VAE, BetaVAE, TwoStageVAE
+from zoo.wgan import WGANGP
 
 __all__ = [
     "BetaVAE",
