@@ -164,12 +164,13 @@ def test_unknown_architecture_is_refused_by_name():
 
 def test_keras_io_architecture_trains_and_round_trips_a_keras_file(tmp_path):
     model = tiny_model("wgan_gp", architecture="keras_io", critic_steps=2, gp_interval=2,
-                       joint_discriminator_pass=True)
+                       gp_batch_shrink=2, joint_discriminator_pass=True)
     history = model.fit(tiny_images(model, n=8), batch_size=4, epochs=1, verbose=0).history
     assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
     model.save(tmp_path / "model.keras")
     loaded = zoo.load(tmp_path / "model.keras")
     assert loaded.get_config()["architecture"] == "keras_io" and loaded.gp_interval == 2
+    assert loaded.gp_batch_shrink == 2
     np.testing.assert_array_equal(loaded.sample(4, seed=3), model.sample(4, seed=3))
 
 

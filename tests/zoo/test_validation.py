@@ -112,6 +112,10 @@ BAD = {
         (0, r"gp_interval=0; use an integer >= 1 \(1: every critic update"),
         (1.5, r"gp_interval=1\.5; use an integer >= 1"),
     ],
+    "gp_batch_shrink": [
+        (0, r"gp_batch_shrink=0; use an integer >= 1 \(1: the whole batch"),
+        ("2", r"gp_batch_shrink='2'; use an integer >= 1"),
+    ],
     "architecture": [
         ("stylegan", r"architecture='stylegan'; use one of 'dcgan', 'keras_io'"),
         (None, r"architecture=None; use one of 'dcgan', 'keras_io'"),
@@ -162,6 +166,7 @@ EDGES = {
     "second_depth": [1, np.int64(3)],
     "num_classes": [2, 10.0, np.int64(3)],
     "gp_interval": [1, 3],
+    "gp_batch_shrink": [1, 2],
     "architecture": ["dcgan", "keras_io"],
     "joint_discriminator_pass": [False, True],
     "synchronized_batch_norm": [False, True, np.True_],

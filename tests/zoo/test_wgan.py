@@ -1,7 +1,10 @@
 """Wasserstein GAN family behaviour."""
 
+import keras
 import pytest
 import tensorflow as tf
+
+from zoo import losses
 
 from tests.conftest import tiny_images, tiny_model
 
@@ -39,3 +42,24 @@ def test_lazy_gradient_penalty_applies_every_kth_update_weighted_by_k():
         assert exact_value > 0
         expected = 3 * exact_value if update % 3 == 0 else 0.0
         assert lazy_value == pytest.approx(expected, rel=1e-5), update
+
+
+def test_shrunk_gradient_penalty_is_the_penalty_of_every_kth_example():
+    real, fake = (tf.constant(tiny_images(tiny_model("wgan_gp"), n=6, seed=s)) for s in (1, 2))
+    exact, shrunk = tiny_model("wgan_gp"), tiny_model("wgan_gp", gp_batch_shrink=2)
+    shrunk.set_weights(exact.get_weights())
+    state = shrunk.seed_generator.state.numpy()
+    value = float(shrunk.discriminator_penalty(real, fake))
+    exact.seed_generator.state.assign(state)  # the same interpolation weights
+    alpha = keras.random.uniform((6, 1, 1, 1), seed=exact.seed_generator)
+    critic = lambda x: exact.discriminate(x, training=True)  # noqa: E731
+    every_other = 10.0 * float(losses.gradient_penalty(critic, real[::2], fake[::2], alpha[::2]))
+    whole = 10.0 * float(losses.gradient_penalty(critic, real, fake, alpha))
+    assert value == pytest.approx(every_other, rel=1e-5)
+    assert abs(every_other - whole) > 1e-3 * whole  # the other three examples did count before
+
+
+def test_shrunk_gradient_penalty_keeps_one_example_of_a_tiny_batch():
+    model = tiny_model("wgan_gp", gp_batch_shrink=4)
+    real, fake = (tf.constant(tiny_images(model, n=2, seed=s)) for s in (1, 2))
+    assert float(model.discriminator_penalty(real, fake)) > 0
