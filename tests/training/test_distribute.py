@@ -108,6 +108,17 @@ def test_two_worker_processes_train_as_one_process_write_the_folder_once_and_res
         assert len(json.load(f)["commands"]) == 2
 
 
+def test_a_shrunk_gradient_penalty_takes_the_same_examples_on_two_replicas(tmp_path):
+    # Each replica penalises every other example of its share: together the
+    # examples one device penalises, so the critic losses match too.
+    run = [a if a != "dcgan" else "wgan_gp" for a in RUN] + [
+        "--set", "gp_batch_shrink=2", "--set", "critic_steps=2", "--epochs", "1"]
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    _finish(_zoo(1, "train", *run, "--out", one))
+    _finish(_zoo(2, "train", *run, "--strategy", "mirrored", "--out", two))
+    _assert_same_training(two, one)
+
+
 def test_multi_worker_without_tf_config_is_refused_with_its_form(tmp_path):
     result = zoo_cli("train", *RUN, "--strategy", "multi_worker", "--out", str(tmp_path / "run"),
                      check=False, env={"TF_CONFIG": None})
