@@ -10,7 +10,7 @@ JSON object with every FD, each variant's mean and standard deviation, and
 whether each fast mean lies within 2 standard deviations of the exact one.
 
     python benchmarks/fast_step_fd.py [--steps 60] [--batch-size 512] [--seeds 0,1,2]
-        [--fast gp_interval=4,joint_discriminator_pass=True]
+        [--fast gp_batch_shrink=2,joint_discriminator_pass=True]
         [--fast-precisions float32,mixed_bfloat16]
 
 The fast step runs once per dtype policy in `--fast-precisions` (variants
@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--steps", type=int, default=60, help="generator steps per run")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--fast", default="gp_interval=4,joint_discriminator_pass=True")
+    parser.add_argument("--fast", default="gp_batch_shrink=2,joint_discriminator_pass=True")
     parser.add_argument("--fast-precisions", default="float32",
                         help="comma list of dtype policies for the fast step")
     parser.add_argument("--n", type=int, default=10000, help="images per set for FD")

@@ -15,7 +15,7 @@ JSON object: images/s (generator-step images: batch x steps / s) of each
 and the ratios to the plain loop.
 
     python benchmarks/versus_plain.py [--batch-size 512] [--steps 3] [--windows 5]
-        [--fast gp_interval=4,joint_discriminator_pass=True] [--precision mixed_bfloat16]
+        [--fast gp_batch_shrink=2,joint_discriminator_pass=True] [--precision mixed_bfloat16]
         [--fast-precision mixed_bfloat16]
 
 `--precision` sets the dtype policy of all contenders; `--fast-precision`
@@ -133,7 +133,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=3, help="timed generator steps per window")
     parser.add_argument("--windows", type=int, default=5, help="timed windows per contender")
-    parser.add_argument("--fast", default="gp_interval=4,joint_discriminator_pass=True",
+    parser.add_argument("--fast", default="gp_batch_shrink=2,joint_discriminator_pass=True",
                         help="constructor arguments of the fast step")
     parser.add_argument("--precision", help="a Keras dtype policy for all contenders, e.g. mixed_bfloat16")
     parser.add_argument("--fast-precision", help="also time the fast step under this dtype policy")
