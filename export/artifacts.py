@@ -41,7 +41,7 @@ import tensorflow as tf
 import zoo
 from export import install
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.files import file_digests, folder_digest, fsync_tree, sha256_file, write_durably
+from export.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
 from export.install import run_path
 from export.saved_model import (
     ASSETS_EXTRA,
@@ -113,9 +113,9 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
             all); float32 is always among them.
 
     Raises:
-        ExportError: the model cannot be loaded or converted, the SavedModel
-            or float32 file disagrees with Keras, or another export of the
-            same run is running.
+        ExportError: the model cannot be loaded or converted, or the
+            SavedModel or float32 file disagrees with Keras.
+        export.files.FolderBusyError: another command is writing `run_dir`.
     """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ExportError(f"--version must be a positive integer, got {version!r}")
@@ -140,22 +140,19 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         "name": os.path.basename(os.path.abspath(run_dir)),
         "variants": chosen,
     }
-    try:
-        with install.exclusive(run_dir):
-            install.recover_unlocked(run_dir)
-            staging = tempfile.mkdtemp(prefix=install.STAGING_PREFIX, dir=run_dir)
-            try:
-                manifest = _stage(model, os.path.join(staging, "new"), version, context)
-                # The version's folders, then its manifest: that rename commits.
-                install.install(run_dir, staging, [f"tflite/{version}", f"saved_model/{version}",
-                                                   manifest_path(version)])
-            except BaseException:
-                install.roll_back(run_dir, staging)  # if this fails too, the next export finishes it
-                install.discard(staging)
-                raise
+    with run_lock(run_dir, "zoo export"):
+        install.recover_unlocked(run_dir)
+        staging = tempfile.mkdtemp(prefix=install.STAGING_PREFIX, dir=run_dir)
+        try:
+            manifest = _stage(model, os.path.join(staging, "new"), version, context)
+            # The version's folders, then its manifest: that rename commits.
+            install.install(run_dir, staging, [f"tflite/{version}", f"saved_model/{version}",
+                                               manifest_path(version)])
+        except BaseException:
+            install.roll_back(run_dir, staging)  # if this fails too, the next export finishes it
             install.discard(staging)
-    except install.ExportBusyError as error:
-        raise ExportError(str(error)) from None
+            raise
+        install.discard(staging)
     return manifest
 
 

@@ -1,14 +1,129 @@
-"""Durable writes, hard-link snapshots and content digests for export folders.
+"""Run folders on disk: one writer at a time, durable writes, hard-link snapshots, digests.
 
 Export never edits a file in place: it writes under a temporary name, makes
 the bytes durable (`fsync`), then renames. A rename within one file system is
 atomic, so a reader (or a crash) sees the old file or the new one, never half.
+
+Every command that writes into a run folder (train, export, evaluate, the
+image commands and the report with their default outputs) holds the folder's
+lock (`run_lock`) while it works, so two writers never mix their files.
 """
 
 import contextlib
+import datetime
 import hashlib
+import json
 import os
 import shutil
+import socket
+import time
+
+#: The lock file every writer of a run folder holds (`run_lock`).
+LOCK_FILE = ".zoo.lock"
+#: Locks this process holds: `{lock file's real path: [descriptor, depth]}`.
+_held = {}
+
+
+class FolderBusyError(RuntimeError):
+    """Another process is writing the run folder; nothing was changed."""
+
+
+@contextlib.contextmanager
+def run_lock(folder, command, advice="wait for it to finish, then run the command again"):
+    """Holds `folder`'s lock while the block writes into it; raises `FolderBusyError` if another process does.
+
+    An OS lock (`flock`) on `folder/.zoo.lock`: the kernel drops it when the
+    holder's process ends, also by `kill -9`, so no stale lock is left to
+    clean up. The file names its holder (pid, command, start time) for the
+    message another writer prints. Re-entrant within a process (the export
+    command holds it around `export_run`, which takes it too). A folder that
+    does not exist is created, and removed again if the block leaves nothing
+    in it. Hand-written because `filelock` truncates the lock file when it
+    opens it, which would erase the holder's name before a loser can read it.
+
+    Args:
+        folder: the run folder.
+        command: what the holder is, for the loser's message (e.g. "zoo train").
+        advice: what the loser's message tells the user to do.
+
+    Raises:
+        FolderBusyError: another process holds the lock.
+
+    Example:
+        >>> with run_lock("runs/dcgan", "zoo evaluate"):
+        ...     write_metrics("runs/dcgan/metrics.json")
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; run one writer per folder at a time
+        yield
+        return
+    path = os.path.realpath(os.path.join(folder, LOCK_FILE))
+    if path in _held:
+        _held[path][1] += 1
+        try:
+            yield
+        finally:
+            _held[path][1] -= 1
+        return
+    created = not os.path.isdir(folder)
+    os.makedirs(folder, exist_ok=True)
+    descriptor = _acquire(fcntl, path, folder, advice)
+    try:
+        holder = {"pid": os.getpid(), "command": command, "host": socket.gethostname(),
+                  "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, json.dumps(holder).encode(), 0)
+        _held[path] = [descriptor, 1]
+        try:
+            yield
+        finally:
+            del _held[path]
+            if created and os.listdir(folder) == [LOCK_FILE]:
+                # Removed while still held: another writer that opened the old
+                # file sees it is gone once it gets the lock (`_acquire`).
+                os.remove(path)
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            else:
+                os.ftruncate(descriptor, 0)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _acquire(fcntl, path, folder, advice):
+    """A descriptor of `path` holding its exclusive lock, or `FolderBusyError`."""
+    while True:
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # an empty folder's last writer removed it just now
+            os.makedirs(folder, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise FolderBusyError(f"{folder!r} is being written by {_holder(path)}; {advice}.") from None
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and current.st_ino == os.fstat(descriptor).st_ino:
+            return descriptor
+        os.close(descriptor)  # the file was removed (and maybe made anew) since it was opened
+
+
+def _holder(path):
+    """"pid N (zoo train, started at ...)" from the lock file, or a plain description."""
+    for _ in range(20):  # the holder writes its name just after it takes the lock
+        try:
+            with open(path) as f:
+                holder = json.load(f)
+            where = "" if holder.get("host") == socket.gethostname() else f" on {holder.get('host')}"
+            return f"pid {holder['pid']}{where} ({holder['command']}, started at {holder['started']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.05)
+    return "another process"
 
 
 def fsync_directory(path):

@@ -17,16 +17,12 @@ import os
 import shutil
 import tempfile
 
-from export.files import file_digests, fsync_directory, fsync_tree, link_copy, sha256_file, write_durably
+from export.files import (file_digests, fsync_directory, fsync_tree, link_copy, run_lock, sha256_file,
+                          write_durably)
 
 #: Staging folders (and the snapshot of what they replace) start with this.
 STAGING_PREFIX = ".export-"
-LOCK_FILE = ".export.lock"
 _JOURNAL = "journal.json"
-
-
-class ExportBusyError(RuntimeError):
-    """Another export of the same run folder holds its lock."""
 
 
 def run_path(run_dir, relative):
@@ -118,9 +114,9 @@ def recover(run_dir):
     previous export's files by digest).
 
     Raises:
-        ExportBusyError: an export of `run_dir` is running.
+        export.files.FolderBusyError: another command is writing `run_dir`.
     """
-    with exclusive(run_dir):
+    with run_lock(run_dir, "zoo export"):
         recover_unlocked(run_dir)
 
 
@@ -138,21 +134,3 @@ def recover_unlocked(run_dir):
         if recorded is not False and _manifest_sha256(run_dir, manifest) == recorded:
             roll_back(run_dir, folder)  # killed before its manifest was renamed in
         discard(folder)
-
-
-@contextlib.contextmanager
-def exclusive(run_dir):
-    """Holds `run_dir/.export.lock` (an advisory lock the OS drops if the process dies)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; run one export per folder at a time
-        yield
-        return
-    with open(os.path.join(run_dir, LOCK_FILE), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ExportBusyError(
-                f"another `zoo export` is writing {run_dir!r}; wait for it to finish, then export again."
-            ) from None
-        yield

@@ -57,3 +57,45 @@ def zoo_cli(*args, check=True, env=None, cwd=None):
     if check and result.returncode != 0:
         raise AssertionError(f"zoo {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
+
+
+def zoo_main(*args):
+    """Runs `zoo ARGS` in this process (`training.cli.main`); returns `(exit status, stdout, stderr)`."""
+    import contextlib
+    import io
+
+    from training.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse
+            status = stop.code
+    return status, out.getvalue(), err.getvalue()
+
+
+#: `zoo train` of a tiny DCGAN: 8 steps of 32 images, seconds on a CPU.
+TINY_TRAIN = ["train", "--model", "dcgan", *TINY_FLAGS, "--split", "train[:256]", "--batch-size", "32",
+              "--epochs", "1"]
+
+
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory):
+    """A finished tiny run with a float32 export; copy it before changing anything in it."""
+    run = tmp_path_factory.mktemp("exported") / "run"
+    status, _, err = zoo_main(*TINY_TRAIN, "--out", run)
+    assert status == 0, err
+    status, _, err = zoo_main("export", run, "--variants", "float32", "--fd-samples", "0")
+    assert status == 0, err
+    return run
+
+
+def digests(folder):
+    """`{relative path: sha256}` of every file under `folder`."""
+    import hashlib
+    import pathlib
+
+    folder = pathlib.Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -7,47 +7,19 @@ exit status 2 and one line on stderr that contains the expected words, no
 traceback, and leave every file of the run byte for byte as it was.
 """
 
-import contextlib
 import hashlib
-import io
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from training.cli import main
+from tests.conftest import TINY_TRAIN as TRAIN, digests as _digests, zoo_main
 
 TINY = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
-TRAIN = ["train", "--model", "dcgan", *TINY, "--split", "train[:256]", "--batch-size", "32", "--epochs", "1"]
-
-
-def zoo(args):
-    """Runs the command in this process; returns (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as stop:  # argparse
-            status = stop.code
-    return status, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A finished, exported tiny run, copied for each case."""
-    run = tmp_path_factory.mktemp("corpus") / "run"
-    status, _, err = zoo([*TRAIN, "--out", run])
-    assert status == 0, err
-    status, _, err = zoo(["export", run, "--variants", "float32", "--fd-samples", "0"])
-    assert status == 0, err
-    return run
-
-
-def _digests(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # Damage done to the copy of the run before the command runs.
@@ -125,6 +97,39 @@ def _backup_mid_epoch(run, tmp):
 def _a_file(run, tmp):
     (tmp / "a_file").write_text("not a folder")
 
+
+#: Holds the run-folder lock of every path written to its stdin, until it ends: another writer.
+_HOLDER_SCRIPT = """
+import contextlib, sys
+from export.files import run_lock
+with contextlib.ExitStack() as held:
+    for line in sys.stdin:
+        held.enter_context(run_lock(line.strip(), "zoo train"))
+        print("held", flush=True)
+"""
+_holder = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_holder():
+    yield
+    for process in _holder:
+        process.kill()
+        process.wait()
+
+
+def _held_by_another_writer(run, tmp):
+    if not _holder:
+        _holder.append(subprocess.Popen([sys.executable, "-c", _HOLDER_SCRIPT], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True))
+    _holder[0].stdin.write(f"{run}\n")
+    _holder[0].stdin.flush()
+    assert _holder[0].stdout.readline() == "held\n"
+
+
+BUSY = "is being written by pid"
+PIXEL_LIMIT = "-pixel limit of one file"
+MEMORY = "of memory and this machine has"
 
 CASES = [
     # Flags and hyperparameters.
@@ -210,18 +215,46 @@ CASES = [
     # Output folders that cannot be written.
     ("out below a file", [*TRAIN, "--out", "TMP/a_file/run"], _a_file, "cannot write"),
     ("sample into a file's folder", ["sample", "RUN", "--out", "TMP/a_file/grid.png"], _a_file, "cannot write"),
+    # Work that cannot finish: refused before anything is allocated.
+    ("a grid scaled past the pixel limit", ["sample", "RUN", "-n", "64", "--scale", "100000"], None, PIXEL_LIMIT),
+    ("two billion samples", ["sample", "RUN", "-n", "2000000000"], None, PIXEL_LIMIT),
+    ("captions past the pixel limit", ["sample", "RUN", "-n", "90000", "--captions"], None, PIXEL_LIMIT),
+    ("a walk past the pixel limit", ["interpolate", "RUN", "--steps", "1000000"], None, PIXEL_LIMIT),
+    ("a strip past the pixel limit", ["interpolate", "RUN", "--steps", "100000", "--out", "TMP/strip.png"], None,
+     PIXEL_LIMIT),
+    ("a traversal past the pixel limit", ["traverse", "RUN", "--steps", "10000000"], None, PIXEL_LIMIT),
+    ("evaluating more images than memory holds", ["evaluate", "RUN", "-n", "100000000000"], None, MEMORY),
+    ("an FD sample larger than memory", ["export", "RUN", "--fd-samples", "100000000000"], None, MEMORY),
+    ("training metrics larger than memory", [*TRAIN, "--metrics", "fd", "--metrics-samples", "100000000000",
+                                             "--out", "TMP/new"], None, MEMORY),
+    ("a batch larger than memory", [*TRAIN[:-4], "--batch-size", "1000000000", "--epochs", "1", "--out",
+                                    "TMP/new"], None, MEMORY),
+    # Another process writing the run folder: every writer waits its turn.
+    ("train while another writer holds the folder", [*TRAIN, "--out", "RUN"], _held_by_another_writer, BUSY),
+    ("resume while another writer holds the folder", ["train", "--resume", "--out", "RUN", "--epochs", "2"],
+     _held_by_another_writer, BUSY),
+    ("export while another writer holds the folder", ["export", "RUN", "--fd-samples", "0"],
+     _held_by_another_writer, BUSY),
+    ("a web page into a folder being written", ["export", "RUN", "--web"], _held_by_another_writer, BUSY),
+    ("evaluate while another writer holds the folder", ["evaluate", "RUN", "-n", "10"],
+     _held_by_another_writer, BUSY),
+    ("report while another writer holds the folder", ["report", "RUN"], _held_by_another_writer, BUSY),
+    ("sample into a folder being written", ["sample", "RUN"], _held_by_another_writer, BUSY),
+    ("interpolate into a folder being written", ["interpolate", "RUN"], _held_by_another_writer, BUSY),
+    ("traverse into a folder being written", ["traverse", "RUN"], _held_by_another_writer, BUSY),
+    ("reconstruct into a folder being written", ["reconstruct", "RUN"], _held_by_another_writer, BUSY),
 ]
 
 
 @pytest.mark.parametrize("args, damage, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(trained_run, tmp_path, args, damage, expected):
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(exported_run, tmp_path, args, damage, expected):
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(exported_run, run)
     if damage:
         damage(run, tmp_path)
     before = _digests(run)
     args = [str(a).replace("RUN", str(run)).replace("TMP", str(tmp_path)) for a in args]
-    status, _, err = zoo(args)
+    status, _, err = zoo_main(*args)
     assert status == 2, err
     assert err.endswith("\n") and err.count("\n") == 1, err
     assert expected in err and "Traceback" not in err, err

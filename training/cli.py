@@ -48,18 +48,20 @@ def build_parser():
 
 
 def _user_errors():
-    from export import ArtifactError, ExportError
+    from export import ArtifactError, ExportError, FolderBusyError
     from training.data import DatasetUnavailableError, LabelMismatchError
     from training.callbacks import BackupError
     from training.distribute import StrategyError
     from training.train import RunFolderError
     from training.metrics.features import ExtractorUnavailableError
+    from zoo.limits import LimitError
     from zoo.registry import ModelFileError
     from export.web import WebExportError
     from zoo.shipped import ShippedModelError
 
     return (UsageError, ShippedModelError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
-            ExtractorUnavailableError, LabelMismatchError, BackupError, WebExportError, StrategyError)
+            ExtractorUnavailableError, LabelMismatchError, BackupError, WebExportError, StrategyError,
+            FolderBusyError, LimitError)
 
 
 def _quiet_native_logs():

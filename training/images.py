@@ -11,9 +11,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from training.files import atomic_write
+from zoo.limits import LimitError
 
 #: Height of a caption band under each grid cell, in pixels.
 CAPTION_HEIGHT = 12
+#: Most pixels one written image (a GIF: all its frames) may have: Pillow's
+#: decompression-bomb threshold, above which Pillow, and the tools built on
+#: it, warn about a file or refuse to open it.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 def upscale(images, scale):
@@ -37,22 +42,15 @@ def make_grid(images, columns=None, padding=2, scale=1, captions=None):
     Returns:
         uint8 `(height, width, C)`.
     """
+    n, height, width, channels = np.shape(images)
+    if captions and len(captions) != n:
+        raise ValueError(f"{len(captions)} captions for {n} images; give one per image.")
+    layout = grid_layout(n, (height, width), columns, padding, scale, captions)
     images = upscale(images, scale)
-    n, height, width, channels = images.shape
-    columns = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
+    height, width = height * scale, width * scale
+    columns, cell_width, cell_height = layout["columns"], layout["cell_width"], layout["cell_height"]
     font = ImageFont.load_default()
-    caption_height = CAPTION_HEIGHT if captions else 0
-    cell_width = width
-    if captions:
-        if len(captions) != n:
-            raise ValueError(f"{len(captions)} captions for {n} images; give one per image.")
-        cell_width = max(width, *(math.ceil(font.getlength(text)) + 2 for text in captions))
-    cell_height = height + caption_height
-    grid = np.zeros(
-        (rows * (cell_height + padding) + padding, columns * (cell_width + padding) + padding, channels),
-        dtype=np.uint8,
-    )
+    grid = np.zeros((*layout["size"], channels), dtype=np.uint8)
     for i, image in enumerate(images):
         top = padding + (i // columns) * (cell_height + padding)
         left = padding + (i % columns) * (cell_width + padding) + (cell_width - width) // 2
@@ -67,6 +65,45 @@ def make_grid(images, columns=None, padding=2, scale=1, captions=None):
         draw.text((left + 1, top + 1), text, fill=255 if channels == 1 else (255, 255, 255), font=font)
     drawn = np.asarray(canvas)
     return drawn[..., None] if channels == 1 else drawn
+
+
+def grid_layout(n, image_size, columns=None, padding=2, scale=1, captions=None):
+    """Where `make_grid` puts `n` images of `image_size` `(H, W)`, computed without any pixels.
+
+    Returns:
+        dict with `columns`, `rows`, `cell_width`, `cell_height` and
+        `size`, the grid's `(height, width)` in pixels.
+    """
+    height, width = image_size[0] * scale, image_size[1] * scale
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    cell_width = width
+    if captions:
+        font = ImageFont.load_default()
+        cell_width = max(width, *(math.ceil(font.getlength(text)) + 2 for text in captions))
+    cell_height = height + (CAPTION_HEIGHT if captions else 0)
+    size = (rows * (cell_height + padding) + padding, columns * (cell_width + padding) + padding)
+    return {"columns": columns, "rows": rows, "cell_width": cell_width, "cell_height": cell_height,
+            "size": size}
+
+
+def check_size(size, frames, what, advice):
+    """Refuses an image file of more than `MAX_PIXELS` pixels, before any of them is made.
+
+    Args:
+        size: `(height, width)` of the image, or of each frame of a GIF.
+        frames: 1 for a PNG; a GIF's frame count.
+        what: the request, e.g. "-n 64 --scale 100000".
+        advice: how to get more (several files, a smaller scale).
+
+    Raises:
+        zoo.limits.LimitError: the file would be larger than `MAX_PIXELS`.
+    """
+    pixels = size[0] * size[1] * frames
+    if pixels > MAX_PIXELS:
+        shape = f"{size[1]:,} x {size[0]:,} pixels" + (f" x {frames:,} frames" if frames > 1 else "")
+        raise LimitError(f"{what} makes an image of {shape}, over the {MAX_PIXELS:,}-pixel limit of one "
+                         f"file; {advice}.")
 
 
 def encode_png(image):

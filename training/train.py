@@ -21,12 +21,15 @@ import keras
 import tensorflow as tf
 
 import zoo
+from export.files import run_lock
+from zoo.limits import activation_values, available_memory, check_memory
 from training import data, distribute
 from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
                                 GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
                                 TerminateOnNonFinite, TrainingBackup, best_of_history,
                                 read_backup_position, read_history, record_stop)
 from training.config import RunConfig, environment
+from training.metrics.evaluate import check_samples
 from training.files import atomic_write, remove_stale_temporaries
 
 MODEL_FILE = "model.keras"
@@ -139,7 +142,15 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         RunFolderError: the folder holds another run, or cannot be resumed.
         NonFiniteError: a loss or weight became non-finite; the last good
             files are kept and `history.json` records where.
+        export.FolderBusyError: another process is writing `run.out`.
     """
+    if not distribute.is_chief(distribute.make_strategy(run.strategy)):
+        return _train(run, resume, overwrite, verbose, backup_every)  # only the chief writes run.out
+    with run_lock(run.out, "zoo train", advice="wait for it to finish, or choose another --out"):
+        return _train(run, resume, overwrite, verbose, backup_every)
+
+
+def _train(run, resume, overwrite, verbose, backup_every):
     paths = _paths(run.out)
     existing = os.path.exists(paths["config"]) or os.path.exists(paths["model"])
     if existing and not (resume or overwrite):
@@ -181,6 +192,7 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         else:
             model = zoo.create(run.model, **run.model_config)
             model.compile(**model.default_optimizers(**run.learning_rates))
+    _check_memory(run, model)
     backup = TrainingBackup(paths["backup"], every=backup_every)
     try:
         position = backup.restore(model) if trained is not None else None
@@ -286,6 +298,23 @@ def _metric_callbacks(run, paths, resume):
         callbacks.append(BestModelCheckpoint(paths["best"], monitor="val_fd", mode="min",
                                              initial_value_threshold=best))
     return callbacks
+
+
+def _check_memory(run, model):
+    """Refuses a batch, or a metric sample, that cannot fit in this machine's memory, before any data loads."""
+    if run.metrics:
+        check_samples(run.metrics_samples, model.image_shape, f"--metrics-samples {run.metrics_samples}")
+    per_example = 2 * 4 * activation_values(model)  # float32 values kept for backprop, and their gradients
+    workers = 1
+    if run.strategy == "multi_worker":
+        workers = len(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])
+    batch = run.batch_size // workers
+    largest = max(1, int(available_memory() or 0) // per_example)
+    check_memory(batch * per_example,
+                 f"--batch-size {run.batch_size} ({per_example / 1e6:.2f} MB of activations per example"
+                 + (f", {batch} per worker" if workers > 1 else "") + ")",
+                 f"use a smaller --batch-size (this machine holds about {largest:,} per process now), or "
+                 "spread it over several machines with --strategy multi_worker")
 
 
 def _writable(out):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from zoo.images import to_uint8
 from zoo.latents import check_labels, check_seeds, labels_from_seeds, latents_from_seeds, random_latents
+from zoo.limits import check_memory
 from zoo.networks import check_buildable
 
 
@@ -52,6 +53,9 @@ def check_seed(seed):
         raise ValueError(f"seed={seed!r}; use an integer (64-bit, e.g. 0) or None for a fresh seed.")
     return int(seed)
 
+
+#: Images `GenerativeModel.sample` generates per call of the generator.
+SAMPLE_BATCH = 256
 
 #: Image channels the data pipeline produces (TFDS and folder images).
 CHANNELS = (1, 3)
@@ -242,7 +246,13 @@ class GenerativeModel(keras.Model):
                 `i` gets class `(seed + i) % num_classes`.
 
         Returns:
-            uint8 tensor `(n, H, W, C)`.
+            uint8 tensor `(n, H, W, C)`, generated `SAMPLE_BATCH` images at a
+            time: a large `n` costs the memory of one batch's activations
+            plus the result.
+
+        Raises:
+            ValueError: a bad argument; `zoo.limits.LimitError` (a
+                ValueError) if the result cannot fit in memory.
 
         Example:
             >>> images = model.sample(16, seed=0)
@@ -251,10 +261,20 @@ class GenerativeModel(keras.Model):
         """
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
+        n = check_integer("n", n, 1, "a positive number of images")
         check_seeds(seed, n)
-        seeds = range(seed, seed + n)
-        z = latents_from_seeds(seeds, self.latent_dim, self.latent_prior) * truncation
+        height, width, channels = self.image_shape
+        # The batches' uint8 images and their concatenation, the result.
+        check_memory(2 * n * height * width * channels,
+                     f"model.sample({n}) ({n:,} images of {height}x{width}x{channels})",
+                     "sample in parts (n images from seed, then from seed + n, ...) and keep each part")
         if self.num_classes:
-            labels = labels_from_seeds(seeds, self.num_classes) if labels is None else check_labels(
-                labels, self.num_classes, n)
-        return to_uint8(self.generate(z, labels), self.pixel_range)
+            labels = labels_from_seeds(range(seed, seed + n), self.num_classes) if labels is None \
+                else check_labels(labels, self.num_classes, n)
+        parts = []
+        for start in range(0, n, SAMPLE_BATCH):
+            seeds = range(seed + start, seed + min(start + SAMPLE_BATCH, n))
+            z = latents_from_seeds(seeds, self.latent_dim, self.latent_prior) * truncation
+            part_labels = None if labels is None else labels[start : start + len(seeds)]
+            parts.append(to_uint8(self.generate(z, part_labels), self.pixel_range))
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)

@@ -42,6 +42,7 @@ class Generator:
             (n, num_classes))` -> uint8 images, the label embedding replaced
             by the weighted mean of the classes' embeddings. Exported
             signatures take integer labels, so it is None for them.
+        image_shape: `(H, W, C)` of the images it makes, where known.
     """
 
     latent_dim: int
@@ -51,47 +52,54 @@ class Generator:
     encode: Optional[Callable] = None
     reconstruct: Optional[Callable] = None
     mix_classes: Optional[Callable] = None
+    image_shape: Optional[tuple] = None
 
     @classmethod
     def from_model(cls, model):
         """The functions of a zoo model (`model.generator`, `model.encoder`)."""
         to_images = lambda x: to_uint8(x, model.pixel_range).numpy()  # noqa: E731
+
+        @_in_chunks
         def encode(images, labels=None):
             z_mean, _ = model.encode(from_uint8(images, model.pixel_range), _tensor(labels))
             return keras.ops.convert_to_numpy(z_mean)
 
+        @_in_chunks
         def reconstruct(images, labels=None):
             return to_images(model.decode(encode(images, labels), _tensor(labels)))
+
+        @_in_chunks
+        def decode(z, labels=None):
+            return to_images(model.generate(_tensor(z), _tensor(labels)))
 
         is_autoencoder = hasattr(model, "encoder")
 
         mix_classes = None
         if model.num_classes:
             network = class_mixing_network(model.generator)
-            mix_classes = lambda z, weights: to_images(network([_tensor(z), _tensor(weights)]))  # noqa: E731
+            mix_classes = _in_chunks(lambda z, weights: to_images(network([_tensor(z), _tensor(weights)])))
         return cls(
             latent_dim=model.latent_dim,
             num_classes=model.num_classes,
             latents=lambda seeds: latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy(),
-            decode=lambda z, labels=None: to_images(model.generate(_tensor(z), _tensor(labels))),
+            decode=decode,
             encode=encode if is_autoencoder else None,
             reconstruct=reconstruct if is_autoencoder else None,
             mix_classes=mix_classes,
+            image_shape=tuple(model.image_shape),
         )
 
     @classmethod
-    def from_signatures(cls, signatures, latent_dim, num_classes=0):
+    def from_signatures(cls, signatures, latent_dim, num_classes=0, image_shape=None):
         """The functions of an export's signatures, `{name: (**inputs) -> {output: array}}`.
 
         As `export.open_saved_model(...).signatures` and
-        `export.open_tflite(...).signatures` give them.
+        `export.open_tflite(...).signatures` give them; the other arguments
+        as the export's manifest states them.
         """
         def call(name, output, **inputs):
             inputs = {key: value for key, value in inputs.items() if value is not None}
-            n = len(next(iter(inputs.values())))
-            return np.concatenate([
-                np.asarray(signatures[name](**{key: value[start : start + CHUNK] for key, value in inputs.items()})[output])
-                for start in range(0, n, CHUNK)])
+            return _in_chunks(lambda **chunk: np.asarray(signatures[name](**chunk)[output]))(**inputs)
 
         def label(labels):
             return None if labels is None else np.asarray(labels, np.int32)
@@ -109,7 +117,28 @@ class Generator:
                 "serving_default", "images", z=np.asarray(z, np.float32), label=label(labels)),
             encode=encode,
             reconstruct=reconstruct,
+            image_shape=None if image_shape is None else tuple(image_shape),
         )
+
+
+def _in_chunks(function):
+    """`function` applied `CHUNK` rows at a time and concatenated: memory of one chunk plus the result.
+
+    Every array argument is cut along its first axis; None stays None.
+    """
+    def chunked(*args, **kwargs):
+        n = len(next(value for value in (*args, *kwargs.values()) if value is not None))
+        if n <= CHUNK:
+            return function(*args, **kwargs)
+
+        def rows(value, start):
+            return None if value is None else value[start : start + CHUNK]
+
+        return np.concatenate([
+            function(*(rows(a, start) for a in args), **{k: rows(v, start) for k, v in kwargs.items()})
+            for start in range(0, n, CHUNK)])
+
+    return chunked
 
 
 def _tensor(value):
@@ -166,6 +195,11 @@ def slerp(a, b, t):
     unit_a, unit_b = a / norm_a, b / norm_b
     direction = (np.sin((1 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / np.sin(omega)
     return (direction * ((1 - t) * norm_a + t * norm_b)).astype(np.float32)
+
+
+def path_frames(points, steps):
+    """How many frames `interpolate` and `morph_classes` make for `points` seeds or classes."""
+    return steps * (points if points > 2 else 1) + (1 if points == 2 else 0)
 
 
 def _path(points, steps, mix):

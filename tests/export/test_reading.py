@@ -19,11 +19,11 @@ import pytest
 
 import zoo
 from export import (
-    ArtifactError, ExportError, artifacts, export_run, install, open_saved_model, open_tflite, read_manifest,
+    ArtifactError, artifacts, export_run, install, open_saved_model, open_tflite, read_manifest,
     verify_export,
 )
-from export.files import file_digests, folder_digest
-from tests.conftest import tiny_model
+from export.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
+from tests.conftest import digests, tiny_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEEDS = range(100, 104)
@@ -385,7 +385,7 @@ def test_first_export_killed_before_its_commit_leaves_no_artifacts(exported, tmp
     with pytest.raises(ArtifactError, match="has no export"):
         read_manifest(run)
     install.recover(run)
-    assert sorted(os.listdir(run)) == [install.LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
+    assert sorted(os.listdir(run)) == [LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
     assert os.listdir(os.path.join(run, "saved_model")) == os.listdir(os.path.join(run, "tflite")) == []
     assert os.listdir(os.path.join(run, "exports", "1")) == []
 
@@ -401,10 +401,12 @@ def test_stale_staging_folders_are_removed_by_the_next_export(run):
 
 def test_a_second_export_of_the_same_run_waits_its_turn(run):
     fcntl = pytest.importorskip("fcntl")
-    with open(os.path.join(run, install.LOCK_FILE), "a") as lock:
+    before = digests(run)
+    with open(os.path.join(run, LOCK_FILE), "a") as lock:  # another open file: another writer
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(ExportError, match="another `zoo export` is writing"):
+        with pytest.raises(FolderBusyError, match="is being written by another process"):
             export_run(run, **FLOAT32)
+    assert digests(run) == before
 
 
 # kill -9 at random moments --------------------------------------------------------

@@ -10,11 +10,14 @@ from training.commands.common import positive
 def run(args):
     from training.metrics.classifier import train_classifier
 
+    from export.files import run_lock
+
     out = args.out or os.path.join("saved_models", f"{args.dataset}_classifier")
-    card = train_classifier(
-        args.dataset, out, epochs=args.epochs, batch_size=args.batch_size,
-        seed=args.seed, data_dir=args.data_dir, command=["zoo", *sys.argv[1:]],
-    )
+    with run_lock(out, "zoo train-classifier", advice="wait for it to finish, or choose another --out"):
+        card = train_classifier(
+            args.dataset, out, epochs=args.epochs, batch_size=args.batch_size,
+            seed=args.seed, data_dir=args.data_dir, command=["zoo", *sys.argv[1:]],
+        )
     print(json.dumps(card, indent=2))
 
 

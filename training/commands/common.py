@@ -56,6 +56,28 @@ def output_path(run, name):
     return os.path.join(run, name)
 
 
+def writing(run, out, command):
+    """The run folder's lock (`export.files.run_lock`) while `command` writes `out`, if `out` is in `run`.
+
+    Writers of a run folder take turns; a command writing elsewhere (`--out`
+    outside the folder, or next to a shipped model, whose folder is never
+    written) reads the run and needs no lock.
+    """
+    import zoo
+    from export.files import run_lock
+
+    if zoo.shipped.is_shipped(run) or not inside(out, run):
+        return contextlib.nullcontext()
+    return run_lock(run, f"zoo {command}",
+                    advice="wait for it to finish, or write elsewhere with --out")
+
+
+def inside(path, folder):
+    """Whether `path` is `folder` or lies under it."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
 ARTIFACT_HELP = ("keras (model.keras, the default), saved_model or tflite[:VARIANT], VARIANT one of "
                  "float32 (default), float16, dynamic_int8, int8, float32_dynamic_batch")
 
@@ -104,8 +126,8 @@ def open_generator(run, artifact, version=None):
     if signatures is None:
         model = zoo.load(os.path.join(run, "model.keras"))
         return Generator.from_model(model), model
-    return Generator.from_signatures(signatures, manifest["latent"]["dim"],
-                                     manifest["image"]["num_classes"]), None
+    return Generator.from_signatures(signatures, manifest["latent"]["dim"], manifest["image"]["num_classes"],
+                                     manifest["image"]["shape"]), None
 
 
 @contextlib.contextmanager

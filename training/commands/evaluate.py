@@ -4,12 +4,12 @@ import json
 import os
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, model_folder, open_artifact, output_path, positive,
+    UsageError, add_artifact_flags, model_folder, open_artifact, output_path, positive, writing,
 )
 
 
 def _artifact_generator(run, artifact, version=None):
-    """`(generate(n, seed), model or None)` for a run's artifact.
+    """`(generate(n, seed), model or None, image shape)` for a run's artifact.
 
     `generate` returns uint8 images, or `(images, labels)` for conditional
     models (image i asked for class `(seed + i) % num_classes`).
@@ -24,7 +24,7 @@ def _artifact_generator(run, artifact, version=None):
     signatures, manifest = open_artifact(run, artifact, version)
     if signatures is None:
         model = zoo.load(os.path.join(run, "model.keras"))
-        return model_generator(model), model
+        return model_generator(model), model, model.image_shape
     # The exported `generate` signature makes the latents from the seeds.
     num_classes = manifest["image"]["num_classes"]
 
@@ -37,10 +37,17 @@ def _artifact_generator(run, artifact, version=None):
             for start in range(0, n, MAX_BATCH)])
         return images if labels is None else (images, labels)
 
-    return generate, None
+    return generate, None, manifest["image"]["shape"]
 
 
 def run(args):
+    args.run = model_folder(args.run)
+    out = output_path(args.run, "metrics.json")
+    with writing(args.run, out, "evaluate"):
+        _evaluate(args, out)
+
+
+def _evaluate(args, out):
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
     from training.files import atomic_write_json
@@ -50,9 +57,9 @@ def run(args):
         metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
     except ValueError as error:
         raise UsageError(str(error)) from None
-    args.run = model_folder(args.run)
     run = load_run_config(args.run)
-    generate, model = _artifact_generator(args.run, args.artifact, args.export_version)
+    generate, model, image_shape = _artifact_generator(args.run, args.artifact, args.export_version)
+    evaluation.check_samples(args.n, image_shape, f"-n {args.n}")
     reconstruct = evaluation.model_reconstructor(model) if model is not None else None
     extractor = get_extractor(args.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
@@ -68,7 +75,7 @@ def run(args):
         atomic_write_json(output_path(args.run, "nearest_train.json"),
                           {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
     result["artifact"] = args.artifact
-    atomic_write_json(output_path(args.run, "metrics.json"), result)
+    atomic_write_json(out, result)
     print(json.dumps(result, indent=2))
 
 

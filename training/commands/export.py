@@ -4,7 +4,7 @@ import contextlib
 import os
 
 from training.commands.common import (
-    UsageError, model_folder, native_stderr_to_devnull, non_negative, output_path, positive,
+    UsageError, inside, model_folder, native_stderr_to_devnull, non_negative, output_path, positive, writing,
 )
 
 
@@ -16,13 +16,16 @@ def run(args):
     if not args.web:
         if args.out:
             raise UsageError("--out names the folder of the --web page; add --web, or drop --out.")
-        _export(args)
+        with writing(args.run, args.run, "export"):
+            _export(args)
         return
     # --web: the page of an existing export (the latest, or --version); a run
     # that has none is exported first.
-    if not versions(args.run) and not zoo.shipped.is_shipped(args.run):
-        _export(args)
-    _web(args, read_manifest(args.run, args.version))
+    exporting = not versions(args.run) and not zoo.shipped.is_shipped(args.run)
+    with writing(args.run, args.run if exporting else args.out or output_path(args.run, "web"), "export"):
+        if exporting:
+            _export(args)
+        _web(args, read_manifest(args.run, args.version))
 
 
 def _web(args, manifest):
@@ -32,18 +35,13 @@ def _web(args, manifest):
     name = os.path.basename(os.path.normpath(args.run))
     out = args.out or output_path(args.run, "web")
     if os.path.abspath(out) == os.path.abspath(args.run) or (
-            zoo.shipped.is_shipped(args.run) and _inside(out, args.run)):
+            zoo.shipped.is_shipped(args.run) and inside(out, args.run)):
         raise UsageError(f"--out {out!r} would write into {args.run!r}; name a folder of its own.")
     card = write_web(args.run, out, manifest, name=name, variant=args.web_variant, node_modules=args.litertjs)
     size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(out) for f in files)
     print(f"web page of export version {card['export_version']} ({card['file']}) written to {out} "
           f"({size / 1e6:.1f} MB; LiteRT.js {card['runtime'].split()[-1]}). Serve the folder with any static "
           f"file server, e.g. `python -m http.server -d {out}`, and open http://localhost:8000/.")
-
-
-def _inside(path, folder):
-    path, folder = os.path.abspath(path), os.path.abspath(folder)
-    return os.path.commonpath([path, folder]) == folder
 
 
 def _export(args):
@@ -62,6 +60,12 @@ def _export(args):
         run = load_run_config(args.run)
     except RunFolderError:  # a model.keras from a user's own script: no run settings
         run = None
+    if run is not None and args.fd_samples:
+        from training.metrics.evaluate import check_samples
+        from zoo.registry import constructor_arguments
+
+        shape = {**constructor_arguments(zoo.get(run.model)), **run.model_config}["image_shape"]
+        check_samples(args.fd_samples, shape, f"--fd-samples {args.fd_samples}")
     fd, fd_note = export_fd(run, args.fd_samples)
     dataset = None
     if run is not None:

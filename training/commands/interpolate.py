@@ -2,21 +2,36 @@
 
 from training.commands.common import (
     UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive,
+    positive, writing,
 )
 
 
 def run(args):
-    from training.images import write_images
-    from zoo import explore
-
     args.run = model_folder(args.run)
     args.out = args.out or output_path(args.run, "interpolation.gif")
     if not args.out.lower().endswith((".gif", ".png")):
         raise UsageError(f"--out {args.out!r}: name a .gif (animation) or a .png (strip) file.")
+    with writing(args.run, args.out, "interpolate"):
+        _interpolate(args)
+
+
+def _interpolate(args):
+    from training.images import check_size, grid_layout, write_images
+    from zoo import explore
+
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
+    morph = args.labels is not None and len(args.labels) > 1
+    frames = explore.path_frames(len(args.labels if morph else args.seeds), args.steps)
+    height, width = generator.image_shape[:2]
+    if args.out.lower().endswith(".gif"):
+        check_size((height * args.scale, width * args.scale), frames, f"--steps {args.steps} --scale {args.scale}",
+                   "lower --steps or --scale, or walk fewer seeds per file")
+    else:
+        layout = grid_layout(frames, (height, width), columns=args.columns or frames, scale=args.scale)
+        check_size(layout["size"], 1, f"--steps {args.steps} --scale {args.scale}",
+                   "lower --steps or --scale, wrap the strip with --columns, or walk fewer seeds per file")
     try:
-        if args.labels is not None and len(args.labels) > 1:
+        if morph:
             if generator.mix_classes is None:
                 raise UsageError(
                     f"--labels {','.join(map(str, args.labels))}: class-to-class morphs need a conditional "

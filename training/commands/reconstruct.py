@@ -2,7 +2,7 @@
 
 from training.commands.common import (
     UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive,
+    positive, writing,
 )
 
 
@@ -28,15 +28,26 @@ def real_images(run, shape, n, images_folder=None, split="test"):
 
 
 def run(args):
-    from training.images import make_grid, write_png
+    args.run = model_folder(args.run)
+    out = args.out or output_path(args.run, "reconstructions.png")
+    with writing(args.run, out, "reconstruct"):
+        _reconstruct(args, out)
+
+
+def _reconstruct(args, out):
+    from training.images import check_size, grid_layout, make_grid, write_png
     from zoo import explore
 
-    args.run = model_folder(args.run)
-    generator, model = open_generator(args.run, args.artifact, args.export_version)
+    generator, _ = open_generator(args.run, args.artifact, args.export_version)
     if generator.reconstruct is None:
         raise UsageError(f"{args.run!r} holds a GAN, which has no encoder; reconstructions need a VAE "
                          "(vae, beta_vae, two_stage_vae, cvae).")
-    shape = _image_shape(args, model)
+    shape = generator.image_shape
+    columns = min(8, args.n)
+    # Rows of up to 8 real images, each followed by its row of reconstructions.
+    layout = grid_layout(2 * columns * -(-args.n // columns), shape, columns=columns, scale=args.scale)
+    check_size(layout["size"], 1, f"-n {args.n} --scale {args.scale}",
+               "lower -n or --scale, or write several files")
     images, labels = real_images(args.run, shape, args.n, args.images, args.split)
     if generator.num_classes:
         if args.labels is not None:
@@ -50,17 +61,8 @@ def run(args):
         frames = explore.reconstruct(generator, images, labels if generator.num_classes else None)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    out = args.out or output_path(args.run, "reconstructions.png")
     write_png(out, make_grid(frames, columns=min(8, len(images)), scale=args.scale))
     print(f"{len(images)} images and their reconstructions written to {out} (rows: real, reconstructed)")
-
-
-def _image_shape(args, model):
-    if model is not None:
-        return model.image_shape
-    from export import read_manifest
-
-    return read_manifest(args.run, args.export_version)["image"]["shape"]
 
 
 def add_parser(commands):

@@ -2,7 +2,7 @@
 
 import os
 
-from training.commands.common import UsageError, model_folder, output_path
+from training.commands.common import UsageError, model_folder, output_path, writing
 
 
 def run(args):
@@ -12,7 +12,8 @@ def run(args):
     if not os.path.isfile(os.path.join(args.run, "history.json")):
         raise UsageError(f"{args.run!r} has no history.json: name a run folder written by `zoo train`.")
     out = args.out or output_path(args.run, "report.html")
-    size = write_report(args.run, out)
+    with writing(args.run, out, "report"):
+        size = write_report(args.run, out)
     print(f"report written to {out} ({size / 1e3:.0f} kB, self-contained: open it in any browser)")
 
 

@@ -2,37 +2,50 @@
 
 from training.commands.common import (
     UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive,
+    positive, writing,
 )
 
 
 def run(args):
-    from training.images import write_png, make_grid
+    args.run = model_folder(args.run)
+    out = args.out or output_path(args.run, f"samples_seed{args.seed}.png")
+    with writing(args.run, out, "sample"):
+        _sample(args, out)
+
+
+def _sample(args, out):
+    from training.images import check_size, grid_layout, make_grid, write_png
     from zoo import explore
     from zoo.latents import labels_from_seeds
 
-    args.run = model_folder(args.run)
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
     labels, columns = None, None
     if args.labels is not None:
         if not generator.num_classes:
             raise UsageError("--labels: this model is unconditional; drop --labels.")
-        # Repeated to n images: one class per column when several are named.
-        labels = [args.labels[i % len(args.labels)] for i in range(args.n)]
         columns = len(args.labels) if len(args.labels) > 1 else None
     elif generator.num_classes and args.n >= generator.num_classes:
         columns = generator.num_classes  # default labels cycle: one class per column
-    try:
-        images = explore.sample(generator, args.n, seed=args.seed, truncation=args.truncation, labels=labels)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+
+    def check_grid(captions=None):
+        layout = grid_layout(args.n, generator.image_shape, columns=columns, scale=args.scale, captions=captions)
+        check_size(layout["size"], 1, f"-n {args.n} --scale {args.scale}",
+                   "lower --scale or -n, or write several grids (--seed S -n N, then --seed S+N, ...)")
+
+    check_grid()  # before anything is made for each image
+    if args.labels is not None:  # repeated to n images: one class per column when several are named
+        labels = [args.labels[i % len(args.labels)] for i in range(args.n)]
     captions = None
     if args.captions:
         seeds = range(args.seed, args.seed + args.n)
         shown = labels if labels is not None else labels_from_seeds(seeds, generator.num_classes)
         captions = [f"#{s}" + (f" c{int(k)}" if shown is not None else "")
                     for s, k in zip(seeds, shown if shown is not None else seeds)]
-    out = args.out or output_path(args.run, f"samples_seed{args.seed}.png")
+        check_grid(captions)  # captions widen the cells
+    try:
+        images = explore.sample(generator, args.n, seed=args.seed, truncation=args.truncation, labels=labels)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     write_png(out, make_grid(images, columns=columns, scale=args.scale, captions=captions))
     print(f"{args.n} samples written to {out}")
 

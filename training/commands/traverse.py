@@ -2,15 +2,21 @@
 
 from training.commands.common import (
     UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive, positive_float,
+    positive, positive_float, writing,
 )
 
 
 def run(args):
-    from training.images import make_grid, write_png
+    args.run = model_folder(args.run)
+    out = args.out or output_path(args.run, "traversal.png")
+    with writing(args.run, out, "traverse"):
+        _traverse(args, out)
+
+
+def _traverse(args, out):
+    from training.images import check_size, grid_layout, make_grid, write_png
     from zoo import explore
 
-    args.run = model_folder(args.run)
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
     dims = args.dims if args.dims is not None else list(range(min(8, generator.latent_dim)))
     label = None
@@ -18,12 +24,14 @@ def run(args):
         if len(args.labels) != 1:
             raise UsageError("--labels: give one class for the traversal (e.g. --labels 7).")
         label = args.labels[0]
+    layout = grid_layout(len(dims) * args.steps, generator.image_shape, columns=args.steps, scale=args.scale)
+    check_size(layout["size"], 1, f"{len(dims)} dimensions x --steps {args.steps} --scale {args.scale}",
+               "lower --steps or --scale, or sweep fewer --dims per file")
     try:
         frames = explore.traverse(generator, dims, value_range=args.range, steps=args.steps,
                                   seed=args.seed, label=label)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    out = args.out or output_path(args.run, "traversal.png")
     write_png(out, make_grid(frames, columns=args.steps, scale=args.scale))
     print(f"dimensions {','.join(map(str, dims))} swept over [-{args.range:g}, {args.range:g}] around seed "
           f"{args.seed}'s latent, one row each, written to {out}")

@@ -14,6 +14,7 @@ from training import data
 from training.metrics import collapse, distribution
 from training.metrics.reconstruction import reconstruction_metrics
 from zoo.latents import labels_from_seeds
+from zoo.limits import check_memory
 
 #: Metric groups and the keys each writes.
 METRICS = {
@@ -115,6 +116,26 @@ def model_reconstructor(model):
                 to_uint8(outputs, model.pixel_range).numpy())
 
     return reconstruct
+
+
+#: Bytes per image an evaluation holds besides its pixels: float32 features
+#: and class probabilities (Inception's 2,048 + 1,000; the domain
+#: classifier's 128 + 10) for the generated and the real set.
+FEATURE_BYTES = 2 * 4 * (2048 + 1000)
+
+
+def check_samples(n, image_shape, flag):
+    """Refuses `n` images per set that this machine's memory cannot hold, before any is generated.
+
+    Raises:
+        zoo.limits.LimitError: naming `flag` (e.g. "-n 10000000").
+    """
+    height, width, channels = image_shape
+    # The generated chunks and their concatenation, the real images, features.
+    per_image = 3 * height * width * channels + FEATURE_BYTES
+    check_memory(n * per_image, f"{flag} ({n:,} generated and up to {n:,} real images of {height}x{width}x"
+                                f"{channels}, with their features)",
+                 "use fewer images (10,000 is the protocol; FD is biased at small N, so compare equal N)")
 
 
 def generate_in_chunks(generate, n, seed, chunk=500):
