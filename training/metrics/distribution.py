@@ -167,16 +167,42 @@ def inception_score(probabilities, splits=10):
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def _pairwise_distances(a, b, chunk=2048):
-    """Euclidean distances `(len(a), len(b))`, computed in row chunks."""
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    b_sq = (b * b).sum(axis=1)
+def _row_ids(*arrays):
+    """Integer ids of the rows of `arrays`, shared: bitwise-equal rows get equal ids."""
+    rows = np.ascontiguousarray(np.concatenate([np.asarray(x, np.float64) for x in arrays]))
+    _, ids = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                       return_inverse=True)
+    return np.split(ids.ravel(), np.cumsum([len(x) for x in arrays[:-1]]))
+
+
+def _pairwise_distances(a, b, chunk=512, ids=None):
+    """Euclidean distances `(len(a), len(b))`, float32, computed in row chunks.
+
+    `(|x|^2 + |y|^2) - 2 x.y` in float64, rounded to float32, so k-NN
+    comparisons see the same distance for a pair of points wherever it is
+    computed: the norms are added first, so `(x, y)` and `(y, x)` round
+    alike (`|x|^2 - 2 x.y + |y|^2` did not, which broke ties at random), and
+    float32 rounding absorbs the last-bit differences of the products.
+
+    Args:
+        a, b: features `(n, d)` and `(m, d)`.
+        chunk: rows of `a` per float64 block (`chunk x m x 8` bytes).
+        ids: optional `(ids_a, ids_b)` from `_row_ids(a, b)`: equal rows are
+            then at distance exactly 0 (the formula leaves ~1e-7 of their
+            norm), which ties with zero k-NN radii need.
+    """
+    a = np.ascontiguousarray(a, np.float64)
+    b = np.ascontiguousarray(b, np.float64)
+    a_sq, b_sq = (a * a).sum(axis=1), (b * b).sum(axis=1)
     out = np.empty((len(a), len(b)), np.float32)
     for start in range(0, len(a), chunk):
-        block = a[start : start + chunk]
-        sq = (block * block).sum(axis=1)[:, None] - 2 * block @ b.T + b_sq[None]
-        out[start : start + chunk] = np.sqrt(np.maximum(sq, 0))
+        stop = start + chunk
+        sq = a[start:stop] @ b.T
+        sq *= -2.0
+        sq += a_sq[start:stop, None] + b_sq[None]
+        out[start:stop] = np.sqrt(np.maximum(sq, 0.0, out=sq), out=sq)
+        if ids is not None:
+            out[start:stop][ids[0][start:stop, None] == ids[1][None]] = 0.0
     return out
 
 
@@ -191,6 +217,20 @@ def precision_recall_density_coverage(real, fake, pr_k=3, dc_k=5):
       ball holds at least one fake (Naeem et al. 2020, k = 5). Coverage falls
       when modes are dropped.
 
+    Density and coverage are prdc's (Naeem et al.'s code): with `r_i` the
+    distance of real `i` to its `dc_k`-th nearest other real,
+    `density = 1 / (dc_k M) sum_j sum_i [d(fake_j, real_i) < r_i]` and
+    `coverage = 1 / N sum_i [min_j d(real_i, fake_j) < r_i]`: strictly
+    inside, so a set of distinct points scores 1 and 1 against itself, and a
+    real point with `dc_k` copies (`r_i` = 0) contains no fake, not even
+    its own copy. Precision and recall keep Kynkaanniemi et al.'s `<=`
+    (prdc uses `<` there too); they differ only on ties.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(100, 8))
+        >>> precision_recall_density_coverage(x, x)["density"]
+        1.0
+
     Returns:
         dict with `precision`, `recall`, `density`, `coverage`.
 
@@ -200,14 +240,21 @@ def precision_recall_density_coverage(real, fake, pr_k=3, dc_k=5):
         Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative
         Models", ICML 2020.
     """
-    real_distances = _pairwise_distances(real, real)
-    fake_distances = _pairwise_distances(fake, fake)
-    fake_to_real = _pairwise_distances(fake, real)  # (n_fake, n_real)
-    # Column 0 of a sorted row is the point itself (distance 0).
+    real_ids, fake_ids = _row_ids(real, fake)
+    real_distances = _pairwise_distances(real, real, ids=(real_ids, real_ids))
+    fake_distances = _pairwise_distances(fake, fake, ids=(fake_ids, fake_ids))
+    fake_to_real = _pairwise_distances(fake, real, ids=(fake_ids, real_ids))  # (n_fake, n_real)
+    # Entry k of a row sorted ascending: the k-th neighbour, the point itself
+    # (distance 0) being entry 0; with duplicates, the k-th other point.
     radius = lambda d, k: np.partition(d, k, axis=1)[:, k]  # noqa: E731
+    # Precision and recall count a point on a ball's boundary as inside, as
+    # Kynkaanniemi et al.'s code does; density and coverage strictly inside,
+    # as Naeem et al.'s (prdc) does. On a set of distinct points against
+    # itself each k-ball then holds the point and its k - 1 nearest
+    # neighbours, not k + 1 points: density 1, not (k + 1) / k.
     in_real_pr = fake_to_real <= radius(real_distances, pr_k)[None, :]
     in_fake_pr = fake_to_real.T <= radius(fake_distances, pr_k)[None, :]
-    in_real_dc = fake_to_real <= radius(real_distances, dc_k)[None, :]
+    in_real_dc = fake_to_real < radius(real_distances, dc_k)[None, :]
     return {
         "precision": float(in_real_pr.any(axis=1).mean()),
         "recall": float(in_fake_pr.any(axis=1).mean()),

@@ -149,6 +149,60 @@ def test_coverage_and_recall_drop_when_a_mode_is_missing():
     assert result["recall"] == pytest.approx(0.5, abs=0.05)
 
 
+@pytest.mark.parametrize("d", [5, 2048])
+def test_density_and_coverage_of_distinct_points_against_themselves_are_exactly_one(d):
+    # With dc_k = 5 the ball of real i reaches its 5th nearest other point,
+    # which lies on the boundary: strictly inside are i itself (distance 0)
+    # and its 4 nearest neighbours, so the N balls hold 5N fakes in all and
+    # density = 5N / (5 N) = 1 (counting the boundary gave 6/5). Every ball
+    # holds its own point's copy: coverage 1. A copy in another buffer checks
+    # that a distance is the same whichever matrix computes it.
+    features = np.random.default_rng(4).normal(size=(300, d))
+    result = dist.precision_recall_density_coverage(features, features.copy())
+    assert result == {"precision": 1.0, "recall": 1.0, "density": 1.0, "coverage": 1.0}
+
+
+def test_density_and_coverage_of_duplicated_points_match_prdc_by_hand():
+    # 1-D points, dc_k = 2. Each real ball reaches its 2nd nearest other real:
+    # the three 0s have two copies at 0: radius 0, a ball that holds nothing;
+    # 10: |10-11| = 1, |10-13| = 3 -> radius 3; 11: 1, 2 -> 2; 13: 2, 3 -> 3.
+    real = np.array([0.0, 0.0, 0.0, 10.0, 11.0, 13.0])[:, None]
+    fake = np.array([0.0, 10.0, 12.0, 20.0])[:, None]
+    # Fakes strictly inside: 0 -> none; 10 -> balls of 10 (0 < 3) and 11
+    # (1 < 2), not 13 (3 is its radius); 12 -> 10 (2 < 3), 11 (1 < 2), 13
+    # (1 < 3); 20 -> none. density = (0 + 2 + 3 + 0) / (2 x 4).
+    # Covered: 10, 11 and 13; the 0s not, though a fake sits on them: 3 / 6.
+    result = dist.precision_recall_density_coverage(real, fake, dc_k=2)
+    assert result["density"] == 5 / 8 and result["coverage"] == 3 / 6  # `<=`: 9 / 8 and 1
+
+
+def test_every_point_twice_leaves_every_ball_empty_at_k_1():
+    # Each real point's nearest other point is its copy: every radius is 0,
+    # so no fake is strictly inside any ball, not even one on a real point.
+    distinct = np.random.default_rng(9).normal(size=(150, 64))
+    real = np.repeat(distinct, 2, axis=0)  # 300 rows: across a chunk of the distance matrix
+    result = dist.precision_recall_density_coverage(real, distinct, dc_k=1)
+    assert result["density"] == result["coverage"] == 0.0  # `<=`: density 2, coverage 1
+    # Six copies give radius 0 at the default k = 5. |x|^2 + |y|^2 - 2 x.y
+    # leaves a point ~1e-7 of its norm from its copy, by amounts that vary
+    # with the matrix product's shape; with these points that put 18 fakes
+    # inside radius-0 balls here before copies were set to exactly 0.
+    points = np.random.default_rng(0).normal(size=(10, 64)) * 100.0
+    result = dist.precision_recall_density_coverage(np.repeat(points, 6, axis=0), points)
+    assert result["density"] == result["coverage"] == 0.0
+
+
+def test_a_fake_on_the_boundary_of_a_real_ball_is_outside_it():
+    # k = 1, radii: real 0 -> 1, real 1 -> 1, real 3 -> 2. The fake at 2 is
+    # on real 1's boundary and inside real 3's ball; the fake at -1 is on
+    # real 0's boundary only. density = (1 + 0) / (1 x 2); covered: real 3.
+    real, fake = np.array([[0.0], [1.0], [3.0]]), np.array([[2.0], [-1.0]])
+    result = dist.precision_recall_density_coverage(real, fake, pr_k=1, dc_k=1)
+    assert result["density"] == 0.5 and result["coverage"] == 1 / 3  # `<=`: 3 / 2 and 1
+    # Precision keeps Kynkaanniemi et al.'s `<=`: both fakes are in the real manifold.
+    assert result["precision"] == 1.0  # `<`: 1 / 2
+
+
 def test_class_coverage_counts_classes_and_kl_to_uniform():
     uniform = collapse.class_coverage(np.arange(1000) % 10, 10)
     assert uniform["classes_covered"] == 10 and uniform["kl_uniform"] == pytest.approx(0.0, abs=1e-12)
