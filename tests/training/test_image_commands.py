@@ -130,3 +130,15 @@ def test_report_of_a_shipped_model_is_written_beside_you(tmp_path):
     text = (tmp_path / "cgan_fashion_mnist_report.html").read_text()
     assert 'alt="val_fd curve"' in text and 'alt="samples of the shipped model"' in text
     assert "<code>int8</code>" in text and "class_accuracy" in text
+
+
+def test_reconstructions_past_the_pixel_limit_are_refused_before_any_image_is_read(tmp_path, monkeypatch):
+    from tests.conftest import zoo_main
+    from training import data
+
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: pytest.fail("read images before refusing"))
+    monkeypatch.chdir(tmp_path)
+    status, _, err = zoo_main("reconstruct", "cvae_fashion_mnist", "-n", "1000000000")
+    assert status == 2
+    assert "-n 1000000000 --scale 4 makes an image of 914 x 28,500,000,002 pixels" in err
+    assert list(tmp_path.iterdir()) == []

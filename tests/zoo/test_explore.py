@@ -137,3 +137,17 @@ def test_walk_refuses_one_seed_and_seeds_out_of_range():
         explore.interpolate(generator, [3])
     with pytest.raises(ValueError, match=r"leave \[0, 2147483647\)"):
         explore.interpolate(generator, [0, -1])
+
+
+def test_a_models_functions_run_in_chunks_and_give_the_whole_result(monkeypatch):
+    model = tiny_model("vae")
+    monkeypatch.setattr(explore, "CHUNK", 4)
+    generator = explore.Generator.from_model(model)
+    z = generator.latents(np.arange(10))
+    whole = to_uint8(model.generate(z), model.pixel_range).numpy()
+    calls = []
+    original = model.generate
+    monkeypatch.setattr(model, "generate", lambda z, labels=None: calls.append(len(z)) or original(z, labels))
+    np.testing.assert_array_equal(generator.decode(z), whole)
+    assert calls == [4, 4, 2]
+    assert generator.reconstruct(whole).shape == whole.shape
