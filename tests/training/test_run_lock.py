@@ -72,6 +72,9 @@ def test_the_second_writer_of_a_folder_is_refused_and_changes_nothing(exported_r
             assert f"is being written by pid {holder.pid} (zoo {first}, started at " in err, (second, err)
             assert err.count("\n") == 1, err
             assert digests(run) == before, second
+        # Reading the run, writing elsewhere, needs no turn.
+        status, _, err = zoo_main("sample", run, "-n", "4", "--out", tmp_path / "elsewhere.png")
+        assert status == 0, err
         holder.send_signal(signal.SIGCONT)
         _, err = holder.communicate(timeout=300)
     finally:
