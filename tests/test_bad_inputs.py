@@ -229,6 +229,8 @@ CASES = [
                                              "--out", "TMP/new"], None, MEMORY),
     ("a batch larger than memory", [*TRAIN[:-4], "--batch-size", "1000000000", "--epochs", "1", "--out",
                                     "TMP/new"], None, MEMORY),
+    ("a classifier batch larger than memory", ["train-classifier", "--batch-size", "1000000000", "--out",
+                                               "TMP/classifier"], None, MEMORY),
     # Another process writing the run folder: every writer waits its turn.
     ("train while another writer holds the folder", [*TRAIN, "--out", "RUN"], _held_by_another_writer, BUSY),
     ("resume while another writer holds the folder", ["train", "--resume", "--out", "RUN", "--epochs", "2"],

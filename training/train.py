@@ -22,7 +22,7 @@ import tensorflow as tf
 
 import zoo
 from export.files import run_lock
-from zoo.limits import activation_values, available_memory, check_memory
+from zoo.limits import check_batch
 from training import data, distribute
 from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
                                 GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
@@ -304,17 +304,12 @@ def _check_memory(run, model):
     """Refuses a batch, or a metric sample, that cannot fit in this machine's memory, before any data loads."""
     if run.metrics:
         check_samples(run.metrics_samples, model.image_shape, f"--metrics-samples {run.metrics_samples}")
-    per_example = 2 * 4 * activation_values(model)  # float32 values kept for backprop, and their gradients
     workers = 1
     if run.strategy == "multi_worker":
         workers = len(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])
-    batch = run.batch_size // workers
-    largest = max(1, int(available_memory() or 0) // per_example)
-    check_memory(batch * per_example,
-                 f"--batch-size {run.batch_size} ({per_example / 1e6:.2f} MB of activations per example"
-                 + (f", {batch} per worker" if workers > 1 else "") + ")",
-                 f"use a smaller --batch-size (this machine holds about {largest:,} per process now), or "
-                 "spread it over several machines with --strategy multi_worker")
+    check_batch(run.batch_size // workers, model,
+                f"--batch-size {run.batch_size}" + (f" ({run.batch_size // workers} per worker)" if workers > 1 else ""),
+                ", or spread it over several machines with --strategy multi_worker")
 
 
 def _writable(out):

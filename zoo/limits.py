@@ -91,3 +91,18 @@ def activation_values(model):
         for output in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
             total += math.prod(side for side in output.shape[1:] if side)
     return total
+
+
+def check_batch(batch_size, model, what, advice=""):
+    """Refuses a training batch whose activations cannot fit in memory (`activation_values` estimate).
+
+    Args:
+        batch_size: examples one process trains on at once.
+        model: the Keras model being trained.
+        what: the request, e.g. "--batch-size 100000".
+        advice: appended to the message's way round (e.g. ", or spread it over machines").
+    """
+    per_example = 2 * 4 * activation_values(model)  # float32 values kept for backprop, and their gradients
+    largest = max(1, (available_memory() or 0) // per_example)
+    check_memory(batch_size * per_example, f"{what} ({per_example / 1e6:.2f} MB of activations per example)",
+                 f"use a smaller batch (this machine holds about {largest:,} examples per process now){advice}")

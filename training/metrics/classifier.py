@@ -15,6 +15,7 @@ import keras
 from training import data
 from training.files import atomic_path, atomic_write_json
 from zoo import card as cards
+from zoo.limits import check_batch
 
 FEATURE_LAYER = "features"
 MODEL_FILE = "classifier.keras"
@@ -69,6 +70,7 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
     train = data.load(dataset, train_split, batch_size=batch_size, seed=seed, data_dir=data_dir)
     test = data.load(dataset, test_split, batch_size=1000, data_dir=data_dir)
     model = build_classifier(image_shape, num_classes)
+    check_batch(batch_size, model, f"--batch-size {batch_size}")
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
