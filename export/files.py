@@ -35,10 +35,10 @@ def run_lock(folder, command, advice="wait for it to finish, then run the comman
     An OS lock (`flock`) on `folder/.zoo.lock`: the kernel drops it when the
     holder's process ends, also by `kill -9`, so no stale lock is left to
     clean up. The file names its holder (pid, command, start time) for the
-    message another writer prints. Re-entrant within a process (the export
-    command holds it around `export_run`, which takes it too). A folder that
-    does not exist is created, and removed again if the block leaves nothing
-    in it. Hand-written because `filelock` truncates the lock file when it
+    message another writer prints, and is removed on release. Re-entrant
+    within a process (the export command holds it around `export_run`, which
+    takes it too). A folder that does not exist is created, and removed again
+    if the block leaves nothing in it. Hand-written because `filelock` truncates the lock file when it
     opens it, which would erase the holder's name before a loser can read it.
 
     Args:
@@ -79,14 +79,13 @@ def run_lock(folder, command, advice="wait for it to finish, then run the comman
             yield
         finally:
             del _held[path]
-            if created and os.listdir(folder) == [LOCK_FILE]:
-                # Removed while still held: another writer that opened the old
-                # file sees it is gone once it gets the lock (`_acquire`).
-                os.remove(path)
-                with contextlib.suppress(OSError):
+            # Removed while still held, so the folder keeps no trace of the
+            # lock: a writer that opened the file before it was removed sees
+            # so once it gets the lock, and opens a new one (`_acquire`).
+            os.remove(path)
+            if created:
+                with contextlib.suppress(OSError):  # a new folder the block left empty goes too
                     os.rmdir(folder)
-            else:
-                os.ftruncate(descriptor, 0)
     finally:
         os.close(descriptor)  # releases the lock
 

@@ -21,7 +21,7 @@ import shutil
 import sys
 
 from export import export_run
-from export.files import LOCK_FILE, sha256_file
+from export.files import sha256_file
 from export.tflite import VARIANTS
 from training import data
 from training.callbacks import read_history
@@ -143,9 +143,6 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     fd, _ = evaluation.export_fd(run, n)
     dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
     export_card = export_run(staging, version=1, fd=fd, dataset=dataset, variants=list(variants))
-    lock = os.path.join(staging, LOCK_FILE)  # the writers' lock export_run held
-    if os.path.exists(lock):
-        os.remove(lock)
 
     extractor = get_extractor("domain", run.dataset)
     reconstruct = evaluation.model_reconstructor(model)

@@ -67,7 +67,7 @@ def test_a_writer_killed_with_sigkill_leaves_no_lock_behind(tmp_path, holder):
     process.wait()
     with run_lock(run, "zoo evaluate"):
         assert json.loads((run / LOCK_FILE).read_text())["command"] == "zoo evaluate"
-    assert (run / LOCK_FILE).read_text() == ""  # released: no holder named
+    assert not (run / LOCK_FILE).exists()  # released: the folder keeps no trace of it
 
 
 def test_the_lock_is_reentrant_within_a_process(tmp_path):
@@ -75,21 +75,21 @@ def test_the_lock_is_reentrant_within_a_process(tmp_path):
         with run_lock(tmp_path, "zoo export"):  # export_run inside the export command
             pass
         assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
-    assert (tmp_path / LOCK_FILE).read_text() == ""
+    assert not (tmp_path / LOCK_FILE).exists()
 
 
-def test_a_folder_made_only_for_the_lock_is_removed_and_others_are_kept(tmp_path):
+def test_a_folder_made_only_for_the_lock_is_removed_and_others_keep_no_lock_file(tmp_path):
     with run_lock(tmp_path / "new", "zoo train"):
         assert (tmp_path / "new").is_dir()
     assert not (tmp_path / "new").exists()  # a failed start leaves no empty run folder
     with run_lock(tmp_path / "written", "zoo train"):
         (tmp_path / "written" / "config.json").write_text("{}")
-    assert sorted(os.listdir(tmp_path / "written")) == [LOCK_FILE, "config.json"]
+    assert os.listdir(tmp_path / "written") == ["config.json"]
     existing = tmp_path / "existing"
     existing.mkdir()
     with run_lock(existing, "zoo train"):
         pass
-    assert os.listdir(existing) == [LOCK_FILE]
+    assert existing.is_dir() and os.listdir(existing) == []
 
 
 def test_a_lock_file_removed_while_waiting_is_not_taken(tmp_path, monkeypatch):

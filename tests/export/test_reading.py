@@ -385,7 +385,7 @@ def test_first_export_killed_before_its_commit_leaves_no_artifacts(exported, tmp
     with pytest.raises(ArtifactError, match="has no export"):
         read_manifest(run)
     install.recover(run)
-    assert sorted(os.listdir(run)) == [LOCK_FILE, "exports", "model.keras", "saved_model", "tflite"]
+    assert sorted(os.listdir(run)) == ["exports", "model.keras", "saved_model", "tflite"]
     assert os.listdir(os.path.join(run, "saved_model")) == os.listdir(os.path.join(run, "tflite")) == []
     assert os.listdir(os.path.join(run, "exports", "1")) == []
 
