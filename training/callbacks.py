@@ -137,9 +137,10 @@ class NonFiniteError(RuntimeError):
 class TerminateOnNonFinite(keras.callbacks.Callback):
     """Stops training at once when a logged value or a weight is NaN or infinite.
 
-    Unlike `keras.callbacks.TerminateOnNaN` it watches every logged value
-    (GANs log `d_loss` and `g_loss`, not `loss`) and the weights (checked at
-    each epoch end), and it raises `NonFiniteError` instead of setting
+    `keras.callbacks.TerminateOnNaN` watches only `loss` (every zoo model
+    logs one: a GAN's is `d_loss` + `g_loss`). This callback watches every
+    logged value (`gamma`, validation values, ...) and the weights (checked
+    at each epoch end), and it raises `NonFiniteError` instead of setting
     `stop_training`: Keras still runs `on_epoch_end` after a stop, so a
     `ModelCheckpoint` would overwrite the last good model with the
     non-finite weights. Raising ends `fit` before any other callback runs.
@@ -262,7 +263,10 @@ class TrainingBackup(keras.callbacks.Callback):
     feed `training.data.stream(..., start_step=backup.step)`, whose batch
     `j` depends only on the seed and `j`; with deterministic ops
     (`tf.config.experimental.enable_op_determinism()`) the final weights are
-    then bitwise identical to an uninterrupted run.
+    then bitwise identical to an uninterrupted run. A backup whose loss
+    trackers are not the model's (written before GANs logged `loss`)
+    restores all the rest; the resumed epoch's means then cover only the
+    steps after the resume.
 
     Args:
         path: the backup file (`.npz`).
@@ -322,7 +326,8 @@ class TrainingBackup(keras.callbacks.Callback):
         self._epoch_start_step = self._step
         if self._skip_until and self.position and epoch == self.position["epoch"]:
             # fit reset the loss trackers; put back their values mid-epoch.
-            _assign(self.model.metrics_variables, self._restored_metrics)
+            if self._restored_metrics is not None:
+                _assign(self.model.metrics_variables, self._restored_metrics)
             self._train_function = self.model.train_function
             self._epoch_start_step = self.position["step"] - self.position["batch"]
         else:
@@ -413,12 +418,25 @@ class TrainingBackup(keras.callbacks.Callback):
             ) from None
         groups = _state_groups(model)
         expected = {f"{g}/{i}": list(v.shape) for g, vs in groups.items() for i, v in enumerate(vs)}
-        if meta.get("shapes") != expected or set(arrays) != set(expected):
+        shapes = meta.get("shapes") or {}
+
+        def training_state(table):
+            return {k: v for k, v in table.items() if not k.startswith("metrics/")}
+
+        if training_state(shapes) != training_state(expected) or set(training_state(arrays)) != set(
+                training_state(expected)):
             raise BackupError(
                 f"backup {self.path!r} holds the state of a different model or optimizer "
                 "(variables do not match); start over with --overwrite or use another folder."
             )
+        # Loss trackers shape only the resumed epoch's logged means, so a
+        # backup written before the model logged another value (GANs' `loss`)
+        # still resumes training exactly; those means then start at the resume.
+        same_trackers = shapes == expected and set(arrays) == set(expected)
+        self._restored_metrics = None
         for group, variables in groups.items():
+            if group == "metrics" and not same_trackers:
+                continue
             values = [arrays[f"{group}/{i}"] for i in range(len(variables))]
             if group == "metrics":
                 self._restored_metrics = values

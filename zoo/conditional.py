@@ -2,7 +2,10 @@
 
 Both reuse their family's training loop unchanged: the loops pass the batch's
 labels to the networks whenever `num_classes` > 0, and the networks of
-`zoo.networks` take `[x, label]` inputs when built with classes.
+`zoo.networks` take `[x, label]` inputs when built with classes. So they
+log what their family logs: `cgan` a GAN's `loss` = `d_loss` + `g_loss`,
+`cvae` a VAE's `loss` (the whole objective), `reconstruction_loss` and
+`kl_loss`.
 """
 
 from zoo.base import check_integer

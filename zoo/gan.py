@@ -8,6 +8,7 @@ import inspect
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from zoo import augment, losses, networks
 from zoo.base import (GenerativeModel, check_flag, check_integer, check_number, images_and_labels,
@@ -40,6 +41,16 @@ class GAN(GenerativeModel):
     batch's real images and freshly drawn fakes, then one generator update.
     Subclasses change the game by overriding `discriminator_loss`,
     `generator_loss` and `discriminator_penalty`.
+
+    Logs (batch means) `d_loss`, the discriminator's (critic's) objective
+    of the step's last update with its penalty terms (R1, the gradient
+    penalty), `g_loss`, the generator's, and `loss` = `d_loss` + `g_loss`.
+    `loss` is what Keras's own callbacks watch (`TerminateOnNaN`; and
+    `EarlyStopping`, `ModelCheckpoint`, `ReduceLROnPlateau` with
+    `monitor="loss"`, or their default `"val_loss"` with validation data),
+    so they work on a GAN; but the sum of two opponents' losses says when
+    training broke (NaN), not when samples got better: monitor a sample
+    metric (`val_fd`) for that.
 
     Args:
         image_shape: `(height, width, channels)`: even sides of at least 8
@@ -136,6 +147,7 @@ class GAN(GenerativeModel):
             self.ema_generator = keras.models.clone_model(self.generator_network)
             self.ema_generator.name = "ema_generator"
             self.ema_generator.set_weights(self.generator_network.get_weights())
+        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
@@ -260,7 +272,7 @@ class GAN(GenerativeModel):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
+        return [self.loss_tracker, self.d_loss_tracker, self.g_loss_tracker]
 
     # Hooks that define the game.
 
@@ -342,6 +354,9 @@ class GAN(GenerativeModel):
         return self._update_metrics(d_loss, g_loss)
 
     def _update_metrics(self, d_loss, g_loss):
+        # `loss` is what Keras's own callbacks watch (TerminateOnNaN,
+        # monitor="loss"): non-finite when either player's loss is.
+        self.loss_tracker.update_state(ops.cast(d_loss, "float32") + ops.cast(g_loss, "float32"))
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return self.metric_results()

@@ -60,8 +60,4 @@ UNSUPPORTED_CALLBACKS = {
         "use the model's ema_decay (e.g. 0.999): `generator`, and so sampling, checkpoints "
         "and export, is then the generator's moving average"
     ),
-    keras.callbacks.TerminateOnNaN: (
-        "it watches logs['loss'] only and GANs log d_loss and g_loss, so it would never "
-        "stop training; use training.callbacks.TerminateOnNonFinite, which watches every value"
-    ),
 }

@@ -14,8 +14,10 @@ class VAE(GenerativeModel):
     """Convolutional variational autoencoder with a Bernoulli decoder.
 
     Loss per example = reconstruction (binary cross-entropy summed over
-    pixels) + `kl_weight()` x KL(q(z|x) || N(0, I)); logged as `loss`,
-    `reconstruction_loss` and `kl_loss` (batch means). Calling the model
+    pixels) + `kl_weight()` x KL(q(z|x) || N(0, I)); logged (batch means)
+    as `reconstruction_loss`, `kl_loss` (unweighted) and `loss`, the whole
+    objective the optimizer minimises, which Keras's own callbacks watch
+    (`TerminateOnNaN`, `EarlyStopping`, ...). Calling the model
     reconstructs deterministically from the posterior mean.
 
     Args:
@@ -200,7 +202,9 @@ class TwoStageVAE(VAE):
     is the second decoder chained with the first; `decoder` and `encoder`
     are the first stage's, so `encode`/`reconstruct` work on images as for
     any VAE. Logs `reconstruction_loss` and `kl_loss` of the first stage,
-    `second_loss` (the second stage's negative ELBO) and `gamma`.
+    `second_loss` (the second stage's negative ELBO), `gamma`, and `loss` =
+    `reconstruction_loss` + `kl_loss` + `second_loss`, the whole objective
+    the one optimizer minimises.
 
     Args:
         second_width: units of the second stage's hidden layers.

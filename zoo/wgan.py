@@ -15,7 +15,11 @@ class WGANGP(GAN):
 
     The critic uses layer normalisation (batch norm would couple the examples
     the penalty treats independently) and takes `critic_steps` updates per
-    generator update, each on the same real batch and new fakes.
+    generator update, each on the same real batch and new fakes. It logs
+    what every GAN logs: `d_loss` is the last critic update's Wasserstein
+    loss plus the gradient penalty that update paid (none, with
+    `gp_interval` > 1, on the updates that skip it), and `loss` =
+    `d_loss` + `g_loss`.
 
     Args:
         critic_steps: critic updates per generator update (paper: 5).

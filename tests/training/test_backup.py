@@ -111,3 +111,28 @@ def test_a_damaged_backup_is_refused_with_what_to_do(tmp_path):
     backup = TrainingBackup(path)  # read when first needed, so --overwrite can replace it
     with pytest.raises(BackupError, match="damaged.*--overwrite"):
         backup.step
+
+
+def test_a_backup_written_before_gans_logged_loss_still_resumes_to_identical_state(tmp_path):
+    reference, reference_history = _fit("dcgan", tmp_path / "reference.npz", epochs=2)
+    path = tmp_path / "backup.npz"
+    with pytest.raises(Interrupt):  # the backup of step 16: mid-epoch 2
+        _fit("dcgan", path, epochs=2, interrupt_after=17)
+    # Rewrite it as the old code wrote it: trackers d_loss and g_loss only
+    # (`loss`'s total and count come first in the model's metrics).
+    with np.load(path) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    meta = json.loads(arrays.pop("__meta__").tobytes())
+    assert [m.name for m in reference.metrics] == ["loss", "d_loss", "g_loss"]
+    old = {k: v for k, v in arrays.items() if not k.startswith("metrics/")}
+    old.update({f"metrics/{i}": arrays[f"metrics/{i + 2}"] for i in range(4)})
+    meta["shapes"] = {k: list(v.shape) for k, v in old.items()}
+    np.savez(path, **old, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+
+    resumed, history = _fit("dcgan", path, epochs=2)
+    expected, found = _state(reference), _state(resumed)
+    training_state = [k for k in expected if not k.startswith("metrics/")]
+    assert [k for k in training_state if not np.array_equal(expected[k], found[k])] == []
+    # Epoch 2's means cover the 4 steps after the resume only, so they differ.
+    assert history["loss"][0] != pytest.approx(reference_history["loss"][1])
+    np.testing.assert_allclose(np.add(history["d_loss"], history["g_loss"]), history["loss"], rtol=1e-6)

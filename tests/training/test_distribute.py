@@ -68,7 +68,7 @@ def _trained(folder):
 def _assert_same_training(folder, reference):
     weights, history = _trained(folder)
     expected_weights, expected_history = _trained(reference)
-    for key in ("d_loss", "g_loss"):
+    for key in ("loss", "d_loss", "g_loss"):
         np.testing.assert_allclose(history[key], expected_history[key], rtol=1e-5)
     # Adam's first steps move each weight by about the learning rate (1e-3)
     # whatever the gradient's size, so summation-order differences in tiny

@@ -57,7 +57,7 @@ class Family:
             self.model.compile(**self.model.default_optimizers(d_lr=D_LR, g_lr=G_LR))
         else:
             self.model.compile(optimizer=keras.optimizers.Adam(VAE_LR))
-        self.keys = ["d_loss", "g_loss"] if self.gan else ["loss", "reconstruction_loss", "kl_loss"]
+        self.keys = ["loss", "d_loss", "g_loss"] if self.gan else ["loss", "reconstruction_loss", "kl_loss"]
         self.x = tiny_images(self.model)
         self.y = tiny_labels(len(self.x))
         self._initial = [v.numpy() for v in self._state()]
@@ -161,8 +161,9 @@ def check_EarlyStopping(family, tmp_path, capsys):
     probe = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: epoch == 0 and after_first.update(weights=family.trainable()))
     # With this min_delta no epoch improves on the first: it stops as soon as it may (epoch 2 of 3).
+    # `loss` with mode "auto": Keras knows a loss is minimised (for "d_loss" it would refuse to guess).
     stopper = keras.callbacks.EarlyStopping(
-        monitor=family.keys[0], mode="min", patience=0, min_delta=1e9, restore_best_weights=True)
+        monitor="loss", patience=0, min_delta=1e9, restore_best_weights=True)
     history = family.fit([probe, stopper], epochs=3)
     assert history.epoch == [0, 1] and stopper.stopped_epoch == 1
     _assert_same(family.trainable(), after_first["weights"])  # the first epoch's, restored
@@ -217,6 +218,15 @@ def check_ModelCheckpoint(family, tmp_path, capsys):
     rebuilt = type(family.model).from_config(family.model.get_config())
     rebuilt.load_weights(weights)
     np.testing.assert_array_equal(family.sample(rebuilt), family.sample())
+
+    # Keeping the best epoch by `loss`, mode "auto": the first epoch always improves on nothing.
+    family.reset()
+    best = tmp_path / "best.keras"
+    saved = []
+    probe = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: saved.append(best.exists()))
+    checkpoint = keras.callbacks.ModelCheckpoint(str(best), monitor="loss", save_best_only=True)
+    history = family.fit([checkpoint, probe])
+    assert saved[0] and checkpoint.best == pytest.approx(min(history.history["loss"]))
 
 
 def check_ProgbarLogger(family, tmp_path, capsys):
@@ -316,14 +326,10 @@ def check_TensorBoard(family, tmp_path, capsys):
 
 def check_TerminateOnNaN(family, tmp_path, capsys):
     broken = np.full_like(family.x, np.nan)
-    if family.gan:
-        with pytest.raises(ValueError, match="TerminateOnNaN cannot act on .*TerminateOnNonFinite"):
-            family.fit([keras.callbacks.TerminateOnNaN()], x=broken)
-        assert family.steps() == [0, 0]
-        return
     history = family.fit([keras.callbacks.TerminateOnNaN()], x=broken)
-    assert family.steps() == [1], "training went on after a NaN loss"
-    assert history.epoch == [0]
+    assert family.steps()[-1] == 1, "training went on after a NaN loss"  # the generator's (or VAE's) step
+    assert history.epoch == [0] and family.model.stop_training
+    assert np.isnan(history.history["loss"]).all()
 
 
 def check_OrbaxCheckpoint(family, tmp_path, capsys):
@@ -394,9 +400,32 @@ def test_gan_learning_rate_refuses_to_guess_a_ratio_to_a_zero_rate():
 def test_gan_refuses_unsupported_callbacks_however_they_are_passed():
     model = tiny_model("dcgan")
     images = tiny_images(model)
-    with pytest.raises(ValueError, match="TerminateOnNaN cannot act on DCGAN"):
-        model.fit(images, None, 4, 1, 0, [keras.callbacks.TerminateOnNaN()])  # positional
+    with pytest.raises(ValueError, match="SwapEMAWeights cannot act on DCGAN"):
+        model.fit(images, None, 4, 1, 0, [keras.callbacks.SwapEMAWeights()])  # positional
     listed = keras.callbacks.CallbackList([keras.callbacks.SwapEMAWeights()], model=model)
     with pytest.raises(ValueError, match="SwapEMAWeights cannot act on DCGAN"):
         model.fit(images, batch_size=4, epochs=1, verbose=0, callbacks=listed)
     assert int(model.g_optimizer.iterations) == 0
+
+
+# Every registered model logs `loss`, the one value Keras's TerminateOnNaN watches.
+
+@pytest.mark.parametrize("raise_error", [False, True])
+def test_terminate_on_nan_stops_every_registered_model_after_its_first_batch(model_name, raise_error):
+    model = zoo.create(model_name, **TINY)
+    # Eager: a step or two, which tracing would cost many times over.
+    model.compile(**model.default_optimizers(), run_eagerly=True)
+    broken = np.full_like(tiny_images(model), np.nan)  # every loss of the first step is NaN
+    seen = []
+    probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs["loss"]))
+    callbacks = [keras.callbacks.TerminateOnNaN(raise_error=raise_error), probe]
+    if raise_error:
+        with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 0"):
+            model.fit(broken, tiny_labels(), batch_size=4, epochs=2, verbose=0, callbacks=callbacks)
+        assert seen == [], "a callback after TerminateOnNaN ran after the NaN"
+    else:
+        history = model.fit(broken, tiny_labels(), batch_size=4, epochs=2, verbose=0, callbacks=callbacks)
+        assert model.stop_training and history.epoch == [0] and len(seen) == 1 and np.isnan(seen[0])
+        assert np.isnan(history.history["loss"]).all()
+    # The generator's (or the VAE's) optimizer took the one step.
+    assert int(_optimizers(model)[-1].iterations) == 1

@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import zoo
-from tests.conftest import tiny_images, tiny_labels, tiny_model
+from tests.conftest import TINY, tiny_images, tiny_labels, tiny_model
 from zoo.latents import labels_from_seeds
 
 
@@ -128,3 +129,27 @@ def test_compile_passes_jit_compile_and_steps_per_execution_through_to_keras(mod
     assert len(ends) == 3  # two steps per execution
     for optimizer in _optimizers(model).values():  # critic_steps updates of D per step
         assert int(optimizer.iterations) in (6, 6 * getattr(model, "critic_steps", 1))
+
+
+def _terms_of_loss(model, logs):
+    """The logged values whose sum `loss` is, as the model's family documents it."""
+    if isinstance(model, zoo.GAN):
+        return [logs["d_loss"], logs["g_loss"]]
+    if isinstance(model, zoo.TwoStageVAE):
+        return [logs["reconstruction_loss"], logs["kl_loss"], logs["second_loss"]]
+    if isinstance(model, zoo.VAE):
+        return [logs["reconstruction_loss"], model.kl_weight() * logs["kl_loss"]]
+    raise AssertionError(f"{type(model).__name__}: say here what its `loss` sums")
+
+
+def test_logged_loss_is_the_sum_of_the_logged_parts_in_training_and_evaluation(model_name):
+    model = zoo.create(model_name, **TINY)
+    model.compile(**model.default_optimizers(), run_eagerly=True)  # one step each: not worth a trace
+    images = tiny_images(model)
+    labels = tiny_labels(len(images))
+    trained = {k: v[0] for k, v in model.fit(images, labels, batch_size=8, verbose=0).history.items()}
+    evaluated = model.evaluate(images, labels, batch_size=8, verbose=0, return_dict=True)
+    for logs in (trained, evaluated):
+        terms = _terms_of_loss(model, logs)
+        # float32 sums of terms that may cancel (a critic's loss is often negative).
+        assert logs["loss"] == pytest.approx(sum(terms), rel=0, abs=1e-6 * sum(map(abs, terms)) + 1e-7)
