@@ -11,6 +11,12 @@ project's protocol (10,000 generated images vs the 10,000 test images,
 domain extractor), how FD moved over training, the hardware and wall time,
 and the sha256 of every file. It is built beside `--out` and renamed into
 place, so a failure leaves no half-written model.
+
+    python -m training.ship saved_models/NAME NAME --out NEW --reexport
+
+makes a shipped folder's export again with this checkout's export code (new
+gates, card fields), keeping its model and its card's metrics and training
+record; swap `NEW` in for the old folder.
 """
 
 import argparse
@@ -125,9 +131,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
     run = load_run_config(run_dir)
     history = read_history(os.path.join(run_dir, HISTORY_FILE))
-    staging = os.path.normpath(out) + ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
+    staging = _staging(out, name)
     for file in (CONFIG_FILE, HISTORY_FILE):
         shutil.copy2(os.path.join(run_dir, file), os.path.join(staging, file))
     source = os.path.join(run_dir, BEST_FILE)
@@ -172,6 +176,56 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     if drop_ema:
         card["ema"] = ("trained with ema_decay; shipped without the averaged copy (ema_decay=0, the trained "
                        "generator's weights), whose FD (metrics.fd_of_dropped_ema) was worse")
+    return _finish(staging, out, card, variants)
+
+
+def reexport(folder, name, out, n=10000, variants=SHIPPED_VARIANTS):
+    """Writes the shipped folder `folder` again into the new folder `out`, with this checkout's export.
+
+    For a shipped model whose training run is gone (`zoo export` refuses a
+    shipped folder): `model.keras`, `config.json`, `history.json` and
+    `samples.png` are copied byte for byte, the export (SavedModel, LiteRT
+    variants, their card, FD at `n` images) is made again, and the card
+    keeps the old card's `metrics`, `training` and `ema`, which describe
+    the same `model.keras` (checked by its sha256).
+
+    Returns:
+        the new folder's card.
+    """
+    if os.path.exists(out):
+        raise FileExistsError(f"{out!r} exists; write the new folder elsewhere, then swap it in.")
+    with open(os.path.join(folder, CARD_FILE)) as f:
+        old = json.load(f)
+    if old.get("name") != name:
+        raise ValueError(f"{folder!r} holds the shipped model {old.get('name')!r}, not {name!r}")
+    staging = _staging(out, name)
+    for file in (MODEL_FILE, CONFIG_FILE, HISTORY_FILE, SAMPLES_FILE):
+        shutil.copy2(os.path.join(folder, file), os.path.join(staging, file))
+    if sha256_file(os.path.join(staging, MODEL_FILE)) != old["files"].get(MODEL_FILE):
+        raise ValueError(f"{folder}/{MODEL_FILE} differs from the sha256 its card records, so the card's "
+                         "metrics would not describe it; ship the run again instead")
+    fd, _ = evaluation.export_fd(load_run_config(staging), n)
+    export_card = export_run(staging, version=1, fd=fd, dataset=old["dataset"], variants=list(variants))
+    card = dict(export_card, name=name)
+    card.update({key: old[key] for key in ("metrics", "training", "ema") if key in old})
+    card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    card["reexported"] = ("the export was made again from the shipped folder (python -m training.ship "
+                          "--reexport; the training run was not kept): model.keras, config.json, history.json "
+                          "and samples.png are the earlier ship's, byte for byte, and metrics and training are "
+                          "its card's, measured on the same model.keras")
+    return _finish(staging, out, card, variants)
+
+
+def _staging(out, name):
+    """An empty folder named `name` beside `out`, to build it in (the export names itself after its folder)."""
+    staging = os.path.join(os.path.normpath(out) + ".staging", name)
+    shutil.rmtree(os.path.dirname(staging), ignore_errors=True)
+    os.makedirs(staging)
+    return staging
+
+
+def _finish(staging, out, card, variants):
+    """Completes `card` with the variants left out and every file's sha256, writes it, renames `staging` to `out`."""
     card["variants_left_out"] = {
         "names": [v.name for v in VARIANTS if v.name not in variants],
         "why": "size: the shipped folders share a 40 MB budget; copy the folder and `zoo export` the copy "
@@ -181,6 +235,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     card["files"] = {f: sha256_file(os.path.join(staging, f)) for f in files if f != CARD_FILE}
     atomic_write_json(os.path.join(staging, CARD_FILE), card)
     os.rename(staging, out)
+    os.rmdir(os.path.dirname(staging))
     return card
 
 
@@ -194,9 +249,15 @@ def main(argv=None):
                         help=f"LiteRT variants to ship (default: {','.join(SHIPPED_VARIANTS)})")
     parser.add_argument("--drop-ema", action="store_true",
                         help="ship the trained generator instead of its EMA copy (GANs with ema_decay)")
+    parser.add_argument("--reexport", action="store_true",
+                        help="RUN is a shipped folder whose training run is gone: export its model.keras "
+                             "again, keeping its card's metrics and training record")
     args = parser.parse_args(argv)
-    card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","),
-                drop_ema=args.drop_ema)
+    if args.reexport:
+        card = reexport(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","))
+    else:
+        card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","),
+                    drop_ema=args.drop_ema)
     print(json.dumps({"name": card["name"], "metrics": card["metrics"],
                       "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
     return 0
