@@ -36,12 +36,20 @@ class TFLiteConversionError(RuntimeError):
 class Variant:
     """One `.tflite` file of an export and the quality it must keep.
 
+    The pixel thresholds are statements about the held-out seeds
+    (`export.artifacts.HELD_OUT_SEEDS`), on which no threshold, calibration
+    or parity check was tuned. An image's difference is its largest
+    |pixel - Keras pixel| in uint8 steps (its "per-image max difference").
+
     Attributes:
         name: file `generator_<name>.tflite`.
         quantization: None, "float16", "dynamic_range" or "int8".
-        max_abs_diff: most uint8 steps any pixel may differ from Keras on the
-            quality seeds.
-        min_psnr: lowest PSNR (dB) against Keras on the quality seeds.
+        p99_abs_diff: largest 99th percentile of the per-image max difference
+            over the held-out seeds.
+        max_abs_diff: largest maximum of the per-image max difference over
+            the held-out seeds: a maximum over that many seeds, not a bound
+            for every seed.
+        min_psnr: lowest PSNR (dB) against Keras over the held-out seeds.
         max_fd_increase: largest relative FD increase over the Keras
             generator's FD (where the run's dataset has an extractor).
         batch_size: 1 (mobile) or None (dynamic; written only if it converts
@@ -50,6 +58,7 @@ class Variant:
 
     name: str
     quantization: str | None
+    p99_abs_diff: int
     max_abs_diff: int
     min_psnr: float
     max_fd_increase: float
@@ -60,16 +69,23 @@ class Variant:
         return f"generator_{self.name}.tflite"
 
     def thresholds(self):
-        return {"max_abs_diff": self.max_abs_diff, "min_psnr": self.min_psnr,
-                "max_fd_increase": self.max_fd_increase}
+        return {"p99_abs_diff": self.p99_abs_diff, "max_abs_diff": self.max_abs_diff,
+                "min_psnr": self.min_psnr, "max_fd_increase": self.max_fd_increase}
 
 
+#: Chosen from the four shipped Fashion-MNIST generators measured on 5,000
+#: seeds from 50,000,000 (neither held-out nor tested): per-image max
+#: difference p99 / max / PSNR of int8 12-63 / 50-179 / 37.3-47.2 dB,
+#: dynamic_int8 6-53 / 11-82 / 39.9-53.1 dB, float16 1 / 1 / 68 dB. The tail
+#: is heavy (DCGAN int8: p99.9 86, max 156), so a maximum over 100 seeds
+#: (the earlier gates' 128 and 64) was about a 99th percentile, not a bound.
 VARIANTS = (
-    Variant("float32", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
-    Variant("float16", "float16", max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
-    Variant("dynamic_int8", "dynamic_range", max_abs_diff=64, min_psnr=35.0, max_fd_increase=0.05),
-    Variant("int8", "int8", max_abs_diff=128, min_psnr=35.0, max_fd_increase=0.10),
-    Variant("float32_dynamic_batch", None, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01,
+    Variant("float32", None, p99_abs_diff=1, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
+    Variant("float16", "float16", p99_abs_diff=1, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01),
+    Variant("dynamic_int8", "dynamic_range", p99_abs_diff=64, max_abs_diff=128, min_psnr=35.0,
+            max_fd_increase=0.05),
+    Variant("int8", "int8", p99_abs_diff=96, max_abs_diff=224, min_psnr=35.0, max_fd_increase=0.10),
+    Variant("float32_dynamic_batch", None, p99_abs_diff=1, max_abs_diff=1, min_psnr=40.0, max_fd_increase=0.01,
             batch_size=None),
 )
 

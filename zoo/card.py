@@ -11,9 +11,15 @@ Keys (all cards): `schema_version`, `kind` ("generator" or "classifier"),
 `training` (`command`, `config`), `metrics`, `files` (`{path: sha256}`,
 paths relative to the folder the card describes), `frameworks`.
 Generator cards (`zoo export`) add `model`, `latent`, `image`,
-`signatures`, `limits`, `parity`, `saved_model`, `tflite` (per-variant size,
-speed, ops and quality) and `serving`; classifier cards add `image`,
-`num_classes` and `feature_layer`.
+`signatures`, `limits`, `parity` (on the quality seeds), `held_out` (the
+seeds the LiteRT thresholds are stated on, disjoint from every seed the
+export tuned or checked anything on, and how they are measured),
+`saved_model`, `tflite` and `serving`. Each `tflite` entry holds the file's
+size, speed and ops, `quality` on the quality seeds, `held_out` (the
+percentiles and maximum of per-image max pixel difference from Keras and
+the PSNR over the held-out seeds) and `thresholds` (the numbers it was
+gated on and a `statement` of them in words, each with its sample size).
+Classifier cards add `image`, `num_classes` and `feature_layer`.
 """
 
 import copy

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 import zoo
+from export.tflite import variant
 from tests.conftest import zoo_cli
 from training.images import upscale
 
@@ -46,7 +47,9 @@ def test_interpolate_from_the_int8_file_draws_the_keras_walk_within_its_gate(tmp
     int8_strip = np.asarray(Image.open(tmp_path / "int8.png"), np.int64)
     assert keras_strip.shape == (32, 4 * 30 + 2)  # one row of 4 frames, 2 px padding
     difference = np.abs(keras_strip - int8_strip)
-    assert 0 < difference.max() <= 128  # the int8 file's documented limit; it is not the same file
+    # Not the same file; within the int8 gate's maximum (stated over 5,000 held-out seeds, so a
+    # sanity bound for these walk frames, not a guarantee).
+    assert 0 < difference.max() <= variant("int8").max_abs_diff
 
 
 def test_class_morph_needs_model_keras(tmp_path):
