@@ -56,20 +56,21 @@ def output_path(run, name):
     return os.path.join(run, name)
 
 
-def writing(run, out, command):
+def writing(run, out, command, has_out=True):
     """The run folder's lock (`export.files.run_lock`) while `command` writes `out`, if `out` is in `run`.
 
     Writers of a run folder take turns; a command writing elsewhere (`--out`
     outside the folder, or next to a shipped model, whose folder is never
-    written) reads the run and needs no lock.
+    written) reads the run and needs no lock. `has_out`: the command has an
+    `--out` flag to suggest.
     """
     import zoo
     from export.files import run_lock
 
     if zoo.shipped.is_shipped(run) or not inside(out, run):
         return contextlib.nullcontext()
-    return run_lock(run, f"zoo {command}",
-                    advice="wait for it to finish, or write elsewhere with --out")
+    return run_lock(run, f"zoo {command}", advice="wait for it to finish, " + (
+        "or write elsewhere with --out" if has_out else "then run the command again"))
 
 
 def inside(path, folder):

@@ -43,7 +43,7 @@ def _artifact_generator(run, artifact, version=None):
 def run(args):
     args.run = model_folder(args.run)
     out = output_path(args.run, "metrics.json")
-    with writing(args.run, out, "evaluate"):
+    with writing(args.run, out, "evaluate", has_out=False):
         _evaluate(args, out)
 
 

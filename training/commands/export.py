@@ -16,13 +16,14 @@ def run(args):
     if not args.web:
         if args.out:
             raise UsageError("--out names the folder of the --web page; add --web, or drop --out.")
-        with writing(args.run, args.run, "export"):
+        with writing(args.run, args.run, "export", has_out=False):
             _export(args)
         return
     # --web: the page of an existing export (the latest, or --version); a run
     # that has none is exported first.
     exporting = not versions(args.run) and not zoo.shipped.is_shipped(args.run)
-    with writing(args.run, args.run if exporting else args.out or output_path(args.run, "web"), "export"):
+    with writing(args.run, args.run if exporting else args.out or output_path(args.run, "web"), "export",
+                 has_out=not exporting):
         if exporting:
             _export(args)
         _web(args, read_manifest(args.run, args.version))
