@@ -401,9 +401,9 @@ def test_stale_staging_folders_are_removed_by_the_next_export(run):
 
 def test_a_second_export_of_the_same_run_waits_its_turn(run):
     fcntl = pytest.importorskip("fcntl")
-    before = digests(run)
     with open(os.path.join(run, LOCK_FILE), "a") as lock:  # another open file: another writer
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = digests(run)
         with pytest.raises(FolderBusyError, match="is being written by another process"):
             export_run(run, **FLOAT32)
     assert digests(run) == before
