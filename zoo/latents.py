@@ -90,8 +90,23 @@ def _xorshift(x, shift):
     return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, shift))
 
 
-def _mix(x):
-    """A scramble of int32 values in [0, 2^31 - 1]: xorshifts between multiplications mod p."""
+def mix(x):
+    """Scrambles int32 values in [0, 2^31 - 1]: xorshifts between multiplications mod p.
+
+    The building block of `uniform_draws`: seeds, counters and their sums
+    all go through it. TFLite builtins only, never leaving int32; results
+    stay in [0, 2^31 - 1], and the round constants keep 0 (seed 0) from
+    being a fixed point.
+
+    Args:
+        x: int32 tensor of any shape, values in [0, 2^31 - 1].
+
+    Returns:
+        An int32 tensor of the same shape.
+
+    Example:
+        >>> mix(tf.constant([0, 1, 2], tf.int32)).numpy()  # three unrelated int32 values
+    """
     for constant in _ROUND_CONSTANTS:
         x = _multiply(_add(_xorshift(x, 16), constant))
         x = _xorshift(x, 13)
@@ -100,9 +115,9 @@ def _mix(x):
 
 def uniform_draws(seeds, count):
     """`count` int32 draws in [0, 2^24) per seed, `(n, count)`; exact in TF and TFLite."""
-    keys = _mix(tf.reshape(seeds, [-1, 1]))  # (n, 1)
-    counters = _mix(tf.range(1, count + 1, dtype=tf.int32))[tf.newaxis]  # (1, count)
-    return tf.math.floordiv(_mix(_add(keys, counters)), 128)
+    keys = mix(tf.reshape(seeds, [-1, 1]))  # (n, 1)
+    counters = mix(tf.range(1, count + 1, dtype=tf.int32))[tf.newaxis]  # (1, count)
+    return tf.math.floordiv(mix(_add(keys, counters)), 128)
 
 
 def latents_from_seeds(seeds, latent_dim, prior="normal"):

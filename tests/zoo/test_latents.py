@@ -56,10 +56,10 @@ def test_neighbouring_seeds_give_unrelated_latents():
 
 
 def test_mixing_has_no_fixed_point_and_keeps_every_value_in_range():
-    from zoo.latents import SEED_LIMIT, _mix, uniform_draws
+    from zoo.latents import SEED_LIMIT, mix, uniform_draws
 
     x = np.concatenate([np.arange(0, 100000), np.arange(SEED_LIMIT - 100000, SEED_LIMIT)]).astype(np.int32)
-    mixed = _mix(tf.constant(x)).numpy()
+    mixed = mix(tf.constant(x)).numpy()
     assert not np.any(mixed == x) and mixed.min() >= 0
     draws = uniform_draws(tf.constant([0, 1, SEED_LIMIT - 1], tf.int32), 64).numpy()
     assert draws.min() >= 0 and draws.max() < 2**24
