@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from training.metrics.distribution import _pairwise_distances
+from training.metrics.distribution import pairwise_distances
 
 #: A class counts as covered when it gets at least this share of the uniform
 #: share (1 / classes) of the samples: stray misclassifications of a
@@ -43,7 +43,7 @@ def nearest_neighbours(queries, references, chunk=1024):
     """
     indices, distances = [], []
     for start in range(0, len(queries), chunk):
-        block = _pairwise_distances(queries[start : start + chunk], references)
+        block = pairwise_distances(queries[start : start + chunk], references)
         nearest = block.argmin(axis=1)
         indices.append(nearest)
         distances.append(block[np.arange(len(block)), nearest])

@@ -175,7 +175,7 @@ def _row_ids(*arrays):
     return np.split(ids.ravel(), np.cumsum([len(x) for x in arrays[:-1]]))
 
 
-def _pairwise_distances(a, b, chunk=512, ids=None):
+def pairwise_distances(a, b, chunk=512, ids=None):
     """Euclidean distances `(len(a), len(b))`, float32, computed in row chunks.
 
     `(|x|^2 + |y|^2) - 2 x.y` in float64, rounded to float32, so k-NN
@@ -187,9 +187,16 @@ def _pairwise_distances(a, b, chunk=512, ids=None):
     Args:
         a, b: features `(n, d)` and `(m, d)`.
         chunk: rows of `a` per float64 block (`chunk x m x 8` bytes).
-        ids: optional `(ids_a, ids_b)` from `_row_ids(a, b)`: equal rows are
-            then at distance exactly 0 (the formula leaves ~1e-7 of their
-            norm), which ties with zero k-NN radii need.
+        ids: optional `(ids_a, ids_b)`, integer ids of the rows of `a` and
+            `b`, equal for bitwise-equal rows: those rows are then at
+            distance exactly 0 (the formula leaves ~1e-7 of their norm),
+            which ties with zero k-NN radii need.
+
+    Returns:
+        float32 `(len(a), len(b))`.
+
+    Example:
+        >>> pairwise_distances(np.zeros((2, 3)), np.ones((4, 3)))  # (2, 4), all sqrt(3)
     """
     a = np.ascontiguousarray(a, np.float64)
     b = np.ascontiguousarray(b, np.float64)
@@ -241,9 +248,9 @@ def precision_recall_density_coverage(real, fake, pr_k=3, dc_k=5):
         Models", ICML 2020.
     """
     real_ids, fake_ids = _row_ids(real, fake)
-    real_distances = _pairwise_distances(real, real, ids=(real_ids, real_ids))
-    fake_distances = _pairwise_distances(fake, fake, ids=(fake_ids, fake_ids))
-    fake_to_real = _pairwise_distances(fake, real, ids=(fake_ids, real_ids))  # (n_fake, n_real)
+    real_distances = pairwise_distances(real, real, ids=(real_ids, real_ids))
+    fake_distances = pairwise_distances(fake, fake, ids=(fake_ids, fake_ids))
+    fake_to_real = pairwise_distances(fake, real, ids=(fake_ids, real_ids))  # (n_fake, n_real)
     # Entry k of a row sorted ascending: the k-th neighbour, the point itself
     # (distance 0) being entry 0; with duplicates, the k-th other point.
     radius = lambda d, k: np.partition(d, k, axis=1)[:, k]  # noqa: E731
