@@ -99,3 +99,26 @@ def digests(folder):
     folder = pathlib.Path(folder)
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_image_folder(root):
+    """Writes 6 PNG + 2 JPEG images of varied sizes in nested folders under `root`, plus 2 broken ones and junk.
+
+    Of the 10 image files, `truncated.png` (a real PNG signature cut off) and
+    `broken.png` do not decode; `notes.txt` is not an image.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    (root / "a" / "b").mkdir(parents=True)
+    for i in range(6):
+        image = rng.integers(0, 256, (40 + i, 30 + 2 * i, 3), dtype=np.uint8)
+        (root / "a" / f"img{i}.PNG").write_bytes(tf.io.encode_png(image).numpy())
+    for i in range(2):
+        image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+        (root / "a" / "b" / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
+    (root / "broken.png").write_bytes(b"not really a png")
+    # A real PNG signature, cut off after 40 bytes: only decoding finds it.
+    truncated = tf.io.encode_png(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).numpy()[:40]
+    (root / "a" / "truncated.png").write_bytes(truncated)
+    (root / "notes.txt").write_text("ignored")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import TINY_FLAGS, zoo_cli
+from tests.conftest import TINY_FLAGS, write_image_folder, zoo_cli
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +193,7 @@ def test_evaluate_user_errors(run_dir, args, message):
 
 def test_the_faces_preset_trains_samples_and_exports_an_image_folder_end_to_end(tmp_path):
     """`--preset dcgan_celeb_a` as it is (64x64 RGB, DCGAN paper widths) on a folder of photos."""
-    from tests.training.test_data import _write_image_folder
-
-    _write_image_folder(tmp_path / "faces")
+    write_image_folder(tmp_path / "faces")
     out = tmp_path / "run"
     zoo_cli("train", "--preset", "dcgan_celeb_a", "--dataset", f"folder:{tmp_path / 'faces'}",
             "--epochs", 1, "--steps-per-epoch", 2, "--batch-size", 4, "--g-lr", "1e-4", "--out", out)
@@ -249,9 +247,7 @@ def test_conditional_training_refuses_data_without_matching_labels_and_keeps_the
         conditional_run, tmp_path, args, message):
     import shutil
 
-    from tests.training.test_data import _write_image_folder
-
-    _write_image_folder(tmp_path / "images")
+    write_image_folder(tmp_path / "images")
     copy = tmp_path / "run"
     shutil.copytree(conditional_run, copy)
     before = (copy / "model.keras").read_bytes()

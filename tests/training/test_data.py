@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import zoo
+from tests.conftest import write_image_folder
 from training import data
 
 
@@ -82,25 +83,8 @@ def test_offline_download_fails_at_once_with_a_how_to(monkeypatch, tmp_path):
     assert "no network" in message
 
 
-def _write_image_folder(root):
-    """6 PNG + 2 JPEG images of varied sizes in nested folders, plus 2 broken and junk."""
-    rng = np.random.default_rng(0)
-    (root / "a" / "b").mkdir(parents=True)
-    for i in range(6):
-        image = rng.integers(0, 256, (40 + i, 30 + 2 * i, 3), dtype=np.uint8)
-        (root / "a" / f"img{i}.PNG").write_bytes(tf.io.encode_png(image).numpy())
-    for i in range(2):
-        image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
-        (root / "a" / "b" / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
-    (root / "broken.png").write_bytes(b"not really a png")
-    # A real PNG signature, cut off after 40 bytes: only decoding finds it.
-    truncated = tf.io.encode_png(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).numpy()[:40]
-    (root / "a" / "truncated.png").write_bytes(truncated)
-    (root / "notes.txt").write_text("ignored")
-
-
 def test_image_folder_loads_recursively_and_reports_bad_files(tmp_path):
-    _write_image_folder(tmp_path)
+    write_image_folder(tmp_path)
     with pytest.warns(UserWarning, match=r"skipping 2 of 10 image files .*truncated.png.*broken.png"):
         ds = data.load(f"folder:{tmp_path}", image_shape=(16, 16, 3), pixel_range=(-1.0, 1.0),
                        batch_size=4, seed=0)
@@ -123,13 +107,13 @@ def test_image_folder_errors_are_clear(tmp_path):
         (tmp_path / "all_broken" / f"{i}.jpg").write_bytes(b"\xff\xd8\xff garbage")
     with pytest.raises(data.DatasetUnavailableError, match="none of the 3 image files"):
         data.load(f"folder:{tmp_path / 'all_broken'}", image_shape=(8, 8, 3))
-    _write_image_folder(tmp_path / "imgs")
+    write_image_folder(tmp_path / "imgs")
     with pytest.raises(data.DatasetUnavailableError, match="one split, 'train'"):
         data.load(f"folder:{tmp_path / 'imgs'}", "test", image_shape=(8, 8, 3))
 
 
 def test_faces_dcgan_trains_on_an_image_folder_at_64x64(tmp_path):
-    _write_image_folder(tmp_path)
+    write_image_folder(tmp_path)
     model_name, arguments = zoo.preset("dcgan_celeb_a")
     model = zoo.create(model_name, **{**arguments, "width": 8, "latent_dim": 16})
     model.compile(**model.default_optimizers(**zoo.preset_learning_rates("dcgan_celeb_a")))
