@@ -191,6 +191,10 @@ class KerasInceptionExtractor:
             a path to a Keras InceptionV3 weights file, or "random" (plumbing
             tests only).
 
+    Attributes:
+        model: the Keras network, `[-1, 1]` RGB `(n, 299, 299, 3)` -> pool
+            features `(n, 2048)` and class logits `(n, 1000)`.
+
     Example:
         >>> extractor = KerasInceptionExtractor("random")
         >>> features, probabilities = extractor(uint8_images)  # (n, 2048), (n, 1000)
@@ -221,7 +225,7 @@ class KerasInceptionExtractor:
         self.weights_sha256 = sha256_of(path) if path else weights_sha256(model)
         self.num_classes = 1000
         pool = model.get_layer("avg_pool").output
-        self._model = keras.Model(model.input, [pool, model.output])
+        self.model = keras.Model(model.input, [pool, model.output])
 
     def __call__(self, images, batch_size=100):
         features, probabilities = [], []
@@ -229,7 +233,7 @@ class KerasInceptionExtractor:
             # Antialiased resize from float, no re-quantisation; Inception
             # expects [-1, 1] RGB.
             batch = normalise_images(images[start : start + batch_size], (299, 299, 3), (-1.0, 1.0))
-            f, logits = self._model(batch, training=False)
+            f, logits = self.model(batch, training=False)
             features.append(f.numpy())
             probabilities.append(tf.nn.softmax(logits).numpy())
         return np.concatenate(features), np.concatenate(probabilities)

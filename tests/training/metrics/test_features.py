@@ -65,7 +65,7 @@ def test_inception_plumbing_with_random_weights_resizes_gray_to_299_rgb(random_i
 
 
 def test_random_inception_weights_are_seeded_and_their_values_are_hashed(random_inception):
-    assert random_inception.weights_sha256 == weights_sha256(random_inception._model)
+    assert random_inception.weights_sha256 == weights_sha256(random_inception.model)
     again = KerasInceptionExtractor("random")  # a second build in the same process
     assert again.weights_sha256 == random_inception.weights_sha256
 
@@ -73,7 +73,7 @@ def test_random_inception_weights_are_seeded_and_their_values_are_hashed(random_
 @pytest.mark.parametrize("source", ["file", "imagenet"])
 def test_inception_from_a_weights_file_records_the_files_sha256(random_inception, tmp_path, monkeypatch, source):
     path = tmp_path / "inception_v3.weights.h5"
-    random_inception._model.save_weights(path)
+    random_inception.model.save_weights(path)
     requested = []
     if source == "imagenet":
         # Offline here: stand in for Keras's cache, which holds the downloaded file.
@@ -85,7 +85,7 @@ def test_inception_from_a_weights_file_records_the_files_sha256(random_inception
     extractor = KerasInceptionExtractor(str(path) if source == "file" else "imagenet")
     assert extractor.weights_sha256 == sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     # The hashed file is the one loaded.
-    assert weights_sha256(extractor._model) == random_inception.weights_sha256
+    assert weights_sha256(extractor.model) == random_inception.weights_sha256
     if source == "imagenet":
         assert requested == [features.IMAGENET_WEIGHTS]
         assert extractor.name == "inception_v3:keras_imagenet"
