@@ -146,12 +146,12 @@ def kill_targets(kills, total_steps, rng):
 def final_state(out):
     """Arrays of the final backup, and of every variable `model.keras` restores."""
     import zoo
-    from training.callbacks import _state_groups
+    from training.callbacks import training_state_variables
 
     with np.load(out / "backup.npz") as stored:
         state = {k: stored[k] for k in stored.files}
     model = zoo.load(out / "model.keras")
-    saved = {f"{group}/{i}": np.asarray(v) for group, variables in _state_groups(model).items()
+    saved = {f"{group}/{i}": np.asarray(v) for group, variables in training_state_variables(model).items()
              if group != "metrics" for i, v in enumerate(variables)}
     return state, saved
 

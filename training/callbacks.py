@@ -155,7 +155,7 @@ class TerminateOnNonFinite(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(None, logs)
-        bad = [v.path for variables in _state_groups(self.model).values() for v in variables
+        bad = [v.path for variables in training_state_variables(self.model).values() for v in variables
                if v.dtype.startswith("float") and not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
         if bad:
             self._stop(None, {"weights": bad[:5]}, f"non-finite weights in {', '.join(bad[:3])}")
@@ -358,8 +358,26 @@ class TrainingBackup(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._epoch_done:
             self._write()
+        self.end_fit()
+
+    def end_fit(self):
+        """Gives the model back its own training step and forgets the epoch `restore` set for `fit`.
+
+        `on_train_end` calls it; Keras skips `on_train_end` when `fit` ends by
+        an exception, so call it after a `fit` that may raise (`zoo train`
+        does, in a `finally`): else a model interrupted while passing over
+        already trained batches would keep passing over them, and its next
+        `fit` would start at the restored epoch.
+
+        Example:
+            >>> try:
+            ...     model.fit(train, epochs=10, steps_per_epoch=steps, callbacks=[backup])
+            ... finally:
+            ...     backup.end_fit()
+        """
         self._stop_skipping()
-        self.model._initial_epoch = None  # noqa: SLF001 (restore sets it for one fit)
+        if self.model is not None:
+            self.model._initial_epoch = None  # noqa: SLF001 (see `restore`)
 
     def _stop_skipping(self):
         if getattr(self, "_skip_until", None) is not None:
@@ -376,7 +394,7 @@ class TrainingBackup(keras.callbacks.Callback):
         epoch = self._epoch if batch is not None else self._epoch + 1
         position = {"epoch": epoch, "batch": batch or 0, "step": self._step}
         arrays = {}
-        for group, variables in _state_groups(model).items():
+        for group, variables in training_state_variables(model).items():
             for i, variable in enumerate(variables):
                 arrays[f"{group}/{i}"] = keras.ops.convert_to_numpy(variable)
         bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
@@ -416,7 +434,7 @@ class TrainingBackup(keras.callbacks.Callback):
                 f"backup {self.path!r} is damaged ({type(error).__name__}: {error}); delete it "
                 "to restart from the last model.keras, or start over with --overwrite."
             ) from None
-        groups = _state_groups(model)
+        groups = training_state_variables(model)
         expected = {f"{g}/{i}": list(v.shape) for g, vs in groups.items() for i, v in enumerate(vs)}
         shapes = meta.get("shapes") or {}
 
@@ -442,7 +460,12 @@ class TrainingBackup(keras.callbacks.Callback):
                 self._restored_metrics = values
             _assign(variables, values)
         self.position = {k: int(meta[k]) for k in ("epoch", "batch", "step")}
-        model._initial_epoch = self.position["epoch"]  # noqa: SLF001 (as BackupAndRestore does)
+        # `fit` reads the epoch to start at from here right after
+        # `on_train_begin` (Keras has no public way; BackupAndRestore does
+        # the same), so a plain `fit(callbacks=[backup])` resumes without
+        # being told `initial_epoch`; `end_fit` clears it. This callback is
+        # the one place that sets or clears it.
+        model._initial_epoch = self.position["epoch"]  # noqa: SLF001
         return self.position
 
 
@@ -479,8 +502,19 @@ def _optimizers(model):
     return found
 
 
-def _state_groups(model):
-    """Every variable training state consists of, in a fixed order per group."""
+def training_state_variables(model):
+    """Every variable training state consists of, by group, in a fixed order per group.
+
+    What `TrainingBackup` saves and restores and `TerminateOnNonFinite`
+    checks: `{"model": model.variables, "metrics": the loss trackers'
+    variables, "optimizer0": ..., "optimizer1": ...}`, the optimizers in
+    attribute-name order (`d_optimizer` before `g_optimizer`).
+
+    Example:
+        >>> state = {f"{group}/{i}": keras.ops.convert_to_numpy(v)
+        ...          for group, variables in training_state_variables(model).items()
+        ...          for i, v in enumerate(variables)}
+    """
     groups = {"model": list(model.variables), "metrics": list(model.metrics_variables)}
     for i, optimizer in enumerate(_optimizers(model)):
         groups[f"optimizer{i}"] = list(optimizer.variables)

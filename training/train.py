@@ -216,7 +216,6 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
     steps_per_epoch = run.steps_per_epoch or per_pass
     if trained is not None and trained["step"] is None:  # no backup: after the last epoch
         position = {"epoch": trained["epoch"], "batch": 0, "step": trained["epoch"] * steps_per_epoch}
-        model._initial_epoch = position["epoch"]  # noqa: SLF001 (as TrainingBackup.restore does)
         backup.position = position
         train_data, _ = data.stream(
             run.dataset, run.split, model=model, batch_size=run.batch_size, seed=run.seed,
@@ -268,7 +267,7 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
         record_stop(paths["history"], {"reason": "non-finite", "message": str(error), **error.details})
         raise
     finally:
-        backup._stop_skipping()  # noqa: SLF001 (fit may end by an exception while skipping)
+        backup.end_fit()  # fit may end by an exception, without on_train_end
     return model
 
 

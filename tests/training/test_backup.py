@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import zoo
 from training import data
-from training.callbacks import BackupError, TrainingBackup, _state_groups
+from training.callbacks import BackupError, TrainingBackup, training_state_variables
 
 TINY = {"image_shape": (16, 16, 1), "latent_dim": 8, "width": 8, "seed": 1}
 
@@ -48,7 +48,7 @@ def _fit(name, path, epochs=3, every=4, interrupt_after=None, overrides=None):
 
 def _state(model):
     return {f"{g}/{i}": keras.ops.convert_to_numpy(v)
-            for g, vs in _state_groups(model).items() for i, v in enumerate(vs)}
+            for g, vs in training_state_variables(model).items() for i, v in enumerate(vs)}
 
 
 @pytest.fixture(autouse=True)
