@@ -12,6 +12,8 @@ names the file and says what to do, instead of a TensorFlow or LiteRT trace:
   its graph against `export.allowed_ops`, and its signatures against the
   contract;
 - `open_tflite(run_dir, manifest, variant)`: the same for a `.tflite` file;
+- `read_tflite(run_dir, manifest, variant)`: the checked bytes of a
+  `.tflite` file, for a runtime elsewhere (the browser page);
 - `verify_export(run_dir, version=None)`: all checks, nothing loaded.
 
 Files are read once: the bytes that were hashed are the bytes that are run
@@ -409,6 +411,35 @@ def open_tflite(run_dir, manifest, variant="float32", num_threads=2):
             sha256, or LiteRT cannot load it or finds other signatures.
     """
     return _serving(_open_interpreter(run_dir, manifest, variant, num_threads))
+
+
+def read_tflite(run_dir, manifest, variant="float32"):
+    """The bytes of a `.tflite` variant, checked against the manifest's sha256, for a runtime elsewhere.
+
+    `open_tflite` runs the file here; this hands it on (the browser page of
+    `export.web`, a benchmark's own interpreter). The bytes returned are the
+    bytes that were hashed.
+
+    Args:
+        run_dir: the run folder.
+        manifest: `read_manifest(run_dir, version)`.
+        variant: the file `tflite/N/generator_<variant>.tflite` (see
+            `export.tflite.VARIANTS`); its entry is `manifest["tflite"][variant]`.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        ArtifactError: the version has no such variant (or it failed its
+            gate), or the file is missing, truncated or differs from its sha256.
+
+    Example:
+        >>> manifest = read_manifest("runs/dcgan")
+        >>> content = read_tflite("runs/dcgan", manifest, "int8")
+        >>> len(content) == manifest["tflite"]["int8"]["bytes"]
+        True
+    """
+    return _read_tflite(run_dir, _tflite_entry(run_dir, manifest, variant))
 
 
 def verify_export(run_dir, version=None):

@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 
 from export.files import fsync_tree, sha256_bytes
-from export.reading import _read_tflite, _tflite_entry
+from export.reading import read_tflite
 
 PAGE = pathlib.Path(__file__).with_name("web")
 #: The LiteRT.js release the page is written and tested against.
@@ -146,8 +146,8 @@ def write_web(run_dir, out, manifest, name, variant="float32", node_modules=None
         ArtifactError: the variant is missing or its file differs from the manifest.
         WebExportError: LiteRT.js cannot be had.
     """
-    entry = _tflite_entry(run_dir, manifest, variant)
-    content = _read_tflite(run_dir, entry)
+    content = read_tflite(run_dir, manifest, variant)
+    entry = manifest["tflite"][variant]
     modules = runtime(node_modules)
     card = {
         "name": name,
