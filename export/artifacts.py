@@ -157,7 +157,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         install.recover_unlocked(run_dir)
         staging = tempfile.mkdtemp(prefix=install.STAGING_PREFIX, dir=run_dir)
         try:
-            manifest = _stage(model, os.path.join(staging, "new"), version, context)
+            manifest = stage_version(model, os.path.join(staging, "new"), version, context)
             # The version's folders, then its manifest: that rename commits.
             install.install(run_dir, staging, [f"tflite/{version}", f"saved_model/{version}",
                                                manifest_path(version)])
@@ -186,8 +186,17 @@ def _seed_inputs(model, seeds):
     return inputs
 
 
-def _compare(images, reference):
-    """`{"max_abs_diff", "psnr"}` of uint8 `images` against `reference` (psnr null when identical)."""
+def difference_figures(images, reference):
+    """How uint8 `images` differ from Keras's `reference`: the `quality` figures a card records.
+
+    Returns:
+        `{"max_abs_diff", "psnr"}`: the largest |pixel difference| in uint8
+        steps, and the PSNR over every pixel (null when identical).
+
+    Example:
+        >>> difference_figures(np.full((1, 2, 2, 1), 3, np.uint8), np.zeros((1, 2, 2, 1), np.uint8))
+        {'max_abs_diff': 3, 'psnr': 38.59}
+    """
     difference = images.astype(np.int64) - reference.astype(np.int64)
     mse = float(np.mean(difference.astype(np.float64) ** 2))
     psnr = None if mse == 0 else round(10.0 * math.log10(255.0**2 / mse), 2)
@@ -217,7 +226,7 @@ def held_out_figures(images, reference):
     ordered = np.sort(difference.reshape(len(images), -1).max(axis=1))  # (n,)
     figures = {f"p{q}": int(ordered[percentile_rank(q, len(ordered)) - 1]) for q in HELD_OUT_PERCENTILES}
     return {"per_image_max_abs_diff": {**figures, "max": int(ordered[-1])},
-            "psnr": _compare(images, reference)["psnr"]}
+            "psnr": difference_figures(images, reference)["psnr"]}
 
 
 def _references(model):
@@ -250,14 +259,14 @@ def _measure(signatures, model, reference):
     z = signatures["latents"](seed=inputs["seed"])["z"]
     result = {
         "latents_max_abs_diff": float(np.abs(z - reference["z"]).max()),
-        **_compare(signatures["generate"](**inputs)["images"], reference["images"]),
+        **difference_figures(signatures["generate"](**inputs)["images"], reference["images"]),
     }
     z_inputs = {"z": reference["z"], **({"label": inputs["label"]} if "label" in inputs else {})}
-    result["serving_default_max_abs_diff"] = _compare(
+    result["serving_default_max_abs_diff"] = difference_figures(
         signatures["serving_default"](**z_inputs)["images"], reference["images"])["max_abs_diff"]
     if "reconstruction" in reference:
         images = {"images": reference["images"], **({"label": inputs["label"]} if "label" in inputs else {})}
-        result["reconstruct_max_abs_diff"] = _compare(
+        result["reconstruct_max_abs_diff"] = difference_figures(
             signatures["reconstruct"](**images)["images"], reference["reconstruction"])["max_abs_diff"]
     return result
 
@@ -365,8 +374,27 @@ def _gate(variant, quality, held_out, fd_increase):
     return "; ".join(problems) or None
 
 
-def _stage(model, new, version, context):
-    """Writes, measures and checks version `version` under `new`; returns its manifest."""
+def stage_version(model, new, version, context):
+    """Writes, measures and checks export version `version` of `model` in the folder `new`; returns its manifest.
+
+    The first half of `export_run`, which then installs `new` in the run
+    folder all or nothing (`export.install`); `new` is laid out like a run
+    folder (`saved_model/N`, `tflite/N`, `exports/N/model_card.json`) and
+    nothing outside it is touched.
+
+    Args:
+        model: the loaded zoo model.
+        new: the folder to write.
+        version: the export version.
+        context: what `export_run` knows besides the model: `model_sha256`,
+            `config` (the run's `config.json` or None), `dataset`, `fd`,
+            `force`, `latency_runs` (see `export_run`), `name` (the run's)
+            and `variants` (the `export.tflite.VARIANTS` to write).
+
+    Raises:
+        ExportError: the SavedModel uses ops outside `export.allowed_ops`,
+            or an artifact disagrees with Keras.
+    """
     saved_model_path, tflite_path = f"saved_model/{version}", f"tflite/{version}"
     saved_model_dir = run_path(new, saved_model_path)
     served = signatures_for(model, SAVED_MODEL)
@@ -479,7 +507,7 @@ def _check_parity(what, quality):
 
 
 def _card(model, version, context, served, lite, variants, keras_fd, saved_model_quality, held_out):
-    """The version's model card and manifest (files are filled in by `_stage`)."""
+    """The version's model card and manifest (files are filled in by `stage_version`)."""
     config = context["config"] or {}
     dataset = context["dataset"] or cards.dataset_entry(config.get("run", {}).get("dataset", "unknown"))
     contract = {s.name: {**s.contract(model, None), "artifacts": list(s.targets)} for s in served}

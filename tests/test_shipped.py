@@ -16,7 +16,7 @@ import pytest
 
 import zoo
 from export import artifacts, open_saved_model, open_tflite, read_manifest
-from export.artifacts import _compare
+from export.artifacts import difference_figures
 from export.tflite import VARIANTS
 from zoo.latents import labels_from_seeds
 
@@ -74,7 +74,7 @@ def test_exported_files_reproduce_model_sample_within_their_tolerance(shipped):
     expected = model.sample(len(SEEDS), seed=0, labels=labels).numpy()
     inputs = {"seed": np.asarray(SEEDS, np.int32), **({"label": labels} if labels is not None else {})}
     served = open_saved_model(folder, manifest).signatures["generate"](**inputs)["images"]
-    assert _compare(served, expected)["max_abs_diff"] <= 1
+    assert difference_figures(served, expected)["max_abs_diff"] <= 1
     written = [v for v in VARIANTS if manifest["tflite"].get(v.name, {}).get("written")]
     assert "float32" in {v.name for v in written}
     for variant in written:
@@ -83,7 +83,7 @@ def test_exported_files_reproduce_model_sample_within_their_tolerance(shipped):
                                  for i in range(len(SEEDS))])
         # Seeds 0..15 are among the card's quality seeds: no image may differ more than it says.
         recorded = manifest["tflite"][variant.name]["quality"]
-        assert _compare(images, expected)["max_abs_diff"] <= recorded["max_abs_diff"], variant.name
+        assert difference_figures(images, expected)["max_abs_diff"] <= recorded["max_abs_diff"], variant.name
 
 
 def exceedance_tail(k, r, n, m):
@@ -136,7 +136,7 @@ def fresh(shipped):
         if entry.get("written"):
             images = open_tflite(folder, manifest, variant).signatures["generate"](**inputs)["images"]
             difference = np.abs(images.astype(np.int16) - expected).reshape(len(images), -1)
-            measured[variant] = (difference.max(axis=1), _compare(images, expected)["psnr"])
+            measured[variant] = (difference.max(axis=1), difference_figures(images, expected)["psnr"])
     return name, manifest, measured
 
 

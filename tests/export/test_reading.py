@@ -279,7 +279,7 @@ def staged(exported, tmp_path_factory):
     ready = str(tmp_path_factory.mktemp("staged") / "new")
     context = {"model_sha256": "0" * 64, "config": None, "dataset": None, "fd": None, "force": False,
                "latency_runs": 5, "name": "run", "variants": [artifacts.VARIANTS[0]]}
-    manifest = artifacts._stage(models["new"], ready, 1, context)
+    manifest = artifacts.stage_version(models["new"], ready, 1, context)
     return ready, manifest, {name: expected_images(model) for name, model in models.items()}, models
 
 
@@ -296,7 +296,7 @@ def two_models(run, staged, monkeypatch):
         shutil.copytree(ready, destination)
         return manifest
 
-    monkeypatch.setattr(artifacts, "_stage", stage)
+    monkeypatch.setattr(artifacts, "stage_version", stage)
     return expected
 
 
