@@ -8,9 +8,11 @@ import os
 import pathlib
 import sys
 
+# `export` imports TensorFlow, whose C++ start-up lines would otherwise fill the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests import browser  # noqa: E402
+from export import browser  # noqa: E402
 
 
 def main():

@@ -27,11 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import zoo  # noqa: E402
-from export import read_manifest  # noqa: E402
-from export.reading import _read_tflite, _tflite_entry  # noqa: E402
+from export import browser, read_manifest, read_tflite  # noqa: E402
 from export.tflite import interpreter  # noqa: E402
 from export.web import write_web  # noqa: E402
-from tests import browser  # noqa: E402
 
 from environment import environment  # noqa: E402
 
@@ -66,7 +64,7 @@ def main():
                     tab.goto(url + "index.html")
                     tab.wait_for_function("document.body.dataset.ready === 'true'", timeout=120_000)
                     loads.append(tab.evaluate("window.zoo.timings"))
-            lite = interpreter(_read_tflite(run, _tflite_entry(run, manifest, args.variant)), 1)
+            lite = interpreter(read_tflite(run, manifest, args.variant), 1)
             generate = lite.get_signature_runner("generate")
             extra = {"label": np.zeros(1, np.int32)} if card["num_classes"] else {}
             browser_ms, python_ms = [], []
@@ -91,7 +89,7 @@ def main():
     print(json.dumps({
         "model": args.run,
         "variant": args.variant,
-        "file_bytes": os.path.getsize(os.path.join(run, _tflite_entry(run, manifest, args.variant)["path"])),
+        "file_bytes": manifest["tflite"][args.variant]["bytes"],
         "page_folder_bytes": size,
         "runtime": card["runtime"],
         "page_load_to_model_ready_ms": median(t["load_ms"] for t in loads),

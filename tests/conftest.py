@@ -122,3 +122,20 @@ def write_image_folder(root):
     truncated = tf.io.encode_png(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).numpy()[:40]
     (root / "a" / "truncated.png").write_bytes(truncated)
     (root / "notes.txt").write_text("ignored")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The Chromium `export.browser` drives, for the page tests; skipped without it, failed in CI.
+
+    In CI (`CI=true`) `.ci/run` installs it, so a missing Chromium there is a
+    failure, not a silent skip. Session-scoped: a test is skipped before its
+    other fixtures train or export anything.
+    """
+    from export.browser import CHROMIUM
+
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return CHROMIUM

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from tests import browser
+from export import browser
 from tests.conftest import TINY_FLAGS, zoo_cli
 
 SEEDS = range(8)
@@ -82,7 +82,7 @@ def _only_local(tab, url):
     assert outside == [], outside
 
 
-def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(tiny_page):
+def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(chromium, tiny_page):
     run, page, _ = tiny_page
     model = zoo.load(str(run / "model.keras"))
     expected = model.sample(len(SEEDS), seed=0).numpy()[..., 0].astype(np.int64)
@@ -110,7 +110,7 @@ def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(tiny_page):
     assert "seed -3 is outside [0, 2147483647)" in refused
 
 
-def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(shipped_page):
+def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(chromium, shipped_page):
     model = zoo.load("cgan_fashion_mnist")
     labels = [(seed * 3) % 10 for seed in SEEDS]
     expected = model.sample(len(SEEDS), seed=0, labels=labels).numpy()[..., 0].astype(np.int64)
@@ -124,7 +124,7 @@ def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(shippe
     assert np.abs(drawn - expected).max() <= 1
 
 
-def test_page_refuses_a_tflite_file_that_is_not_the_exported_one(tiny_page, tmp_path):
+def test_page_refuses_a_tflite_file_that_is_not_the_exported_one(chromium, tiny_page, tmp_path):
     _, page, _ = tiny_page
     copy = tmp_path / "page"
     shutil.copytree(page, copy)

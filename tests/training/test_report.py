@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests import browser
+from export import browser
 from tests.conftest import TINY_FLAGS, zoo_cli
 
 
@@ -50,7 +50,7 @@ def _visible_images(tab):
     return found
 
 
-def test_report_shows_curves_and_grids_in_a_browser_without_network(reported_run, tmp_path):
+def test_report_shows_curves_and_grids_in_a_browser_without_network(chromium, reported_run, tmp_path):
     _, report, _ = reported_run
     with browser.page() as tab:
         tab.goto(report.as_uri())
