@@ -8,168 +8,27 @@ state, loss trackers), `model.keras` and `history.json` must be bitwise
 equal to the reference's. Prints JSON.
 
     python benchmarks/kill_resume.py --kills 5 --epochs 4
+
+The driver is `training.kill_resume`, which tests/training/test_resume.py
+runs briefly in CI; this script runs it at length and records the figures.
 """
 
 import argparse
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-
-def train_command(out, epochs, backup_every, split="train[:1280]", model="dcgan"):
-    return [sys.executable, "-m", "training.cli", "train", "--model", model,
-            "--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8",
-            "--split", split, "--batch-size", "32", "--epochs", str(epochs), "--seed", "3",
-            "--deterministic", "--backup-every", str(backup_every), "--out", str(out)]
-
-
-#: Fault injection: run with `python -c KILL_DURING_SAVE {backup|model} N zoo-args...`,
-#: the child SIGKILLs itself in the middle of its N-th write of `backup.npz`
-#: (np.savez) or `model.keras` (Model.save), after some bytes are on disk.
-KILL_DURING_SAVE = """
-import os, signal, sys
-import numpy as np
-import keras
-which, target, calls = sys.argv[1], int(sys.argv[2]), [0]
-
-def kill_midway(path_or_file):
-    calls[0] += 1
-    if calls[0] == target:
-        if hasattr(path_or_file, "write"):
-            path_or_file.write(b"PK\\x03\\x04 partial archive")
-            path_or_file.flush()
-        else:
-            open(path_or_file, "wb").write(b"PK\\x03\\x04 partial archive")
-        os.kill(os.getpid(), signal.SIGKILL)
-
-if which == "backup":
-    savez = np.savez
-    np.savez = lambda file, **arrays: (kill_midway(file), savez(file, **arrays))
-else:
-    save = keras.Model.save
-    keras.Model.save = lambda self, path, *a, **k: (kill_midway(path), save(self, path, *a, **k))
-from training.cli import main
-sys.exit(main(sys.argv[3:]))
-"""
-
-
-def _environment():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-
-
-def _step(out):
-    """Training steps in the run's backup, or -1 while there is none (or it is being replaced)."""
-    try:
-        with np.load(out / "backup.npz") as stored:
-            return json.loads(stored["__meta__"].tobytes())["step"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return -1
-
-
-def _temporaries(out):
-    return sorted(str(p.relative_to(out)) for p in out.rglob(".*.tmp*"))
-
-
-def check_files(out):
-    """Every file of the run folder reads back; returns the names checked."""
-    import zoo
-    from training.callbacks import read_history
-
-    checked = []
-    for name in ("config.json", "history.json"):
-        if (out / name).exists():
-            json.loads((out / name).read_text())
-            checked.append(name)
-    read_history(str(out / "history.json"))
-    if (out / "model.keras").exists():
-        zoo.load(out / "model.keras")
-        checked.append("model.keras")
-    if (out / "backup.npz").exists():
-        with np.load(out / "backup.npz") as stored:
-            for key in stored.files:
-                stored[key]
-        checked.append("backup.npz")
-    for png in (out / "samples").glob("*.png") if (out / "samples").exists() else []:
-        import tensorflow as tf
-
-        tf.io.decode_png(png.read_bytes())
-        checked.append(f"samples/{png.name}")
-    return checked
-
-
-def run_with_kills(command, out, targets, rng, timeout=600):
-    """Runs `command`, SIGKILLs it once its backup passes each of `targets` (steps), re-runs until done.
-
-    Each kill lands a random 0-50 ms after the backup reached the target
-    step: in a step, between steps or in the middle of writing a file.
-    Returns one record per kill: the step aimed at, the backup's step after
-    the kill, the temporary files it left (a kill during a save) and how
-    many files were checked to read back.
-    """
-    records = []
-    for target in sorted(targets):
-        process = subprocess.Popen(command, cwd=ROOT, env=_environment(),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + timeout
-        while process.poll() is None and _step(out) < target and time.time() < deadline:
-            time.sleep(0.002)
-        time.sleep(float(rng.uniform(0, 0.05)))
-        if process.poll() is not None:
-            break  # finished before the kill
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        records.append({"aimed_after_step": int(target), "backup_step_after_kill": _step(out),
-                        "temporary_files_left": _temporaries(out), "files_checked": len(check_files(out))})
-    result = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True,
-                            timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"resumed run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return records
-
-
-def kill_targets(kills, total_steps, rng):
-    """`kills` distinct random steps in [1, total_steps - 4] (the run must still be going)."""
-    return sorted(int(s) for s in rng.choice(np.arange(1, total_steps - 3), kills, replace=False))
-
-
-def final_state(out):
-    """Arrays of the final backup, and of every variable `model.keras` restores."""
-    import zoo
-    from training.callbacks import training_state_variables
-
-    with np.load(out / "backup.npz") as stored:
-        state = {k: stored[k] for k in stored.files}
-    model = zoo.load(out / "model.keras")
-    saved = {f"{group}/{i}": np.asarray(v) for group, variables in training_state_variables(model).items()
-             if group != "metrics" for i, v in enumerate(variables)}
-    return state, saved
-
-
-def compare(reference, resumed):
-    """Names of the arrays that differ, or that only one run has."""
-    def differing(a, b):
-        return sorted(k for k in set(a) | set(b) if k not in a or k not in b or not np.array_equal(a[k], b[k]))
-
-    (a, ma), (b, mb) = final_state(reference), final_state(resumed)
-    histories = [json.loads((o / "history.json").read_text()) for o in (reference, resumed)]
-    return {
-        "state_arrays": len(a),
-        "state_arrays_differing": differing(a, b),
-        "history_equal": histories[0] == histories[1],
-        "model_keras_arrays": len(ma),
-        "model_keras_arrays_differing": differing(ma, mb),
-    }
+from training.kill_resume import (KILL_DURING_SAVE, ROOT, check_files, child_environment, compare,  # noqa: E402
+                                  kill_targets, run_with_kills, temporary_files, train_command)
 
 
 def main():
@@ -184,7 +43,7 @@ def main():
         folder = pathlib.Path(folder)
         start = time.time()
         subprocess.run(train_command(folder / "reference", args.epochs, args.backup_every),
-                       cwd=ROOT, env=_environment(), check=True, capture_output=True)
+                       cwd=ROOT, env=child_environment(), check=True, capture_output=True)
         reference_seconds = time.time() - start
         start = time.time()
         total_steps = args.epochs * 1280 // 32
@@ -206,11 +65,11 @@ def main():
             out = folder / f"kill_during_{which}"
             command = train_command(out, args.epochs, args.backup_every)
             killed = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, which, str(target), *command[3:]],
-                                    cwd=ROOT, env=_environment(), capture_output=True)
+                                    cwd=ROOT, env=child_environment(), capture_output=True)
             record = {"kill_during": f"write {target} of {'backup.npz' if which == 'backup' else 'model.keras'}",
-                      "exit": killed.returncode, "temporary_files_left": _temporaries(out),
+                      "exit": killed.returncode, "temporary_files_left": temporary_files(out),
                       "files_checked": len(check_files(out))}
-            subprocess.run(command, cwd=ROOT, env=_environment(), check=True, capture_output=True)
+            subprocess.run(command, cwd=ROOT, env=child_environment(), check=True, capture_output=True)
             found = compare(folder / "reference", out)
             record["bitwise_equal"] = not (found["state_arrays_differing"] or found["model_keras_arrays_differing"])
             injected.append(record)

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.kill_resume import (KILL_DURING_SAVE, ROOT, _environment, check_files, compare,
-                                    kill_targets, run_with_kills, train_command)
+from training.kill_resume import (KILL_DURING_SAVE, ROOT, check_files, child_environment, compare,
+                                  kill_targets, run_with_kills, train_command)
 
 EPOCHS, BACKUP_EVERY, SPLIT = 2, 1, "train[:640]"  # 20 steps per epoch at batch 32
 STEPS_PER_EPOCH = 640 // 32
@@ -21,7 +21,7 @@ def _command(out, epochs=EPOCHS):
 
 
 def _run(args, check=True):
-    result = subprocess.run(args, cwd=ROOT, env=_environment(), capture_output=True, text=True,
+    result = subprocess.run(args, cwd=ROOT, env=child_environment(), capture_output=True, text=True,
                             timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
