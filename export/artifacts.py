@@ -66,7 +66,8 @@ from export.tflite import (
     with_metadata,
 )
 from zoo import card as cards
-from zoo.latents import SEED_LIMIT, labels_from_seeds, latents_from_seeds
+from zoo.explore import Generator, seeded
+from zoo.latents import SEED_LIMIT, labels_from_seeds
 
 #: Every artifact is compared with Keras on the images of these seeds.
 QUALITY_SEEDS = range(100)
@@ -235,13 +236,13 @@ def _references(model):
     labels = labels_from_seeds(seeds, model.num_classes)
     reference = {
         "images": model.sample(len(seeds), seed=seeds.start, labels=labels).numpy(),
-        "z": latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy(),
+        "z": model.latents(seeds).numpy(),
     }
     start = time.perf_counter()
     reference["held_out"] = model.sample(len(HELD_OUT_SEEDS), seed=HELD_OUT_SEEDS.start,
                                          labels=labels_from_seeds(HELD_OUT_SEEDS, model.num_classes)).numpy()
     reference["held_out_seconds"] = time.perf_counter() - start
-    if hasattr(model, "encoder"):
+    if model.contract.encodes:
         # The model's own samples as test inputs: export has no dataset.
         from zoo.images import from_uint8, to_uint8
 
@@ -309,20 +310,10 @@ def _statement(variant):
 
 
 def _artifact_generator(signatures, model):
-    """`generate(n, seed)` of an artifact's `generate` signature, as the evaluator takes it."""
-    def generate(n, seed):
-        inputs = _seed_inputs(model, range(seed, seed + n))
-        images = signatures["generate"](**inputs)["images"]
-        return images if "label" not in inputs else (images, inputs["label"])
-    return generate
-
-
-def _keras_generator(model):
-    def generate(n, seed):
-        labels = labels_from_seeds(range(seed, seed + n), model.num_classes)
-        images = model.sample(n, seed=seed, labels=labels).numpy()
-        return images if labels is None else (images, labels)
-    return generate
+    """`generate(n, seed)` of an artifact's signatures, as the evaluator takes it."""
+    contract = model.contract
+    return seeded(Generator.from_signatures(signatures, model.latent_dim, contract.num_classes,
+                                            contract.image_shape))
 
 
 def _representative_dataset(model, signature_keys):
@@ -333,9 +324,9 @@ def _representative_dataset(model, signature_keys):
     """
     seeds = CALIBRATION_SEEDS
     inputs = _seed_inputs(model, seeds)
-    z = latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy()
+    z = model.latents(seeds).numpy()
     images = model.sample(len(seeds), seed=seeds.start, labels=inputs.get("label")).numpy() \
-        if hasattr(model, "encoder") else None
+        if model.contract.encodes else None
 
     def rows():
         for i in range(len(seeds)):
@@ -409,7 +400,7 @@ def stage_version(model, new, version, context):
         )
     reference = _references(model)
     fd = context["fd"]
-    keras_fd = fd(_keras_generator(model)) if fd else None
+    keras_fd = fd(seeded(Generator.from_model(model))) if fd else None
     saved_model_quality = _measure(load_signatures(saved_model_dir), model, reference)
     _check_parity("the SavedModel", saved_model_quality)
 
@@ -523,6 +514,7 @@ def _card(model, version, context, served, lite, variants, keras_fd, saved_model
         metrics={"fd": keras_fd, "fd_protocol": "the command line's evaluator (zoo export)" if keras_fd else None},
         files={"model.keras": context["model_sha256"]},
         model=model.registry_name,
+        contract=model.contract.to_json(),
         latent={"dim": model.latent_dim, "prior": model.latent_prior,
                 "seeds": [0, SEED_LIMIT], "function": "zoo.latents.latents_from_seeds"},
         image={"shape": list(model.image_shape), "dtype": "uint8",

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from zoo.images import from_uint8, to_uint8
-from zoo.latents import SEED_LIMIT, latents_from_seeds
+from zoo.latents import SEED_LIMIT
 
 #: Largest batch a SavedModel signature accepts (bigger requests are refused
 #: before anything is allocated).
@@ -199,7 +199,7 @@ def _image_spec(model):
 
 
 def _latent_spec(model):
-    return {"z": (tf.float32, (model.latent_dim,))}
+    return {"z": (tf.float32, tuple(model.contract.latent_shape))}
 
 
 def _seed_spec(model):
@@ -207,7 +207,7 @@ def _seed_spec(model):
 
 
 def _latents(model, graph, seed):
-    return latents_from_seeds(graph.seeds(seed), model.latent_dim, model.latent_prior)
+    return model.latents(graph.seeds(seed))
 
 
 def _labels(graph, label):
@@ -251,14 +251,14 @@ def encode(model, graph, images, label=None):
 
 def reconstruct(model, graph, images, label=None):
     z_mean, _, label = _posterior(model, graph, images, label)
-    if model.decoder is not model.generator:  # sampling's latents differ (TwoStageVAE)
+    if model.decoder is not model.generator:  # it samples from another latent than it encodes to
         inputs = z_mean if label is None else [z_mean, label]
         return {"images": to_uint8(model.decoder(inputs, training=False), model.pixel_range)}
     return {"images": graph.pixels(z_mean, label)}
 
 
 def _is_autoencoder(model):
-    return hasattr(model, "encoder")
+    return model.contract.encodes
 
 
 SIGNATURES = (

@@ -16,8 +16,8 @@ TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", 
 
 
 def tiny_model(name, **overrides):
-    """A registered model small enough to train a step in well under a second."""
-    model = zoo.create(name, **{**TINY, **overrides})
+    """A registered model small enough to train a step in well under a second (its `TINY_CONFIG`)."""
+    model = zoo.create(name, **{**zoo.get(name).TINY_CONFIG, "seed": 1, **overrides})
     model.compile(**model.default_optimizers())
     return model
 

@@ -1,7 +1,9 @@
 """The surface every zoo model shares, and the checks of its arguments."""
 
+import dataclasses
 import math
 import numbers
+from typing import Optional
 
 import keras
 import numpy as np
@@ -81,6 +83,42 @@ def check_image_shape(image_shape):
     return check_buildable(shape)
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelContract:
+    """What a zoo model is, as everything outside `zoo/` reads it.
+
+    Export (its signatures and card), evaluation, `zoo.explore`, the image
+    commands, the report and the browser page use a model only through its
+    contract and the methods it names, so a new family with another latent
+    or sampler declares it here instead of being asked "is this a VAE?".
+
+    Attributes:
+        latent_shape: shape of one latent, batch dimension left out: `(64,)`.
+        latent_prior: distribution the latents are drawn from (`zoo.latents.PRIORS`).
+        num_classes: classes of a conditional model (`labels` in `[0, num_classes)`);
+            0 for an unconditional one.
+        image_shape: `(height, width, channels)` of the images.
+        pixel_range: the value range the networks work in (uint8 outside).
+        encodes: whether the model maps images to latents (`encode`) and back
+            (`decode`): an autoencoder.
+        sampling_steps: None when one network call turns a latent into an
+            image (`generate`); N when sampling takes N steps of a network.
+    """
+
+    latent_shape: tuple
+    latent_prior: str
+    num_classes: int
+    image_shape: tuple
+    pixel_range: tuple
+    encodes: bool = False
+    sampling_steps: Optional[int] = None
+
+    def to_json(self):
+        """The contract as plain JSON values (tuples as lists)."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+
 def replica_draw(draw, batch_size):
     """Random values for this replica's `batch_size` examples, independent of the replica count.
 
@@ -152,6 +190,14 @@ class GenerativeModel(keras.Model):
     latent_prior = "normal"
     #: Classes a conditional model generates; 0 for an unconditional one.
     num_classes = 0
+    #: Whether the model encodes images (`encode`/`decode`, see `ModelContract`).
+    encodes = False
+    #: Network steps per sample; None: one call of `generate` (see `ModelContract`).
+    sampling_steps = None
+    #: Constructor arguments of a model small enough for a test to train a
+    #: step in well under a second (the test batteries build every
+    #: registered model with it).
+    TINY_CONFIG = {"image_shape": (16, 16, 1), "latent_dim": 8}
 
     def __init__(self, image_shape, latent_dim, seed=None, synchronized_batch_norm=False, **kwargs):
         super().__init__(**kwargs)
@@ -206,6 +252,22 @@ class GenerativeModel(keras.Model):
         if all(layer.built for layer in self._flatten_layers()) and getattr(self.optimizer, "built", False):
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    @property
+    def contract(self):
+        """The `ModelContract`: what export, evaluation and the commands may rely on."""
+        return ModelContract(
+            latent_shape=(self.latent_dim,), latent_prior=self.latent_prior, num_classes=self.num_classes,
+            image_shape=tuple(self.image_shape), pixel_range=tuple(self.pixel_range), encodes=self.encodes,
+            sampling_steps=self.sampling_steps)
+
+    def latents(self, seeds):
+        """The latents of int `seeds` `(n,)`: `(n, *latent_shape)`, the same in Keras and every export.
+
+        The one function from seeds to latents (`zoo.latents.latents_from_seeds`),
+        made of TensorFlow ops so that exported graphs compute it too.
+        """
+        return latents_from_seeds(seeds, self.latent_dim, self.latent_prior)
 
     def random_latents(self, batch_size):
         """Training-time latents, drawn from the model's seed generator."""
@@ -274,7 +336,7 @@ class GenerativeModel(keras.Model):
         parts = []
         for start in range(0, n, SAMPLE_BATCH):
             seeds = range(seed + start, seed + min(start + SAMPLE_BATCH, n))
-            z = latents_from_seeds(seeds, self.latent_dim, self.latent_prior) * truncation
+            z = self.latents(seeds) * truncation
             part_labels = None if labels is None else labels[start : start + len(seeds)]
             parts.append(to_uint8(self.generate(z, part_labels), self.pixel_range))
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from zoo.images import from_uint8, to_uint8
-from zoo.latents import check_labels, check_seeds, labels_from_seeds, latents_from_seeds
+from zoo.latents import check_labels, check_seeds, labels_from_seeds
 
 #: Rows per call of a signature (a SavedModel accepts at most 1,024).
 CHUNK = 256
@@ -34,6 +34,9 @@ class Generator:
         latents: int seeds `(n,)` -> float32 `(n, latent_dim)`, the draw of
             `zoo.latents_from_seeds` (the `latents` signature).
         decode: `(z, labels or None)` -> uint8 images (`serving_default`).
+        generate: `(int seeds, labels or None)` -> uint8 images: the seeds'
+            images as `model.sample` makes them (the `generate` signature,
+            which computes the latents in its own graph).
         encode: VAEs: `(uint8 images, labels or None)` -> posterior means
             `(n, latent_dim)` (the `encode` signature); None for GANs.
         reconstruct: VAEs: `(uint8 images, labels or None)` -> uint8
@@ -49,6 +52,7 @@ class Generator:
     num_classes: int
     latents: Callable
     decode: Callable
+    generate: Callable
     encode: Optional[Callable] = None
     reconstruct: Optional[Callable] = None
     mix_classes: Optional[Callable] = None
@@ -72,7 +76,7 @@ class Generator:
         def decode(z, labels=None):
             return to_images(model.generate(_tensor(z), _tensor(labels)))
 
-        is_autoencoder = hasattr(model, "encoder")
+        is_autoencoder = model.contract.encodes
 
         mix_classes = None
         if model.num_classes:
@@ -81,8 +85,9 @@ class Generator:
         return cls(
             latent_dim=model.latent_dim,
             num_classes=model.num_classes,
-            latents=lambda seeds: latents_from_seeds(seeds, model.latent_dim, model.latent_prior).numpy(),
+            latents=lambda seeds: model.latents(seeds).numpy(),
             decode=decode,
+            generate=lambda seeds, labels=None: decode(model.latents(seeds).numpy(), labels),
             encode=encode if is_autoencoder else None,
             reconstruct=reconstruct if is_autoencoder else None,
             mix_classes=mix_classes,
@@ -115,6 +120,8 @@ class Generator:
             latents=lambda seeds: call("latents", "z", seed=np.asarray(seeds, np.int32)),
             decode=lambda z, labels=None: call(
                 "serving_default", "images", z=np.asarray(z, np.float32), label=label(labels)),
+            generate=lambda seeds, labels=None: call(
+                "generate", "images", seed=np.asarray(seeds, np.int32), label=label(labels)),
             encode=encode,
             reconstruct=reconstruct,
             image_shape=None if image_shape is None else tuple(image_shape),
@@ -376,10 +383,27 @@ def sample(generator, n, seed=0, truncation=1.0, labels=None):
         raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
     check_seeds(seed, n)
     seeds = np.arange(seed, seed + n)
-    z = generator.latents(seeds) * np.float32(truncation)
     if generator.num_classes:
         labels = labels_from_seeds(seeds, generator.num_classes) if labels is None else check_labels(
             labels, generator.num_classes, n)
     elif labels is not None:
         raise ValueError("this generator is unconditional; drop the labels.")
-    return generator.decode(z, labels)
+    if truncation == 1.0:
+        return generator.generate(seeds, labels)
+    return generator.decode(generator.latents(seeds) * np.float32(truncation), labels)
+
+
+def seeded(generator):
+    """`generate(n, seed)` as evaluation and export's FD gate take it.
+
+    Returns uint8 images of seeds `seed .. seed + n - 1`; a conditional
+    generator returns `(images, labels)`, image `i` asked for its seed's
+    default class `(seed + i) % num_classes`, so every class is asked for
+    equally.
+    """
+    def generate(n, seed):
+        labels = labels_from_seeds(range(seed, seed + n), generator.num_classes)
+        images = sample(generator, n, seed=seed, labels=labels)
+        return images if labels is None else (images, labels)
+
+    return generate

@@ -102,6 +102,7 @@ class GAN(GenerativeModel):
     """
 
     pixel_range = (-1.0, 1.0)
+    TINY_CONFIG = {"image_shape": (16, 16, 1), "latent_dim": 8, "width": 8}
     #: Normalisation inside the discriminator: "batch", "layer" or "none".
     discriminator_normalization = "batch"
     #: Adam settings of `default_optimizers` (shared by D and G unless overridden).

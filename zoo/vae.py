@@ -37,6 +37,8 @@ class VAE(GenerativeModel):
     """
 
     pixel_range = (0.0, 1.0)
+    encodes = True
+    TINY_CONFIG = {"image_shape": (16, 16, 1), "latent_dim": 8, "width": 8}
     learning_rate = 1e-3
 
     def __init__(

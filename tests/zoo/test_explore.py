@@ -82,7 +82,7 @@ def test_traversal_rows_change_only_their_dimension(generators):
     captured = []
     spy = explore.Generator(
         latent_dim=keras_generator.latent_dim, num_classes=keras_generator.num_classes,
-        latents=keras_generator.latents,
+        latents=keras_generator.latents, generate=keras_generator.generate,
         decode=lambda z, labels=None: captured.append(z) or keras_generator.decode(z, labels))
     frames = explore.traverse(spy, [1, 5], value_range=3.0, steps=4, seed=2)
     z, base = captured[0], keras_generator.latents(np.asarray([2]))[0]

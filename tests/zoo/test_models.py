@@ -153,3 +153,29 @@ def test_logged_loss_is_the_sum_of_the_logged_parts_in_training_and_evaluation(m
         terms = _terms_of_loss(model, logs)
         # float32 sums of terms that may cancel (a critic's loss is often negative).
         assert logs["loss"] == pytest.approx(sum(terms), rel=0, abs=1e-6 * sum(map(abs, terms)) + 1e-7)
+
+
+def test_the_contract_describes_what_the_model_does(model_name):
+    model = tiny_model(model_name)
+    contract = model.contract
+    seeds = np.arange(3)
+    z = model.latents(seeds)
+    assert tuple(z.shape) == (3, *contract.latent_shape)
+    labels = labels_from_seeds(seeds, contract.num_classes)
+    images = model.generate(z, labels)
+    assert tuple(images.shape) == (3, *contract.image_shape)
+    low, high = contract.pixel_range
+    assert low <= float(keras.ops.min(images)) and float(keras.ops.max(images)) <= high
+    np.testing.assert_array_equal(model.sample(3, seed=0).numpy().shape, (3, *contract.image_shape))
+    if contract.encodes:
+        z_mean, z_log_var = model.encode(images, None if labels is None else keras.ops.convert_to_tensor(labels))
+        assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (3, *contract.latent_shape)
+    else:
+        assert not hasattr(model, "encode")
+    assert contract.sampling_steps is None  # every registered family samples in one network call
+    assert contract.to_json()["image_shape"] == list(contract.image_shape)
+
+
+def test_the_tiny_config_makes_a_small_model(model_name):
+    model = zoo.create(model_name, **zoo.get(model_name).TINY_CONFIG)
+    assert model.count_params() < 200_000, model.count_params()

@@ -1,43 +1,10 @@
 """`zoo evaluate`: measure a generator against real data."""
 
 import json
-import os
 
 from training.commands.common import (
-    UsageError, add_artifact_flags, model_folder, open_artifact, output_path, positive, writing,
+    UsageError, add_artifact_flags, model_folder, open_generator, output_path, positive, writing,
 )
-
-
-def _artifact_generator(run, artifact, version=None):
-    """`(generate(n, seed), model or None, image shape)` for a run's artifact.
-
-    `generate` returns uint8 images, or `(images, labels)` for conditional
-    models (image i asked for class `(seed + i) % num_classes`).
-    """
-    import numpy as np
-
-    import zoo
-    from export.signatures import MAX_BATCH
-    from training.metrics.evaluate import model_generator
-    from zoo.latents import labels_from_seeds
-
-    signatures, manifest = open_artifact(run, artifact, version)
-    if signatures is None:
-        model = zoo.load(os.path.join(run, "model.keras"))
-        return model_generator(model), model, model.image_shape
-    # The exported `generate` signature makes the latents from the seeds.
-    num_classes = manifest["image"]["num_classes"]
-
-    def generate(n, seed):
-        seeds = range(seed, seed + n)
-        labels = labels_from_seeds(seeds, num_classes)
-        inputs = {"seed": list(seeds), **({"label": labels} if labels is not None else {})}
-        images = np.concatenate([
-            signatures["generate"](**{key: value[start : start + MAX_BATCH] for key, value in inputs.items()})["images"]
-            for start in range(0, n, MAX_BATCH)])
-        return images if labels is None else (images, labels)
-
-    return generate, None, manifest["image"]["shape"]
 
 
 def run(args):
@@ -50,6 +17,7 @@ def run(args):
 def _evaluate(args, out):
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
+    from zoo.explore import seeded
     from training.files import atomic_write_json
     from training.train import load_run_config
 
@@ -58,8 +26,9 @@ def _evaluate(args, out):
     except ValueError as error:
         raise UsageError(str(error)) from None
     run = load_run_config(args.run)
-    generate, model, image_shape = _artifact_generator(args.run, args.artifact, args.export_version)
-    evaluation.check_samples(args.n, image_shape, f"-n {args.n}")
+    generator, model = open_generator(args.run, args.artifact, args.export_version)
+    evaluation.check_samples(args.n, generator.image_shape, f"-n {args.n}")
+    generate = seeded(generator)
     reconstruct = evaluation.model_reconstructor(model) if model is not None else None
     extractor = get_extractor(args.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)

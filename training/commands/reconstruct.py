@@ -40,8 +40,11 @@ def _reconstruct(args, out):
 
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
     if generator.reconstruct is None:
-        raise UsageError(f"{args.run!r} holds a GAN, which has no encoder; reconstructions need a VAE "
-                         "(vae, beta_vae, two_stage_vae, cvae).")
+        import zoo
+
+        autoencoders = ", ".join(name for name in zoo.names() if zoo.get(name).encodes)
+        raise UsageError(f"{args.run!r} holds a model without an encoder; reconstructions need an "
+                         f"autoencoder ({autoencoders}).")
     shape = generator.image_shape
     columns = min(8, args.n)
     # Rows of up to 8 real images, each followed by its row of reconstructions.

@@ -41,8 +41,8 @@ def add_parser(commands):
     parser = commands.add_parser(
         "traverse", help="one row per latent dimension, swept from -R to R (most telling for VAEs)",
         description="Holds the latent of --seed and sets one dimension at a time to --steps values "
-        "in [-R, R] (prior standard deviations): each row shows what that dimension controls. For "
-        "two_stage_vae the latent is the one it samples from (the second stage's).",
+        "in [-R, R] (prior standard deviations): each row shows what that dimension controls. The "
+        "latent is the one the model samples from (for a two-stage model, the second stage's).",
     )
     parser.add_argument("run", help="run folder, or a shipped model's name (see `zoo list`)")
     parser.add_argument("--dims", type=integers, metavar="D[,D...]",

@@ -13,7 +13,7 @@ import numpy as np
 from training import data
 from training.metrics import collapse, distribution
 from training.metrics.reconstruction import reconstruction_metrics
-from zoo.latents import labels_from_seeds
+from zoo.explore import Generator, seeded
 from zoo.limits import check_memory
 
 #: Metric groups and the keys each writes.
@@ -84,18 +84,8 @@ def _is_sha256(value):
 
 
 def model_generator(model):
-    """`generate(n, seed)` for a zoo model, as `evaluate` takes it.
-
-    Conditional models return `(images, labels)`: image `i` is asked for
-    class `(seed + i) % num_classes`, so every class is asked for equally.
-    """
-
-    def generate(n, seed):
-        labels = labels_from_seeds(range(seed, seed + n), model.num_classes)
-        images = model.sample(n, seed=seed, labels=labels).numpy()
-        return images if labels is None else (images, labels)
-
-    return generate
+    """`generate(n, seed)` for a zoo model, as `evaluate` takes it (`zoo.explore.seeded`)."""
+    return seeded(Generator.from_model(model))
 
 
 def model_reconstructor(model):
@@ -104,7 +94,7 @@ def model_reconstructor(model):
     Returns uint8 `(inputs, reconstructions)`: the real images in the
     model's shape, exactly as training fed them, and the model's output.
     """
-    if not hasattr(model, "encoder"):
+    if not model.contract.encodes:
         return None
     from zoo.images import to_uint8
 
