@@ -10,18 +10,15 @@ before anything in it runs.
 """
 
 from export.artifacts import ExportError, export_run
-from export.files import FolderBusyError, run_lock
 from export.reading import ArtifactError, open_saved_model, open_tflite, read_manifest, read_tflite, verify_export
 
 __all__ = [
     "ArtifactError",
     "ExportError",
-    "FolderBusyError",
     "export_run",
     "open_saved_model",
     "open_tflite",
     "read_manifest",
     "read_tflite",
-    "run_lock",
     "verify_export",
 ]

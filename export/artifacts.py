@@ -44,7 +44,8 @@ import tensorflow as tf
 import zoo
 from export import install
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
+from zoo.errors import ZooError
+from zoo.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
 from export.install import run_path
 from export.saved_model import (
     ASSETS_EXTRA,
@@ -88,7 +89,7 @@ LATENT_TOLERANCE = 1e-5
 MANIFEST_FILE = "model_card.json"
 
 
-class ExportError(RuntimeError):
+class ExportError(ZooError, RuntimeError):
     """Export failed: bad input, conversion failure, broken parity, or another export running."""
 
 
@@ -129,7 +130,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
     Raises:
         ExportError: the model cannot be loaded or converted, or the
             SavedModel or float32 file disagrees with Keras.
-        export.files.FolderBusyError: another command is writing `run_dir`.
+        zoo.files.FolderBusyError: another command is writing `run_dir`.
     """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ExportError(f"--version must be a positive integer, got {version!r}")

@@ -17,8 +17,8 @@ import os
 import shutil
 import tempfile
 
-from export.files import (file_digests, fsync_directory, fsync_tree, link_copy, run_lock, sha256_file,
-                          write_durably)
+from zoo.files import (file_digests, fsync_folder, fsync_tree, link_copy, run_lock, sha256_file,
+                       write_durably)
 
 #: Staging folders (and the snapshot of what they replace) start with this.
 STAGING_PREFIX = ".export-"
@@ -45,7 +45,7 @@ def install(run_dir, staging, paths):
     journal = {"paths": existed, "manifest": paths[-1], "manifest_sha256": _manifest_sha256(run_dir, paths[-1])}
     write_durably(os.path.join(staging, _JOURNAL + ".tmp"), json.dumps(journal).encode())
     os.replace(os.path.join(staging, _JOURNAL + ".tmp"), os.path.join(staging, _JOURNAL))
-    fsync_directory(staging)
+    fsync_folder(staging)
     for path in paths:
         _put(run_path(os.path.join(staging, "new"), path), run_path(run_dir, path), staging)
 
@@ -56,7 +56,7 @@ def _put(source, destination, staging):
     if os.path.isdir(source) and os.path.lexists(destination):
         _aside(destination, staging)
     os.replace(source, destination)  # atomic for files; folders: the window readers tolerate
-    fsync_directory(os.path.dirname(destination))
+    fsync_folder(os.path.dirname(destination))
 
 
 def _aside(path, staging):
@@ -96,14 +96,14 @@ def roll_back(run_dir, staging):
                 _put(restored, current, staging)
         elif os.path.lexists(current):
             _aside(current, staging)
-            fsync_directory(os.path.dirname(current))
+            fsync_folder(os.path.dirname(current))
 
 
 def discard(staging):
     """Deletes a staging folder, its journal first (a half-deleted snapshot must not be restored)."""
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(staging, _JOURNAL))
-    fsync_directory(staging)
+    fsync_folder(staging)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -114,7 +114,7 @@ def recover(run_dir):
     previous export's files by digest).
 
     Raises:
-        export.files.FolderBusyError: another command is writing `run_dir`.
+        zoo.files.FolderBusyError: another command is writing `run_dir`.
     """
     with run_lock(run_dir, "zoo export"):
         recover_unlocked(run_dir)

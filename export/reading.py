@@ -35,13 +35,14 @@ from export.allowed_ops import disallowed_ops, parse_saved_model
 from export.artifacts import manifest_path, versions
 from export.install import STAGING_PREFIX, run_path
 from zoo.card import SCHEMA_VERSION
-from export.files import folder_digest, relative_files, sha256_bytes
+from zoo.errors import ZooError
+from zoo.files import folder_digest, relative_files, sha256_bytes
 from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
 from export.tflite import VARIANTS, batched, interpreter
 from zoo.latents import PRIORS
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ZooError, ValueError):
     """A manifest or an exported artifact is missing, damaged, incomplete or unsafe to run."""
 
 

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.files import write_durably
 from export.signatures import SAVED_MODEL, signatures_for
+from zoo.files import write_durably
 
 SIGNATURE = "serving_default"
 INPUT = "z"

@@ -30,7 +30,8 @@ import shutil
 import subprocess
 import tempfile
 
-from export.files import fsync_tree, sha256_bytes
+from zoo.errors import ZooError
+from zoo.files import fsync_tree, sha256_bytes
 from export.reading import read_tflite
 
 PAGE = pathlib.Path(__file__).with_name("web")
@@ -46,7 +47,7 @@ RUNTIME_FILES = (
 )
 
 
-class WebExportError(ValueError):
+class WebExportError(ZooError, ValueError):
     """LiteRT.js cannot be had (no npm, offline, a folder without it), or `out` is not a page folder."""
 
 

@@ -101,7 +101,7 @@ def _a_file(run, tmp):
 #: Holds the run-folder lock of every path written to its stdin, until it ends: another writer.
 _HOLDER_SCRIPT = """
 import contextlib, sys
-from export.files import run_lock
+from zoo.files import run_lock
 with contextlib.ExitStack() as held:
     for line in sys.stdin:
         held.enter_context(run_lock(line.strip(), "zoo train"))

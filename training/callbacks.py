@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.files import atomic_path, atomic_write_json
 from training.images import make_grid, write_png
+from zoo.errors import ZooError
+from zoo.files import atomic_path, atomic_write_json
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -469,7 +470,7 @@ class TrainingBackup(keras.callbacks.Callback):
         return self.position
 
 
-class BackupError(ValueError):
+class BackupError(ZooError, ValueError):
     """A training backup is damaged or does not match the model."""
 
 

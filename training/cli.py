@@ -48,20 +48,10 @@ def build_parser():
 
 
 def _user_errors():
-    from export import ArtifactError, ExportError, FolderBusyError
-    from training.data import DatasetUnavailableError, LabelMismatchError
-    from training.callbacks import BackupError
-    from training.distribute import StrategyError
-    from training.train import RunFolderError
-    from training.metrics.features import ExtractorUnavailableError
-    from zoo.limits import LimitError
-    from zoo.registry import ModelFileError
-    from export.web import WebExportError
-    from zoo.shipped import ShippedModelError
+    """What a user can cause and fix: `ZooError`, and `UsageError` (see its docstring for why it stands apart)."""
+    from zoo.errors import ZooError  # imports Keras, so not before a command runs
 
-    return (UsageError, ShippedModelError, ExportError, ArtifactError, DatasetUnavailableError, RunFolderError, ModelFileError,
-            ExtractorUnavailableError, LabelMismatchError, BackupError, WebExportError, StrategyError,
-            FolderBusyError, LimitError)
+    return (ZooError, UsageError)
 
 
 def _quiet_native_logs():

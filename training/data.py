@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.errors import ZooError
 from zoo.images import from_uint8
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -34,7 +35,7 @@ KNOWN_DATASETS = ("fashion_mnist", "mnist", "cifar10", "celeb_a")
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(ZooError, RuntimeError):
     """A dataset is unknown, or cannot be downloaded or found locally."""
 
 
@@ -167,7 +168,7 @@ def check_split(builder, split):
         ) from None
 
 
-class LabelMismatchError(ValueError):
+class LabelMismatchError(ZooError, ValueError):
     """A conditional model was given data without (the right number of) class labels."""
 
 

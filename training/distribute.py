@@ -24,9 +24,10 @@ import tempfile
 import tensorflow as tf
 
 from training.config import STRATEGIES
+from zoo.errors import ZooError
 
 
-class StrategyError(RuntimeError):
+class StrategyError(ZooError, RuntimeError):
     """The strategy cannot be set up as asked (bad TF_CONFIG, batch not divisible)."""
 
 

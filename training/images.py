@@ -1,7 +1,7 @@
 """uint8 image batches -> grids, strips and animations on disk.
 
 Grids are numpy; PNG and GIF files are encoded by Pillow and written
-atomically (`training.files.atomic_write`).
+atomically (`zoo.files.atomic_write`).
 """
 
 import io
@@ -10,7 +10,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from training.files import atomic_write
+from zoo.files import atomic_write
 from zoo.limits import LimitError
 
 #: Height of a caption band under each grid cell, in pixels.

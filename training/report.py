@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from training.files import atomic_write
+from zoo.files import atomic_write
 
 #: At most this many epoch grids in the strip (first and last always).
 MAX_GRIDS = 12

@@ -27,17 +27,16 @@ import shutil
 import sys
 
 from export import export_run
-from export.files import sha256_file
 from export.tflite import VARIANTS
 from training import data
 from training.callbacks import read_history
-from training.files import atomic_write_json
 from training.images import make_grid, write_png
 from training.metrics import evaluate as evaluation
 from training.metrics.features import get_extractor
 from training.train import BEST_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, load_run_config
 import zoo
 from zoo.card import CARD_FILE, dataset_entry
+from zoo.files import atomic_write_json, sha256_file
 
 
 #: Metric groups measured for every shipped model (reconstruction for VAEs).

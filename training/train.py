@@ -4,7 +4,7 @@ A run folder holds `model.keras` (saved after every epoch), `backup.npz`
 (the whole training state, every `backup_every` steps and after every
 epoch), `config.json` (everything needed to reproduce the run),
 `history.json`, `samples/` (a grid per epoch from fixed latents) and `logs/`
-(TensorBoard). Every file is written atomically (`training.files`).
+(TensorBoard). Every file is written atomically (`zoo.files`).
 
 Running the same command again continues the run from its backup, so a
 pre-empted job is simply started again; with `deterministic=True` the result
@@ -21,7 +21,8 @@ import keras
 import tensorflow as tf
 
 import zoo
-from export.files import run_lock
+from zoo.errors import ZooError
+from zoo.files import atomic_write, remove_stale_temporaries, run_lock
 from zoo.limits import check_batch
 from training import data, distribute
 from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
@@ -30,7 +31,6 @@ from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelChe
                                 read_backup_position, read_history, record_stop)
 from training.config import RunConfig, environment
 from training.metrics.evaluate import check_samples
-from training.files import atomic_write, remove_stale_temporaries
 
 MODEL_FILE = "model.keras"
 #: The model of the epoch with the lowest `val_fd`, with `--metrics fd`.
@@ -43,7 +43,7 @@ BACKUP_FILE = "backup.npz"
 BACKUP_EVERY = 500
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(ZooError, RuntimeError):
     """The run folder would be overwritten, or cannot be resumed."""
 
 
@@ -142,7 +142,7 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         RunFolderError: the folder holds another run, or cannot be resumed.
         NonFiniteError: a loss or weight became non-finite; the last good
             files are kept and `history.json` records where.
-        export.FolderBusyError: another process is writing `run.out`.
+        zoo.files.FolderBusyError: another process is writing `run.out`.
     """
     if not distribute.is_chief(distribute.make_strategy(run.strategy)):
         return _train(run, resume, overwrite, verbose, backup_every)  # only the chief writes run.out

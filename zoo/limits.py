@@ -10,8 +10,10 @@ later. The checks are estimates from below: what the request needs at least.
 import math
 import os
 
+from zoo.errors import ZooError
 
-class LimitError(ValueError):
+
+class LimitError(ZooError, ValueError):
     """A count or size this machine cannot hold; the message names the limit and the way round it."""
 
 

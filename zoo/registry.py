@@ -7,11 +7,13 @@ import zipfile
 
 import keras
 
+from zoo.errors import ZooError
+
 _MODELS = {}
 PACKAGE = "zoo"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ZooError, ValueError):
     """A model file is missing, corrupt, or holds a class the zoo does not know."""
 
 

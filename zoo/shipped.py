@@ -19,16 +19,18 @@ Example:
     >>> images = model.sample(16, seed=0)
 """
 
-import hashlib
 import importlib.resources
 import json
 import os
 import pathlib
 
+from zoo.errors import ZooError
+from zoo.files import sha256_file
+
 CARD_FILE = "model_card.json"
 
 
-class ShippedModelError(ValueError):
+class ShippedModelError(ZooError, ValueError):
     """A shipped model's name is unknown, or its files differ from its card."""
 
 
@@ -76,11 +78,6 @@ def folder(name, verify=True):
     return path
 
 
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def check_files(name, files=None):
     """Checks the files of shipped model `name` (all of its card's, or `files`) by sha256.
 
@@ -95,7 +92,7 @@ def check_files(name, files=None):
             raise ShippedModelError(f"{path} is not listed in {base / CARD_FILE}; reinstall the package.")
         if not path.is_file():
             raise ShippedModelError(f"{path} is missing; reinstall the package.")
-        if _sha256(path) != recorded[relative]:
+        if sha256_file(path) != recorded[relative]:
             raise ShippedModelError(
                 f"{path} differs from the sha256 in {base / CARD_FILE}: the file is damaged or "
                 "was edited; reinstall the package (pip install --force-reinstall keras-gen-zoo)."

@@ -25,7 +25,7 @@ from export.allowed_ops import (
     ops_by_role,
     parse_saved_model,
 )
-from export.files import file_digests, folder_digest
+from zoo.files import file_digests, folder_digest
 from export.saved_model import write_saved_model
 from tests.conftest import TINY, tiny_model
 

@@ -22,7 +22,7 @@ from export import (
     ArtifactError, artifacts, export_run, install, open_saved_model, open_tflite, read_manifest,
     verify_export,
 )
-from export.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
+from zoo.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
 from tests.conftest import digests, tiny_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from export.files import LOCK_FILE
+from zoo.files import LOCK_FILE
 from tests.conftest import TINY_FLAGS, digests, zoo_main
 
 #: Every command that writes into a run folder, as the first writer (a

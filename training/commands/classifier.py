@@ -10,7 +10,7 @@ from training.commands.common import positive
 def run(args):
     from training.metrics.classifier import train_classifier
 
-    from export.files import run_lock
+    from zoo.files import run_lock
 
     out = args.out or os.path.join("saved_models", f"{args.dataset}_classifier")
     with run_lock(out, "zoo train-classifier", advice="wait for it to finish, or choose another --out"):

@@ -7,7 +7,13 @@ import sys
 
 
 class UsageError(ValueError):
-    """A flag value the user can fix."""
+    """A flag value the user can fix.
+
+    The one user error that does not derive from `zoo.errors.ZooError`:
+    every command module imports it, `zoo --help` imports every command
+    module, and `--help` answers without importing Keras, which importing
+    anything from `zoo` does. The command line catches it beside `ZooError`.
+    """
 
 
 def positive(text):
@@ -57,7 +63,7 @@ def output_path(run, name):
 
 
 def writing(run, out, command, has_out=True):
-    """The run folder's lock (`export.files.run_lock`) while `command` writes `out`, if `out` is in `run`.
+    """The run folder's lock (`zoo.files.run_lock`) while `command` writes `out`, if `out` is in `run`.
 
     Writers of a run folder take turns; a command writing elsewhere (`--out`
     outside the folder, or next to a shipped model, whose folder is never
@@ -65,7 +71,7 @@ def writing(run, out, command, has_out=True):
     `--out` flag to suggest.
     """
     import zoo
-    from export.files import run_lock
+    from zoo.files import run_lock
 
     if zoo.shipped.is_shipped(run) or not inside(out, run):
         return contextlib.nullcontext()

@@ -18,7 +18,7 @@ def _evaluate(args, out):
     from training.metrics import evaluate as evaluation
     from training.metrics.features import get_extractor
     from zoo.explore import seeded
-    from training.files import atomic_write_json
+    from zoo.files import atomic_write_json
     from training.train import load_run_config
 
     try:

@@ -7,14 +7,13 @@ Inception Score. Numbers from it are comparable between runs of this project,
 not with published FIDs (those need the 2015 FID Inception network).
 """
 
-import hashlib
 import os
 
 import keras
 
 from training import data
-from training.files import atomic_path, atomic_write_json
 from zoo import card as cards
+from zoo.files import atomic_path, atomic_write_json, sha256_file
 from zoo.limits import check_batch
 
 FEATURE_LAYER = "features"
@@ -35,11 +34,6 @@ def build_classifier(image_shape, num_classes, feature_dim=128):
     x = keras.layers.Dropout(0.3)(features)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(images, logits, name="domain_classifier")
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None,
@@ -96,7 +90,7 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
             "train_split": train_split, "test_split": test_split, "epochs": epochs,
             "batch_size": batch_size, "seed": seed}},
         metrics={"test_accuracy": round(float(accuracy), 4)},
-        files={MODEL_FILE: sha256_of(path)},
+        files={MODEL_FILE: sha256_file(path)},
         image={"shape": list(image_shape), "dtype": "uint8", "pixel_normalisation": "uint8 / 255 in [0, 1]"},
         num_classes=int(num_classes),
         feature_layer=FEATURE_LAYER,

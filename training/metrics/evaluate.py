@@ -13,6 +13,7 @@ import numpy as np
 from training import data
 from training.metrics import collapse, distribution
 from training.metrics.reconstruction import reconstruction_metrics
+from zoo.errors import ZooError
 from zoo.explore import Generator, seeded
 from zoo.limits import check_memory
 
@@ -33,7 +34,7 @@ DEFAULT_METRICS = ("fd", "kid", "is", "pr", "dc", "classes")
 CLASS_METRICS = ("is", "classes")
 
 
-class MetricUnavailableError(ValueError):
+class MetricUnavailableError(ZooError, ValueError):
     """A requested metric cannot be computed with this extractor or model."""
 
 

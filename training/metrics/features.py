@@ -26,13 +26,15 @@ import numpy as np
 import tensorflow as tf
 
 from training.data import normalise_images
-from training.metrics.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE, sha256_of
+from training.metrics.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE
 from zoo import card as cards
 from zoo import shipped
+from zoo.errors import ZooError
+from zoo.files import sha256_file
 
 
 
-class ExtractorUnavailableError(RuntimeError):
+class ExtractorUnavailableError(ZooError, RuntimeError):
     """The extractor's weights cannot be found or downloaded."""
 
 
@@ -56,7 +58,7 @@ class DomainExtractor:
             raise ExtractorUnavailableError(
                 f"{str(card_path)!r} is damaged ({error}); train the classifier again."
             ) from None
-        self.weights_sha256 = sha256_of(model_path)
+        self.weights_sha256 = sha256_file(model_path)
         if self.card["files"][MODEL_FILE] != self.weights_sha256:
             raise ExtractorUnavailableError(
                 f"{str(model_path)!r} does not match the sha256 in its card; "
@@ -222,7 +224,7 @@ class KerasInceptionExtractor:
                 "connect to the internet once, or pass a local weights file."
             ) from None
         self.name = "inception_v3:keras_imagenet" if path else "inception_v3:random"
-        self.weights_sha256 = sha256_of(path) if path else weights_sha256(model)
+        self.weights_sha256 = sha256_file(path) if path else weights_sha256(model)
         self.num_classes = 1000
         pool = model.get_layer("avg_pool").output
         self.model = keras.Model(model.input, [pool, model.output])
@@ -295,7 +297,7 @@ class FIDInceptionExtractor:
                 f"classify_image_graph_def.pb? ({error})"
             ) from None
         self.name = "inception_2015:fid"
-        self.weights_sha256 = sha256_of(path)
+        self.weights_sha256 = sha256_file(path)
         self.num_classes = None
 
     def __call__(self, images, batch_size=100):

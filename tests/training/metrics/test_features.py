@@ -9,8 +9,8 @@ import pytest
 
 from training.metrics import evaluate as evaluation
 from training.metrics import features
-from training.metrics.classifier import sha256_of
 from training.metrics.features import KerasInceptionExtractor, seeded_initialisers, weights_sha256
+from zoo.files import sha256_file
 
 
 def _small_model():
@@ -83,7 +83,7 @@ def test_inception_from_a_weights_file_records_the_files_sha256(random_inception
 
         monkeypatch.setattr(keras.utils, "get_file", cached_file)
     extractor = KerasInceptionExtractor(str(path) if source == "file" else "imagenet")
-    assert extractor.weights_sha256 == sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert extractor.weights_sha256 == sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     # The hashed file is the one loaded.
     assert weights_sha256(extractor.model) == random_inception.weights_sha256
     if source == "imagenet":

@@ -1,4 +1,4 @@
-"""The run-folder lock: one writer at a time, named to the others, gone with its process."""
+"""Files on disk: atomic writes, and the run-folder lock (one writer at a time, named to others, gone with its process)."""
 
 import json
 import os
@@ -9,22 +9,64 @@ import textwrap
 
 import pytest
 
-from export import files
-from export.files import LOCK_FILE, FolderBusyError, run_lock
+from zoo import files
+from zoo.files import (LOCK_FILE, FolderBusyError, atomic_path, atomic_write, atomic_write_json,
+                       remove_stale_temporaries, run_lock)
 
-pytest.importorskip("fcntl")
-
-# A writer in another process. It loads export/files.py by path, so that it
-# starts in a fraction of a second (the `export` package imports TensorFlow).
+# A writer in another process. It imports zoo.files without the zoo
+# package's __init__ (which imports Keras), so that it starts in a fraction
+# of a second.
 HOLDER = textwrap.dedent("""
-    import importlib.util, sys, time
-    spec = importlib.util.spec_from_file_location("files", sys.argv[1])
-    files = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(files)
-    with files.run_lock(sys.argv[2], "zoo train"):
+    import sys, time, types
+    package = types.ModuleType("zoo")
+    package.__path__ = [sys.argv[1]]
+    sys.modules["zoo"] = package
+    from zoo.files import run_lock
+    with run_lock(sys.argv[2], "zoo train"):
         print("held", flush=True)
         time.sleep(600)
 """)
+needs_flock = pytest.mark.skipif(sys.platform == "win32", reason="no flock: run_lock takes no lock")
+
+
+def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "run" / "config.json"
+    atomic_write(path, "old")
+    atomic_write(path, b"new")
+    atomic_write_json(tmp_path / "run" / "history.json", {"loss": [1.5]})
+    assert path.read_bytes() == b"new"
+    assert json.loads((tmp_path / "run" / "history.json").read_text()) == {"loss": [1.5]}
+    assert sorted(os.listdir(tmp_path / "run")) == ["config.json", "history.json"]
+
+
+def test_a_writer_that_fails_midway_keeps_the_previous_file_and_no_temporary(tmp_path):
+    path = tmp_path / "model.weights.h5"
+    path.write_bytes(b"previous")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(path) as temporary:
+            assert temporary.endswith(".tmp.weights.h5")  # Keras checks the suffix
+            with open(temporary, "wb") as f:
+                f.write(b"half of the new")
+            raise KeyboardInterrupt
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["model.weights.h5"]
+
+
+def test_atomic_write_keeps_the_usual_permissions(tmp_path):
+    atomic_write(tmp_path / "metrics.json", "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tmp_path / "metrics.json").st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_remove_stale_temporaries_deletes_only_what_a_killed_writer_left(tmp_path):
+    (tmp_path / ".model.keras.abc123.tmp.keras").write_bytes(b"torn")
+    (tmp_path / "model.keras").write_bytes(b"whole")
+    (tmp_path / ".zoo.lock").write_text("{}")
+    (tmp_path / "samples").mkdir()
+    remove_stale_temporaries(tmp_path)
+    remove_stale_temporaries(tmp_path / "missing")  # no folder yet: nothing to do
+    assert sorted(os.listdir(tmp_path)) == [".zoo.lock", "model.keras", "samples"]
 
 
 @pytest.fixture
@@ -33,8 +75,9 @@ def holder(tmp_path):
     started = []
 
     def hold(folder):
-        process = subprocess.Popen([sys.executable, "-c", HOLDER, files.__file__, str(folder)],
-                                   stdout=subprocess.PIPE, text=True)
+        package = os.path.dirname(files.__file__)
+        process = subprocess.Popen([sys.executable, "-c", HOLDER, package, str(folder)], stdout=subprocess.PIPE,
+                                   text=True)
         assert process.stdout.readline() == "held\n"
         started.append(process)
         return process
@@ -45,6 +88,7 @@ def holder(tmp_path):
         process.wait()
 
 
+@needs_flock
 def test_a_second_writer_is_refused_with_the_holders_pid_command_and_start(tmp_path, holder):
     run = tmp_path / "run"
     run.mkdir()
@@ -59,6 +103,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid_command_and_start(tmp_p
     assert (run / "model.keras").read_bytes() == b"weights"
 
 
+@needs_flock
 def test_a_writer_killed_with_sigkill_leaves_no_lock_behind(tmp_path, holder):
     run = tmp_path / "run"
     process = holder(run)
@@ -70,6 +115,7 @@ def test_a_writer_killed_with_sigkill_leaves_no_lock_behind(tmp_path, holder):
     assert not (run / LOCK_FILE).exists()  # released: the folder keeps no trace of it
 
 
+@needs_flock
 def test_the_lock_is_reentrant_within_a_process(tmp_path):
     with run_lock(tmp_path, "zoo export"):
         with run_lock(tmp_path, "zoo export"):  # export_run inside the export command
@@ -78,6 +124,7 @@ def test_the_lock_is_reentrant_within_a_process(tmp_path):
     assert not (tmp_path / LOCK_FILE).exists()
 
 
+@needs_flock
 def test_a_folder_made_only_for_the_lock_is_removed_and_others_keep_no_lock_file(tmp_path):
     with run_lock(tmp_path / "new", "zoo train"):
         assert (tmp_path / "new").is_dir()
@@ -92,6 +139,7 @@ def test_a_folder_made_only_for_the_lock_is_removed_and_others_keep_no_lock_file
     assert existing.is_dir() and os.listdir(existing) == []
 
 
+@needs_flock
 def test_a_lock_file_removed_while_waiting_is_not_taken(tmp_path, monkeypatch):
     # A writer that opened the lock file just before its holder removed it
     # (with the holder's empty folder) must lock the new file, not the old one.
