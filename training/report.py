@@ -5,15 +5,21 @@
 `exports/N/model_card.json`; a shipped folder's `model_card.json` and
 `samples.png`) and writes a page with everything embedded: the plots
 (matplotlib) and the grids as PNG data URIs, no scripts, no external
-files, so it opens offline and can be mailed as one file.
+files, so it opens offline and can be mailed as one file. The page and its
+CSS are `templates/report.html`, the pieces a run may lack and the table rows
+`templates/report_parts.html` (package data, `string.Template`); every value
+put in them is HTML-escaped.
 """
 
 import base64
+import functools
 import html
+import importlib.resources
 import io
 import json
 import os
 import re
+import string
 
 import numpy as np
 
@@ -118,13 +124,34 @@ def _number(value, digits=3):
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return html.escape(str(value))
+    return str(value)
 
 
-def _table(header, rows):
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+class _Html(str):
+    """Markup filled from a template: `_fill` inserts it as is, and escapes every other value."""
+
+
+@functools.cache
+def _templates():
+    """`(page, {name: piece})`: `templates/report.html` and the pieces of `templates/report_parts.html`."""
+    folder = importlib.resources.files("training") / "templates"
+    page = string.Template(folder.joinpath("report.html").read_text(encoding="utf-8"))
+    parts = folder.joinpath("report_parts.html").read_text(encoding="utf-8")
+    pieces = {name: string.Template(body.strip())
+              for name, body in re.findall(r'<template id="(\w+)">(.*?)</template>', parts, re.DOTALL)}
+    return page, pieces
+
+
+def _fill(template, **values):
+    """`template` with its placeholders set to `values`, each HTML-escaped unless it is `_Html`."""
+    if isinstance(template, str):
+        template = _templates()[1][template]
+    return _Html(template.substitute(
+        {key: value if isinstance(value, _Html) else html.escape(str(value)) for key, value in values.items()}))
+
+
+def _join(pieces):
+    return _Html("".join(pieces))
 
 
 def variant_table(card):
@@ -139,108 +166,75 @@ def variant_table(card):
         psnr = held_out.get("psnr", quality.get("psnr"))
         latency = (entry.get("latency_ms") or {}).get("median")
         change = entry.get("fd_increase")
-        rows.append([
-            f"<code>{html.escape(name)}</code>",
-            "yes" if entry.get("written") else html.escape(f"no ({entry.get('failed') or entry.get('reason') or ''})"),
-            f"{entry['bytes'] / 1e6:.2f} MB" if entry.get("bytes") else "-",
-            f"{latency:.3f}" if latency is not None else "-",
-            "identical" if (held_out or quality) and psnr is None else _number(psnr),
-            _number(differences.get("p99")),
-            _number(differences.get("max")),
-            _number(entry.get("fd"), 4),
-            f"{change:+.2%}" if isinstance(change, (int, float)) else "-",
-        ])
-    over = f" on {seeds:,} held-out seeds" if seeds else ""
-    return _table(["variant", "written", "size", "ms / image", f"PSNR (dB){over}", "p99 max diff", "max diff",
-                   "FD", "FD change"], rows)
+        rows.append(_fill(
+            "variant_row",
+            name=name,
+            written="yes" if entry.get("written") else f"no ({entry.get('failed') or entry.get('reason') or ''})",
+            size=f"{entry['bytes'] / 1e6:.2f} MB" if entry.get("bytes") else "-",
+            latency=f"{latency:.3f}" if latency is not None else "-",
+            psnr="identical" if (held_out or quality) and psnr is None else _number(psnr),
+            p99=_number(differences.get("p99")),
+            max=_number(differences.get("max")),
+            fd=_number(entry.get("fd"), 4),
+            fd_change=f"{change:+.2%}" if isinstance(change, (int, float)) else "-",
+        ))
+    held_out_seeds = _fill("held_out_seeds", seeds=f"{seeds:,}") if seeds else ""
+    return _fill("variant_table", held_out=held_out_seeds, rows=_join(rows))
 
 
-def _metrics_table(metrics):
+def _evaluation(metrics):
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-    return _table(["metric", "value"], [[html.escape(k), _number(v, 4)] for k, v in shown.items()])
+    return _fill("evaluation", rows=_join(_fill("metric_row", metric=k, value=_number(v, 4)) for k, v in shown.items()))
 
 
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; color: #222; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-.plots { display: flex; flex-wrap: wrap; gap: 1rem; } .plots img { max-width: 100%; }
-.strip { display: flex; gap: .6rem; overflow-x: auto; padding-bottom: .5rem; }
-figure { margin: 0; text-align: center; font-size: .8rem; color: #555; }
-figure img { width: 180px; image-rendering: pixelated; background: #000; }
-table { border-collapse: collapse; font-size: .85rem; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; }
-th { background: #f4f4f4; } pre { background: #f7f7f7; padding: .8rem; overflow-x: auto; font-size: .75rem; }
-.note { color: #666; }
-"""
+def _samples(run_dir):
+    grids = epoch_grids(run_dir)
+    if grids:
+        return _fill("epoch_grids", figures=_join(_fill("epoch_grid", epoch=e, uri=_png_uri(png)) for e, png in grids))
+    if os.path.isfile(os.path.join(run_dir, "samples.png")):
+        with open(os.path.join(run_dir, "samples.png"), "rb") as f:
+            return _fill("shipped_grid", uri=_png_uri(f.read()))
+    return _fill("no_grids")
+
+
+def _json_file(heading, file, content):
+    return _fill("json_file", heading=heading, file=file, json=json.dumps(content, indent=2)) if content else ""
 
 
 def build_report(run_dir, title=None):
-    """The HTML text of the report of `run_dir` (see the module docstring)."""
+    """The HTML text of the report of `run_dir` (see the module docstring), filled from `templates/report.html`."""
     config = _read_json(os.path.join(run_dir, "config.json")) or {}
     history = _read_json(os.path.join(run_dir, "history.json")) or {}
     metrics = _read_json(os.path.join(run_dir, "metrics.json"))
     shipped_card = _read_json(os.path.join(run_dir, "model_card.json"))
     export_card = latest_export_card(run_dir)
     title = title or os.path.basename(os.path.normpath(run_dir))
-    epochs = history.get("epoch") or []
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    summary = [f"model <code>{html.escape(str(config.get('model', '?')))}</code>",
-               f"dataset <code>{html.escape(str(config.get('dataset', '?')))}</code>",
-               f"{len(epochs)} epochs of batch {config.get('batch_size', '?')}"]
-    if "stopped" in history:
-        summary.append(f"<strong>stopped: {html.escape(json.dumps(history['stopped']))}</strong>")
-    parts.append(f"<p>{', '.join(summary)}.</p>")
 
-    parts.append("<h2>Losses</h2>")
     losses = [k for k in history if k not in ("epoch", "stopped") and not _is_metric(k) and isinstance(history[k], list)]
     uri = plot_curves(history, losses, "losses (dashed: validation)", "loss") if losses else None
-    parts.append(f'<div class="plots"><img alt="loss curves" src="{uri}"></div>' if uri
-                 else '<p class="note">history.json holds no losses.</p>')
-
-    parts.append("<h2>Metrics during training</h2>")
-    plots = [(key, plot_curves(history, [key], key, key.removeprefix("val_"), size=(4.6, 3.0)))
-             for key in history if key != "epoch" and _is_metric(key)]
-    plots = [(key, uri) for key, uri in plots if uri]
-    if plots:
-        parts.append('<div class="plots">' + "".join(
-            f'<img alt="{html.escape(key)} curve" src="{uri}">' for key, uri in plots) + "</div>")
-        parts.append('<p class="note">Measured during training on a few thousand images (<code>--metrics</code>): '
-                     "compare epochs with them; quote <code>zoo evaluate</code>'s figures at 10,000.</p>")
-    else:
-        parts.append('<p class="note">None measured: train with <code>--metrics fd,dc</code> to see FD and '
-                     "coverage per epoch.</p>")
-
+    curves = [(key, plot_curves(history, [key], key, key.removeprefix("val_"), size=(4.6, 3.0)))
+              for key in history if key != "epoch" and _is_metric(key)]
+    curves = [_fill("metric_curve", key=key, uri=uri) for key, uri in curves if uri]
     final = metrics or (shipped_card or {}).get("metrics")
-    if final:
-        parts.append("<h2>Evaluation</h2>" + _metrics_table(final))
 
-    parts.append("<h2>Samples over training</h2>")
-    grids = epoch_grids(run_dir)
-    if grids:
-        parts.append('<p class="note">The same latents every epoch; epoch 0 is before training.</p>'
-                     '<div class="strip">' + "".join(
-                         f'<figure><img alt="samples after epoch {e}" src="{_png_uri(png)}">'
-                         f"<figcaption>epoch {e}</figcaption></figure>" for e, png in grids) + "</div>")
-    elif os.path.isfile(os.path.join(run_dir, "samples.png")):
-        with open(os.path.join(run_dir, "samples.png"), "rb") as f:
-            parts.append('<div class="strip"><figure><img alt="samples of the shipped model" '
-                         f'src="{_png_uri(f.read())}"><figcaption>seeds 0..63</figcaption></figure></div>')
-    else:
-        parts.append('<p class="note">No sample grids in this folder.</p>')
-
-    card = export_card or shipped_card
-    if export_card:
-        parts.append(f"<h2>Export (version {export_card.get('version')})</h2>" + variant_table(export_card))
-        parts.append('<p class="note">ms per image at batch 1, 2 threads; PSNR and max difference against the '
-                     "float32 Keras generator; FD change against the float32 Keras generator's FD.</p>")
-    if card:
-        parts.append("<h2>Model card</h2><details><summary>model_card.json</summary><pre>"
-                     + html.escape(json.dumps(card, indent=2)) + "</pre></details>")
-    if config:
-        parts.append("<h2>Run settings</h2><details><summary>config.json</summary><pre>"
-                     + html.escape(json.dumps(config, indent=2)) + "</pre></details>")
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}: training report</title><link rel=\"icon\" href=\"data:,\">"
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    page, _ = _templates()
+    return _fill(
+        page,
+        title=title,
+        model=config.get("model", "?"),
+        dataset=config.get("dataset", "?"),
+        epochs=len(history.get("epoch") or []),
+        batch_size=config.get("batch_size", "?"),
+        stopped=_fill("stopped", stopped=json.dumps(history["stopped"])) if "stopped" in history else "",
+        losses=_fill("loss_curves", uri=uri) if uri else _fill("no_loss_curves"),
+        metric_curves=_fill("metric_curves", images=_join(curves)) if curves else _fill("no_metric_curves"),
+        evaluation=_evaluation(final) if final else "",
+        samples=_samples(run_dir),
+        export=_fill("export", version=export_card.get("version"), variants=variant_table(export_card))
+        if export_card else "",
+        model_card=_json_file("Model card", "model_card.json", export_card or shipped_card),
+        run_settings=_json_file("Run settings", "config.json", config),
+    )
 
 
 def write_report(run_dir, out, title=None):

@@ -1,5 +1,6 @@
 """`zoo report`: one self-contained HTML page whose curves and grids a browser shows."""
 
+import html
 import io
 import json
 import re
@@ -10,6 +11,7 @@ from PIL import Image
 
 from export import browser
 from tests.conftest import TINY_FLAGS, zoo_cli
+from training.report import write_report
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,29 @@ def test_report_embeds_everything_and_names_what_it_shows(reported_run):
     assert "<code>float16</code>" in text and "generator_float32.tflite" in text  # variant table, card
     metrics = json.loads((run / "metrics.json").read_text())
     assert f"{metrics['fd']:.4g}" in text
+
+
+def test_report_escapes_every_value_a_run_folder_holds(tmp_path):
+    # No double quote: json.dumps would turn it into \\" before the page escapes it.
+    crafted = "<script>alert(1)</script>&'"
+    run = tmp_path / "run"
+    (run / "exports" / "3").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"model": crafted, "dataset": crafted, "batch_size": crafted}))
+    (run / "history.json").write_text(json.dumps({"epoch": [1, 2], crafted: [1.0, 0.5], "stopped": crafted}))
+    (run / "metrics.json").write_text(json.dumps({crafted: crafted}))
+    (run / "exports" / "3" / "model_card.json").write_text(json.dumps(
+        {"version": crafted, "tflite": {crafted: {"written": False, "failed": crafted}}}))
+    write_report(str(run), str(tmp_path / "report.html"), title=crafted)
+    text = (tmp_path / "report.html").read_text()
+    escaped = html.escape(crafted)
+    assert "<script" not in text and "alert(1)</script>" not in text
+    for shown in [f"<title>{escaped}: training report</title>", f"<h1>{escaped}</h1>",  # title
+                  f"model <code>{escaped}</code>, dataset <code>{escaped}</code>", f"batch {escaped}",  # config
+                  f"stopped: {html.escape(json.dumps(crafted))}",  # history
+                  f"<td>{escaped}</td><td>{escaped}</td>",  # metrics.json key and value
+                  f"(version {escaped})", f"<code>{escaped}</code></td><td>no ({escaped})</td>",  # export card
+                  f"<pre>{html.escape(json.dumps({'model': crafted}, indent=2)[:-2])}"]:  # config.json
+        assert shown in text, shown
 
 
 def _visible_images(tab):
