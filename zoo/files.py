@@ -30,9 +30,10 @@ import tempfile
 import time
 
 from zoo.errors import ZooError
+from zoo.run_folder import RunFolder
 
 #: The lock file every writer of a run folder holds (`run_lock`).
-LOCK_FILE = ".zoo.lock"
+LOCK_FILE = RunFolder.LOCK
 #: Locks this process holds: `{lock file's real path: [descriptor, depth]}`.
 _held = {}
 

@@ -8,6 +8,7 @@ import zipfile
 import keras
 
 from zoo.errors import ZooError
+from zoo.run_folder import RunFolder
 
 _MODELS = {}
 PACKAGE = "zoo"
@@ -99,10 +100,10 @@ def load(path):
 
     path = os.fspath(path)
     if not os.path.exists(path) and not path.endswith(".keras"):
-        shipped.check_files(os.path.basename(shipped.folder(path, verify=False)), ["model.keras"])
-        path = os.path.join(shipped.folder(path, verify=False), "model.keras")
+        shipped.check_files(os.path.basename(shipped.folder(path, verify=False)), [RunFolder.MODEL])
+        path = RunFolder(shipped.folder(path, verify=False)).model
     elif os.path.isdir(path):
-        path = os.path.join(path, "model.keras")
+        path = RunFolder(path).model
     if not os.path.isfile(path):
         raise ModelFileError(f"no model file at {path!r}; train one with `zoo train`.")
     try:

@@ -26,8 +26,7 @@ import pathlib
 
 from zoo.errors import ZooError
 from zoo.files import sha256_file
-
-CARD_FILE = "model_card.json"
+from zoo.run_folder import RunFolder
 
 
 class ShippedModelError(ZooError, ValueError):
@@ -42,7 +41,7 @@ def root():
 def _cards():
     found = {}
     for folder in sorted(root().iterdir()):
-        path = folder / CARD_FILE
+        path = folder / RunFolder.CARD
         if path.is_file():
             with open(path) as f:
                 found[folder.name] = json.load(f)
@@ -56,7 +55,7 @@ def names(kind="generator"):
 
 def card(name):
     """The model card of the shipped model `name`."""
-    return json.loads((folder(name, verify=False) / CARD_FILE).read_text())
+    return json.loads((folder(name, verify=False) / RunFolder.CARD).read_text())
 
 
 def folder(name, verify=True):
@@ -67,7 +66,7 @@ def folder(name, verify=True):
             missing or differs from the sha256 its card records.
     """
     path = root() / str(name)
-    if os.sep in str(name) or "/" in str(name) or not (path / CARD_FILE).is_file():
+    if os.sep in str(name) or "/" in str(name) or not (path / RunFolder.CARD).is_file():
         shipped = ", ".join(names(kind=None)) or "none"
         raise ShippedModelError(
             f"{name!r} is neither a path nor a shipped model (shipped: {shipped}); "
@@ -89,12 +88,12 @@ def check_files(name, files=None):
     for relative in files if files is not None else sorted(recorded):
         path = base / relative
         if relative not in recorded:
-            raise ShippedModelError(f"{path} is not listed in {base / CARD_FILE}; reinstall the package.")
+            raise ShippedModelError(f"{path} is not listed in {base / RunFolder.CARD}; reinstall the package.")
         if not path.is_file():
             raise ShippedModelError(f"{path} is missing; reinstall the package.")
         if sha256_file(path) != recorded[relative]:
             raise ShippedModelError(
-                f"{path} differs from the sha256 in {base / CARD_FILE}: the file is damaged or "
+                f"{path} differs from the sha256 in {base / RunFolder.CARD}: the file is damaged or "
                 "was edited; reinstall the package (pip install --force-reinstall keras-gen-zoo)."
             )
 
