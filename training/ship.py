@@ -33,15 +33,15 @@ from training.callbacks import read_history
 from training.images import make_grid, write_png
 from training.metrics import evaluate as evaluation
 from training.metrics.features import get_extractor
-from training.train import BEST_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, load_run_config
+from training.train import load_run_config
 import zoo
-from zoo.card import CARD_FILE, dataset_entry
+from zoo.card import dataset_entry
 from zoo.files import atomic_write_json, sha256_file
+from zoo.run_folder import RunFolder
 
 
 #: Metric groups measured for every shipped model (reconstruction for VAEs).
 METRICS = ("fd", "dc", "pr", "classes")
-SAMPLES_FILE = "samples.png"
 #: LiteRT files shipped: the float32 reference and the full-integer file
 #: (for NPUs and integer-only accelerators, and the fastest on CPUs). float16,
 #: dynamic_int8 and float32_dynamic_batch pass their gates too but are left
@@ -104,8 +104,8 @@ def training_record(run_dir, run, history):
     ]
     curve = [row for row in curve if "val_fd" in row]
     best = min(curve, key=lambda row: row["val_fd"]) if curve else None
-    start, ends = _epoch_wall_times(os.path.join(run_dir, "logs"))
-    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+    start, ends = _epoch_wall_times(RunFolder(run_dir).logs)
+    with open(RunFolder(run_dir).config) as f:
         commands = json.load(f).get("commands", [])
     return {
         # As typed: `zoo train ...` (the recorded argv starts with the script's full path).
@@ -113,7 +113,7 @@ def training_record(run_dir, run, history):
         "config": json.loads(run.to_json()),
         "epochs": len(history.get("epoch", [])),
         "kept_epoch": best["epoch"] if best else len(history.get("epoch", [])),
-        "kept_because": f"lowest val_fd ({BEST_FILE})" if best else f"last epoch ({MODEL_FILE})",
+        "kept_because": f"lowest val_fd ({RunFolder.BEST})" if best else f"last epoch ({RunFolder.MODEL})",
         "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} test images, "
                                  "domain extractor (biased above the 10k protocol)", "rows": curve},
         "wall_time_seconds": round(ends[-1][1] - start, 1) if ends else None,
@@ -129,23 +129,23 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
     run = load_run_config(run_dir)
-    history = read_history(os.path.join(run_dir, HISTORY_FILE))
-    staging = _staging(out, name)
-    for file in (CONFIG_FILE, HISTORY_FILE):
-        shutil.copy2(os.path.join(run_dir, file), os.path.join(staging, file))
-    source = os.path.join(run_dir, BEST_FILE)
-    model = without_optimizer(zoo.load(source if os.path.exists(source) else os.path.join(run_dir, MODEL_FILE)))
+    source = RunFolder(run_dir)
+    history = read_history(source.history)
+    staging = RunFolder(_staging(out, name))
+    for file in (RunFolder.CONFIG, RunFolder.HISTORY):
+        shutil.copy2(source.join(file), staging.join(file))
+    model = without_optimizer(zoo.load(source.best if os.path.exists(source.best) else source.model))
     ema_fd = None
     if drop_ema:
         extractor = get_extractor("domain", run.dataset)
         ema_fd = evaluation.evaluate(evaluation.model_generator(model), extractor, run.dataset, metrics=("fd",),
                                      n=n, seed=0, split="test", data_dir=run.data_dir)["fd"]
         model = without_ema(model)
-    model.save(os.path.join(staging, MODEL_FILE))
+    model.save(staging.model)
 
     fd, _ = evaluation.export_fd(run, n)
     dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
-    export_card = export_run(staging, version=1, fd=fd, dataset=dataset, variants=list(variants))
+    export_card = export_run(staging.path, version=1, fd=fd, dataset=dataset, variants=list(variants))
 
     extractor = get_extractor("domain", run.dataset)
     reconstruct = evaluation.model_reconstructor(model)
@@ -164,18 +164,18 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
             evaluation.model_generator(raw), extractor, run.dataset, metrics=("fd",), n=n, seed=0,
             split="test", data_dir=run.data_dir)["fd"]
     labels = [i % model.num_classes for i in range(64)] if model.num_classes else None
-    write_png(os.path.join(staging, SAMPLES_FILE),
+    write_png(staging.join(RunFolder.SAMPLES_GRID),
               make_grid(model.sample(64, seed=0, labels=labels).numpy(), columns=model.num_classes or None))
 
     card = dict(export_card, name=name)
     card["metrics"] = {**measured, "protocol": f"{n} generated (seeds 0..{n - 1}) vs {n} {run.dataset} test "
                                                "images, domain extractor (zoo evaluate)"}
     card["training"] = training_record(run_dir, run, history)
-    card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    card["export"] = RunFolder.export_paths(export_card["version"]).manifest
     if drop_ema:
         card["ema"] = ("trained with ema_decay; shipped without the averaged copy (ema_decay=0, the trained "
                        "generator's weights), whose FD (metrics.fd_of_dropped_ema) was worse")
-    return _finish(staging, out, card, variants)
+    return _finish(staging.path, out, card, variants)
 
 
 def reexport(folder, name, out, n=10000, variants=SHIPPED_VARIANTS):
@@ -193,26 +193,26 @@ def reexport(folder, name, out, n=10000, variants=SHIPPED_VARIANTS):
     """
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; write the new folder elsewhere, then swap it in.")
-    with open(os.path.join(folder, CARD_FILE)) as f:
+    with open(RunFolder(folder).card) as f:
         old = json.load(f)
     if old.get("name") != name:
         raise ValueError(f"{folder!r} holds the shipped model {old.get('name')!r}, not {name!r}")
-    staging = _staging(out, name)
-    for file in (MODEL_FILE, CONFIG_FILE, HISTORY_FILE, SAMPLES_FILE):
-        shutil.copy2(os.path.join(folder, file), os.path.join(staging, file))
-    if sha256_file(os.path.join(staging, MODEL_FILE)) != old["files"].get(MODEL_FILE):
-        raise ValueError(f"{folder}/{MODEL_FILE} differs from the sha256 its card records, so the card's "
+    staging = RunFolder(_staging(out, name))
+    for file in (RunFolder.MODEL, RunFolder.CONFIG, RunFolder.HISTORY, RunFolder.SAMPLES_GRID):
+        shutil.copy2(RunFolder(folder).join(file), staging.join(file))
+    if sha256_file(staging.model) != old["files"].get(RunFolder.MODEL):
+        raise ValueError(f"{folder}/{RunFolder.MODEL} differs from the sha256 its card records, so the card's "
                          "metrics would not describe it; ship the run again instead")
-    fd, _ = evaluation.export_fd(load_run_config(staging), n)
-    export_card = export_run(staging, version=1, fd=fd, dataset=old["dataset"], variants=list(variants))
+    fd, _ = evaluation.export_fd(load_run_config(staging.path), n)
+    export_card = export_run(staging.path, version=1, fd=fd, dataset=old["dataset"], variants=list(variants))
     card = dict(export_card, name=name)
     card.update({key: old[key] for key in ("metrics", "training", "ema") if key in old})
-    card["export"] = f"exports/{export_card['version']}/{CARD_FILE}"
+    card["export"] = RunFolder.export_paths(export_card["version"]).manifest
     card["reexported"] = ("the export was made again from the shipped folder (python -m training.ship "
                           "--reexport; the training run was not kept): model.keras, config.json, history.json "
                           "and samples.png are the earlier ship's, byte for byte, and metrics and training are "
                           "its card's, measured on the same model.keras")
-    return _finish(staging, out, card, variants)
+    return _finish(staging.path, out, card, variants)
 
 
 def _staging(out, name):
@@ -231,8 +231,8 @@ def _finish(staging, out, card, variants):
                "to make them"}
     files = sorted(os.path.relpath(os.path.join(root, f), staging)
                    for root, _, names in os.walk(staging) for f in names)
-    card["files"] = {f: sha256_file(os.path.join(staging, f)) for f in files if f != CARD_FILE}
-    atomic_write_json(os.path.join(staging, CARD_FILE), card)
+    card["files"] = {f: sha256_file(os.path.join(staging, f)) for f in files if f != RunFolder.CARD}
+    atomic_write_json(RunFolder(staging).card, card)
     os.rename(staging, out)
     os.rmdir(os.path.dirname(staging))
     return card

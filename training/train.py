@@ -24,6 +24,7 @@ import zoo
 from zoo.errors import ZooError
 from zoo.files import atomic_write, remove_stale_temporaries, run_lock
 from zoo.limits import check_batch
+from zoo.run_folder import RunFolder
 from training import data, distribute
 from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
                                 GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
@@ -32,12 +33,6 @@ from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelChe
 from training.config import RunConfig, environment
 from training.metrics.evaluate import check_samples
 
-MODEL_FILE = "model.keras"
-#: The model of the epoch with the lowest `val_fd`, with `--metrics fd`.
-BEST_FILE = "best.keras"
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.json"
-BACKUP_FILE = "backup.npz"
 #: Default of `--backup-every`: steps between backups (about a minute of a
 #: Fashion-MNIST DCGAN on a 2-core CPU; its 8 MB backup takes 0.04 s to write).
 BACKUP_EVERY = 500
@@ -47,28 +42,8 @@ class RunFolderError(ZooError, RuntimeError):
     """The run folder would be overwritten, or cannot be resumed."""
 
 
-def _paths(out):
-    return {
-        "model": os.path.join(out, MODEL_FILE),
-        "best": os.path.join(out, BEST_FILE),
-        "config": os.path.join(out, CONFIG_FILE),
-        "history": os.path.join(out, HISTORY_FILE),
-        "backup": os.path.join(out, BACKUP_FILE),
-        "samples": os.path.join(out, "samples"),
-        "logs": os.path.join(out, "logs"),
-    }
-
-
-#: What a run folder holds besides its config: removed by --overwrite, so no
-#: grid, log or export of the old model survives next to the new one.
-RUN_OUTPUTS = (MODEL_FILE, BEST_FILE, BACKUP_FILE, HISTORY_FILE, "samples", "logs", "saved_model", "tflite",
-               "exports", "metrics.json", "nearest_train.json", ".export.lock")
-
-
 def _remove_run_outputs(out):
-    leftovers = [n for n in os.listdir(out) if n.startswith(".export-")] if os.path.isdir(out) else []
-    for name in (*RUN_OUTPUTS, *leftovers):  # leftovers: a killed export's staging folders
-        path = os.path.join(out, name)
+    for path in RunFolder(out).overwritten():
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
@@ -81,9 +56,9 @@ def load_run_config(out):
     Raises:
         RunFolderError: no `config.json`, or it is damaged.
     """
-    path = _paths(out)["config"]
+    path = RunFolder(out).config
     if not os.path.isfile(path):
-        raise RunFolderError(f"{out!r} has no {CONFIG_FILE}; is it a run folder?")
+        raise RunFolderError(f"{out!r} has no {RunFolder.CONFIG}; is it a run folder?")
     try:
         with open(path) as f:
             return RunConfig.from_json(f.read())
@@ -107,12 +82,12 @@ def _differences(old, new):
     return ", ".join(f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
 
-def _trained(paths):
-    """`(epoch, batch, step)` the folder's saved state has reached, or None if it has none."""
+def _trained(folder):
+    """`(epoch, batch, step)` the `RunFolder`'s saved state has reached, or None if it has none."""
     try:
-        history = read_history(paths["history"])  # damaged: refused now, not after an epoch
-        position = read_backup_position(paths["backup"])
-        if position is None and os.path.exists(paths["model"]):
+        history = read_history(folder.history)  # damaged: refused now, not after an epoch
+        position = read_backup_position(folder.backup)
+        if position is None and os.path.exists(folder.model):
             # A run without a backup (older versions): model.keras after its last epoch.
             epochs = len(history.get("epoch", []))
             return {"epoch": epochs, "batch": 0, "step": None}
@@ -151,8 +126,8 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
 
 
 def _train(run, resume, overwrite, verbose, backup_every):
-    paths = _paths(run.out)
-    existing = os.path.exists(paths["config"]) or os.path.exists(paths["model"])
+    folder = RunFolder(run.out)
+    existing = os.path.exists(folder.config) or os.path.exists(folder.model)
     if existing and not (resume or overwrite):
         stored = load_run_config(run.out)
         if _settings(stored) != _settings(run):
@@ -169,7 +144,7 @@ def _train(run, resume, overwrite, verbose, backup_every):
     if resume and not existing:
         raise RunFolderError(f"nothing to resume: {run.out!r} holds no run.")
 
-    trained = _trained(paths) if resume else None
+    trained = _trained(folder) if resume else None
     if trained is not None:
         reached = trained["epoch"] + (1 if trained["batch"] else 0)  # epochs begun
         if reached > run.epochs:
@@ -188,25 +163,24 @@ def _train(run, resume, overwrite, verbose, backup_every):
     distribute.check_batch(strategy, run.batch_size)
     with dtype_policy(run.precision), distribute.scope(strategy):
         if trained is not None and trained["step"] is None:
-            model = zoo.load(paths["model"])  # no backup: continue from the last epoch's model
+            model = zoo.load(folder.model)  # no backup: continue from the last epoch's model
         else:
             model = zoo.create(run.model, **run.model_config)
             model.compile(**model.default_optimizers(**run.learning_rates))
     _check_memory(run, model)
-    backup = TrainingBackup(paths["backup"], every=backup_every)
+    backup = TrainingBackup(folder.backup, every=backup_every)
     try:
         position = backup.restore(model) if trained is not None else None
     except BackupError as error:
         raise RunFolderError(str(error)) from None
     chief = distribute.is_chief(strategy)
-    state = (CONFIG_FILE, HISTORY_FILE, BACKUP_FILE, MODEL_FILE, BEST_FILE)
-    with distribute.writable_folder(run.out, chief, state) as folder:
+    with distribute.writable_folder(run.out, chief, RunFolder.STATE) as written:
         return _fit(run, model, backup, position, trained, strategy, resume, overwrite and chief, verbose,
-                    _paths(folder))
+                    RunFolder(written))
 
 
-def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, paths):
-    """Fits `model` from `position`, writing the run folder whose paths are `paths`."""
+def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder):
+    """Fits `model` from `position`, writing the `RunFolder` `folder`."""
 
     start_step = position["step"] if position else 0
     train_data, per_pass = data.stream(
@@ -229,26 +203,26 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
             batch_size=run.batch_size, data_dir=run.data_dir, shuffle=False,
         )
 
-    out = os.path.dirname(paths["config"])  # run.out, or a non-chief worker's own folder
+    out = folder.path  # run.out, or a non-chief worker's own folder
     if overwrite and not resume:
         # Only now that model and data are known good: a failed start keeps the old run.
         _remove_run_outputs(out)
     _writable(out)
     remove_stale_temporaries(out)
-    remove_stale_temporaries(paths["samples"])
-    backup.path = paths["backup"]  # restored from run.out; written where this process writes
+    remove_stale_temporaries(folder.samples)
+    backup.path = folder.backup  # restored from run.out; written where this process writes
     commands = []
-    if resume and os.path.exists(paths["config"]):
-        with open(paths["config"]) as f:
+    if resume and os.path.exists(folder.config):
+        with open(folder.config) as f:
             commands = json.load(f).get("commands", [])
-    atomic_write(paths["config"], run.to_json(environment=environment(), commands=commands + [sys.argv]))
+    atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [sys.argv]))
     callbacks = [
         TerminateOnNonFinite(),
-        AtomicModelCheckpoint(paths["model"]),
-        *_metric_callbacks(run, paths, resume),  # before the history and TensorBoard: they log val_*
-        JSONHistory(paths["history"]),
-        SampleGrid(paths["samples"], n=run.grid_size, seed=run.grid_seed, log_dir=paths["logs"]),
-        keras.callbacks.TensorBoard(paths["logs"]),
+        AtomicModelCheckpoint(folder.model),
+        *_metric_callbacks(run, folder, resume),  # before the history and TensorBoard: they log val_*
+        JSONHistory(folder.history),
+        SampleGrid(folder.samples, n=run.grid_size, seed=run.grid_seed, log_dir=folder.logs),
+        keras.callbacks.TensorBoard(folder.logs),
         backup,  # last: an epoch's backup is written once every other callback has finished it
     ]
     try:
@@ -264,7 +238,7 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
                 shuffle=False,  # the stream is shuffled (and resumable)
             )
     except NonFiniteError as error:
-        record_stop(paths["history"], {"reason": "non-finite", "message": str(error), **error.details})
+        record_stop(folder.history, {"reason": "non-finite", "message": str(error), **error.details})
         raise
     finally:
         backup.end_fit()  # fit may end by an exception, without on_train_end
@@ -286,15 +260,15 @@ def dtype_policy(name):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _metric_callbacks(run, paths, resume):
+def _metric_callbacks(run, folder, resume):
     """`GeneratorMetrics` for `run.metrics`, and with FD the keeper of `best.keras`."""
     if not run.metrics:
         return []
     callbacks = [GeneratorMetrics(run.dataset, run.metrics, n=run.metrics_samples,
                                   every=run.metrics_every, data_dir=run.data_dir, verbose=0)]
     if "fd" in run.metrics:
-        best = best_of_history(read_history(paths["history"])) if resume else None
-        callbacks.append(BestModelCheckpoint(paths["best"], monitor="val_fd", mode="min",
+        best = best_of_history(read_history(folder.history)) if resume else None
+        callbacks.append(BestModelCheckpoint(folder.best, monitor="val_fd", mode="min",
                                              initial_value_threshold=best))
     return callbacks
 

@@ -128,10 +128,11 @@ def open_generator(run, artifact, version=None):
     """`(zoo.explore.Generator, model or None)` for a run's artifact (see `open_artifact`)."""
     import zoo
     from zoo.explore import Generator
+    from zoo.run_folder import RunFolder
 
     signatures, manifest = open_artifact(run, artifact, version)
     if signatures is None:
-        model = zoo.load(os.path.join(run, "model.keras"))
+        model = zoo.load(RunFolder(run).model)
         return Generator.from_model(model), model
     return Generator.from_signatures(signatures, manifest["latent"]["dim"], manifest["image"]["num_classes"],
                                      manifest["image"]["shape"]), None

@@ -8,8 +8,10 @@ from training.commands.common import (
 
 
 def run(args):
+    from zoo.run_folder import RunFolder
+
     args.run = model_folder(args.run)
-    out = output_path(args.run, "metrics.json")
+    out = output_path(args.run, RunFolder.METRICS)
     with writing(args.run, out, "evaluate", has_out=False):
         _evaluate(args, out)
 
@@ -20,6 +22,7 @@ def _evaluate(args, out):
     from zoo.explore import seeded
     from zoo.files import atomic_write_json
     from training.train import load_run_config
+    from zoo.run_folder import RunFolder
 
     try:
         metrics = evaluation.parse_metrics(args.metrics) if args.metrics else None
@@ -41,7 +44,7 @@ def _evaluate(args, out):
         raise UsageError(str(error)) from None
     nearest = result.pop("nearest_train_index", None)
     if nearest is not None:
-        atomic_write_json(output_path(args.run, "nearest_train.json"),
+        atomic_write_json(output_path(args.run, RunFolder.NEAREST_TRAIN),
                           {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
     result["artifact"] = args.artifact
     atomic_write_json(out, result)

@@ -11,6 +11,7 @@ from training.commands.common import (
 def run(args):
     import zoo
     from export.reading import read_manifest, versions
+    from zoo.run_folder import RunFolder
 
     args.run = model_folder(args.run)
     if not args.web:
@@ -22,7 +23,7 @@ def run(args):
     # --web: the page of an existing export (the latest, or --version); a run
     # that has none is exported first.
     exporting = not versions(args.run) and not zoo.shipped.is_shipped(args.run)
-    with writing(args.run, args.run if exporting else args.out or output_path(args.run, "web"), "export",
+    with writing(args.run, args.run if exporting else args.out or output_path(args.run, RunFolder.WEB), "export",
                  has_out=not exporting):
         if exporting:
             _export(args)
@@ -32,9 +33,10 @@ def run(args):
 def _web(args, manifest):
     import zoo
     from export.web import write_web
+    from zoo.run_folder import RunFolder
 
     name = os.path.basename(os.path.normpath(args.run))
-    out = args.out or output_path(args.run, "web")
+    out = args.out or output_path(args.run, RunFolder.WEB)
     if os.path.abspath(out) == os.path.abspath(args.run) or (
             zoo.shipped.is_shipped(args.run) and inside(out, args.run)):
         raise UsageError(f"--out {out!r} would write into {args.run!r}; name a folder of its own.")
@@ -50,6 +52,7 @@ def _export(args):
     from training.metrics.evaluate import export_fd
     from zoo.card import dataset_entry
     from training.train import RunFolderError, load_run_config
+    from zoo.run_folder import RunFolder
 
     import zoo
 
@@ -94,7 +97,7 @@ def _export(args):
         print(f"  {name:22s} {'yes' if entry['written'] else 'no':8s} {entry.get('bytes', 0):9d} "
               f"{ms_text:>7s} {psnr_text:>6s} {differences['p99']:4d} {differences['max']:4d} {fd_text:>7s}"
               + (f"  ({entry['failed']})" if entry["failed"] else ""))
-    print(f"  model card: {os.path.join(args.run, 'exports', str(version), 'model_card.json')}")
+    print(f"  model card: {RunFolder(args.run).manifest(version)}")
 
 
 def _class_names(run):

@@ -7,8 +7,10 @@ from training.commands.common import (
 
 
 def run(args):
+    from zoo.run_folder import RunFolder
+
     args.run = model_folder(args.run)
-    args.out = args.out or output_path(args.run, "interpolation.gif")
+    args.out = args.out or output_path(args.run, RunFolder.INTERPOLATION)
     if not args.out.lower().endswith((".gif", ".png")):
         raise UsageError(f"--out {args.out!r}: name a .gif (animation) or a .png (strip) file.")
     with writing(args.run, args.out, "interpolate"):

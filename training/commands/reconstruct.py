@@ -28,8 +28,10 @@ def real_images(run, shape, n, images_folder=None, split="test"):
 
 
 def run(args):
+    from zoo.run_folder import RunFolder
+
     args.run = model_folder(args.run)
-    out = args.out or output_path(args.run, "reconstructions.png")
+    out = args.out or output_path(args.run, RunFolder.RECONSTRUCTIONS)
     with writing(args.run, out, "reconstruct"):
         _reconstruct(args, out)
 

@@ -7,11 +7,12 @@ from training.commands.common import UsageError, model_folder, output_path, writ
 
 def run(args):
     from training.report import write_report
+    from zoo.run_folder import RunFolder
 
     args.run = model_folder(args.run)
-    if not os.path.isfile(os.path.join(args.run, "history.json")):
-        raise UsageError(f"{args.run!r} has no history.json: name a run folder written by `zoo train`.")
-    out = args.out or output_path(args.run, "report.html")
+    if not os.path.isfile(RunFolder(args.run).history):
+        raise UsageError(f"{args.run!r} has no {RunFolder.HISTORY}: name a run folder written by `zoo train`.")
+    out = args.out or output_path(args.run, RunFolder.REPORT)
     with writing(args.run, out, "report"):
         size = write_report(args.run, out)
     print(f"report written to {out} ({size / 1e3:.0f} kB, self-contained: open it in any browser)")

@@ -7,8 +7,10 @@ from training.commands.common import (
 
 
 def run(args):
+    from zoo.run_folder import RunFolder
+
     args.run = model_folder(args.run)
-    out = args.out or output_path(args.run, f"samples_seed{args.seed}.png")
+    out = args.out or output_path(args.run, RunFolder.samples_file(args.seed))
     with writing(args.run, out, "sample"):
         _sample(args, out)
 

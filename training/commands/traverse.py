@@ -7,8 +7,10 @@ from training.commands.common import (
 
 
 def run(args):
+    from zoo.run_folder import RunFolder
+
     args.run = model_folder(args.run)
-    out = args.out or output_path(args.run, "traversal.png")
+    out = args.out or output_path(args.run, RunFolder.TRAVERSAL)
     with writing(args.run, out, "traverse"):
         _traverse(args, out)
 
