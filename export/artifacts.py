@@ -46,6 +46,7 @@ from export import install
 from export.allowed_ops import disallowed_ops, parse_saved_model
 from zoo.errors import ZooError
 from zoo.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
+from zoo.run_folder import RunFolder
 from export.install import run_path
 from export.saved_model import (
     ASSETS_EXTRA,
@@ -86,26 +87,20 @@ HELD_OUT_PERCENTILES = ("50", "90", "99", "99.9")
 PARITY_TOLERANCE = 1
 #: Largest difference between the latents Python and an artifact make from one seed.
 LATENT_TOLERANCE = 1e-5
-MANIFEST_FILE = "model_card.json"
 
 
 class ExportError(ZooError, RuntimeError):
     """Export failed: bad input, conversion failure, broken parity, or another export running."""
 
 
-def manifest_path(version):
-    """Run-relative path of version `version`'s manifest."""
-    return f"exports/{version}/{MANIFEST_FILE}"
-
-
 def versions(run_dir):
     """Exported versions of `run_dir` (those with a manifest), ascending."""
     try:
-        names = os.listdir(os.path.join(run_dir, "exports"))
+        names = os.listdir(RunFolder(run_dir).exports)
     except OSError:
         return []
     found = [int(name) for name in names if re.fullmatch(r"[1-9][0-9]*", name)
-             and os.path.isfile(run_path(run_dir, manifest_path(name)))]
+             and os.path.isfile(RunFolder(run_dir).manifest(name))]
     return sorted(found)
 
 
@@ -140,7 +135,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         raise ExportError(f"unknown TFLite variant {', '.join(map(repr, unknown))}; use some of {', '.join(known)}")
     chosen = [variant for variant in VARIANTS if variants is None or variant.name in variants
               or variant.name == "float32"]
-    model_file = os.path.join(run_dir, "model.keras")
+    model_file = RunFolder(run_dir).model
     try:
         model = zoo.load(model_file)
     except zoo.registry.ModelFileError as error:
@@ -161,8 +156,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         try:
             manifest = stage_version(model, os.path.join(staging, "new"), version, context)
             # The version's folders, then its manifest: that rename commits.
-            install.install(run_dir, staging, [f"tflite/{version}", f"saved_model/{version}",
-                                               manifest_path(version)])
+            install.install(run_dir, staging, list(RunFolder.export_paths(version)))
         except BaseException:
             install.roll_back(run_dir, staging)  # if this fails too, the next export finishes it
             install.discard(staging)
@@ -173,7 +167,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
 
 def _read_config(run_dir):
     try:
-        with open(os.path.join(run_dir, "config.json")) as f:
+        with open(RunFolder(run_dir).config) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None  # a model saved from a user's own script
@@ -387,8 +381,9 @@ def stage_version(model, new, version, context):
         ExportError: the SavedModel uses ops outside `export.allowed_ops`,
             or an artifact disagrees with Keras.
     """
-    saved_model_path, tflite_path = f"saved_model/{version}", f"tflite/{version}"
-    saved_model_dir = run_path(new, saved_model_path)
+    paths = RunFolder.export_paths(version)
+    saved_model_path, tflite_path = paths.saved_model, paths.tflite
+    saved_model_dir = RunFolder(new).saved_model(version)
     served = signatures_for(model, SAVED_MODEL)
     write_saved_model(model, saved_model_dir)
     warmup_records(model, served, os.path.join(saved_model_dir, ASSETS_EXTRA, WARMUP_FILE))
@@ -433,7 +428,7 @@ def stage_version(model, new, version, context):
     card["files"].update({f"{saved_model_path}/{name}": digest for name, digest in files.items()})
     card["files"] = dict(sorted(card["files"].items()))
     fsync_tree(run_path(new, tflite_path))
-    write_durably(run_path(new, manifest_path(version)), json.dumps(card, indent=2).encode())
+    write_durably(RunFolder(new).manifest(version), json.dumps(card, indent=2).encode())
     fsync_tree(new)
     return card
 
@@ -513,7 +508,7 @@ def _card(model, version, context, served, lite, variants, keras_fd, saved_model
         dataset=dataset,
         training={"command": config.get("commands") or config.get("command"), "config": config or None},
         metrics={"fd": keras_fd, "fd_protocol": "the command line's evaluator (zoo export)" if keras_fd else None},
-        files={"model.keras": context["model_sha256"]},
+        files={RunFolder.MODEL: context["model_sha256"]},
         model=model.registry_name,
         contract=model.contract.to_json(),
         latent={"dim": model.latent_dim, "prior": model.latent_prior,
@@ -527,7 +522,7 @@ def _card(model, version, context, served, lite, variants, keras_fd, saved_model
                 "label_range": [0, model.num_classes] if model.num_classes else None, "truncation": "(0, 1]"},
         parity={"seeds": [QUALITY_SEEDS.start, QUALITY_SEEDS.stop], "tolerance": PARITY_TOLERANCE,
                 "latent_tolerance": LATENT_TOLERANCE, "saved_model": saved_model_quality},
-        saved_model={"path": f"saved_model/{version}", "version": version},
+        saved_model={"path": RunFolder.export_paths(version).saved_model, "version": version},
         held_out=held_out,
         tflite=variants,
         serving={"minimum_tf_serving": "2.21", "warmup": f"{ASSETS_EXTRA}/{WARMUP_FILE}"},

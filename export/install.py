@@ -19,15 +19,16 @@ import tempfile
 
 from zoo.files import (file_digests, fsync_folder, fsync_tree, link_copy, run_lock, sha256_file,
                        write_durably)
+from zoo.run_folder import RunFolder
 
 #: Staging folders (and the snapshot of what they replace) start with this.
-STAGING_PREFIX = ".export-"
+STAGING_PREFIX = RunFolder.STAGING_PREFIX
 _JOURNAL = "journal.json"
 
 
 def run_path(run_dir, relative):
     """`run_dir` joined with a `/`-separated path from a manifest."""
-    return os.path.join(run_dir, *relative.split("/"))
+    return RunFolder(run_dir).join(relative)
 
 
 def install(run_dir, staging, paths):

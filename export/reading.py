@@ -32,11 +32,12 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from export.artifacts import manifest_path, versions
-from export.install import STAGING_PREFIX, run_path
+from export.artifacts import versions
+from export.install import run_path
 from zoo.card import SCHEMA_VERSION
 from zoo.errors import ZooError
 from zoo.files import folder_digest, relative_files, sha256_bytes
+from zoo.run_folder import RunFolder
 from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
 from export.tflite import VARIANTS, batched, interpreter
 from zoo.latents import PRIORS
@@ -164,7 +165,7 @@ def read_manifest(run_dir, version=None):
                 f"{run_dir!r} has no export (no exports/N/model_card.json); run `zoo export {run_dir}` first."
             )
         version = found[-1]
-    path = run_path(run_dir, manifest_path(version))
+    path = RunFolder(run_dir).manifest(version)
     try:
         with open(path, "rb") as f:
             content = f.read()
@@ -190,11 +191,7 @@ def read_manifest(run_dir, version=None):
 
 def _copies(run_dir):
     """Folders in run-folder layout that may hold exported files: the run, then export snapshots."""
-    try:
-        names = sorted(os.listdir(run_dir))
-    except OSError:
-        names = []
-    snapshots = [os.path.join(run_dir, name, "previous") for name in names if name.startswith(STAGING_PREFIX)]
+    snapshots = [os.path.join(staging, "previous") for staging in RunFolder(run_dir).staging_folders()]
     return [run_dir, *snapshots]
 
 
