@@ -90,7 +90,10 @@ LATENT_TOLERANCE = 1e-5
 
 
 class ExportError(ZooError, RuntimeError):
-    """Export failed: bad input, conversion failure, broken parity, or another export running."""
+    """Export failed: bad input, a conversion failure or broken parity.
+
+    Another writer of the same folder is `zoo.files.FolderBusyError` instead.
+    """
 
 
 def versions(run_dir):
