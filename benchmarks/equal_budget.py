@@ -29,9 +29,9 @@ import keras  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
-from training.images import make_grid, write_png  # noqa: E402
-from training.metrics import evaluate as evaluation  # noqa: E402
-from training.metrics.features import get_extractor  # noqa: E402
+from reports.images import make_grid, write_png  # noqa: E402
+from evaluation import evaluate as evaluation  # noqa: E402
+from evaluation.features import get_extractor  # noqa: E402
 
 from environment import environment  # noqa: E402
 

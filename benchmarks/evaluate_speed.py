@@ -17,8 +17,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import zoo  # noqa: E402
-from training.metrics import evaluate as evaluation  # noqa: E402
-from training.metrics.features import get_extractor  # noqa: E402
+from evaluation import evaluate as evaluation  # noqa: E402
+from evaluation.features import get_extractor  # noqa: E402
 
 from environment import environment  # noqa: E402
 

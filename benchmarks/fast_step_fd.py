@@ -31,8 +31,8 @@ import keras  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
-from training.metrics import evaluate as evaluation  # noqa: E402
-from training.metrics.features import get_extractor  # noqa: E402
+from evaluation import evaluate as evaluation  # noqa: E402
+from evaluation.features import get_extractor  # noqa: E402
 from training.train import dtype_policy  # noqa: E402
 
 from environment import environment  # noqa: E402

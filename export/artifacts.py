@@ -116,7 +116,7 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         force: also write quantized variants that fail their quality gate.
         fd: optional `fd(generate) -> float`, where `generate(n, seed)`
             returns uint8 images (or `(images, labels)`) like
-            `training.metrics.evaluate.model_generator`; the command line
+            `evaluation.evaluate.model_generator`; the command line
             passes the evaluator's FD so that `export` need not import
             `training`. Without it FD deltas are null and gates use PSNR and
             pixel differences.
@@ -245,8 +245,7 @@ def _references(model):
         from zoo.images import from_uint8, to_uint8
 
         x = from_uint8(reference["images"], model.pixel_range)
-        inputs = x if labels is None else [x, tf.constant(labels, tf.int32)]
-        z_mean, _ = model.encoder(inputs, training=False)
+        z_mean, _ = model.encode(x, None if labels is None else tf.constant(labels, tf.int32))
         reference["reconstruction"] = to_uint8(
             model.decode(z_mean, labels), model.pixel_range).numpy()
     return reference
@@ -310,7 +309,7 @@ def _statement(variant):
 def _artifact_generator(signatures, model):
     """`generate(n, seed)` of an artifact's signatures, as the evaluator takes it."""
     contract = model.contract
-    return seeded(Generator.from_signatures(signatures, model.latent_dim, contract.num_classes,
+    return seeded(Generator.from_signatures(signatures, contract.latent_shape, contract.num_classes,
                                             contract.image_shape))
 
 
@@ -514,7 +513,8 @@ def _card(model, version, context, served, lite, variants, keras_fd, saved_model
         files={RunFolder.MODEL: context["model_sha256"]},
         model=model.registry_name,
         contract=model.contract.to_json(),
-        latent={"dim": model.latent_dim, "prior": model.latent_prior,
+        latent={"shape": list(model.contract.latent_shape), "dim": math.prod(model.contract.latent_shape),
+                "prior": model.latent_prior,
                 "seeds": [0, SEED_LIMIT], "function": "zoo.latents.latents_from_seeds"},
         image={"shape": list(model.image_shape), "dtype": "uint8",
                "pixel_normalisation": f"the network works in [{low}, {high}]; signatures return uint8 "

@@ -2,7 +2,7 @@
 
 The `zoo export --web` page (and `zoo report`'s HTML) are checked and
 measured in a real browser: the page tests (`tests/export/test_web.py`,
-`tests/training/test_report.py`) and the benchmarks
+`tests/reports/test_report.py`) and the benchmarks
 (`benchmarks/web_page.py`, `benchmarks/screenshot.py`) all drive Chromium
 through this module. It sits in the package, next to the page it serves,
 because both trees need it and neither may import the other; nothing in

@@ -24,6 +24,7 @@ snapshot folder, `RUN/.export-*/previous/`; they are found there by digest.
 """
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -116,6 +117,16 @@ _FIELDS = [
 ]
 
 
+def latent_shape(manifest):
+    """The shape of one latent an export's `latents` signature returns, as a tuple.
+
+    Cards since the model contract state `latent.shape`; older ones (the
+    shipped models') only `latent.dim`, a vector's length.
+    """
+    latent = manifest["latent"]
+    return tuple(latent["shape"]) if "shape" in latent else (latent["dim"],)
+
+
 def _validate(manifest, path, run_dir):
     def fail(problem):
         raise ArtifactError(
@@ -133,6 +144,10 @@ def _validate(manifest, path, run_dir):
             value = value[part]
         if not test(value):
             fail(f"{key} must be {expected}, got {value!r}")
+    shape = manifest["latent"].get("shape", [manifest["latent"]["dim"]])
+    if not (isinstance(shape, list) and shape and all(map(_positive_int, shape))
+            and math.prod(shape) == manifest["latent"]["dim"]):
+        fail(f"latent.shape must be a list of positive sizes whose product is latent.dim, got {shape!r}")
     if folder_digest(manifest["saved_model"]["files"]) != manifest["saved_model"]["sha256"]:
         fail("saved_model.files do not add up to saved_model.sha256")
 
@@ -140,7 +155,8 @@ def _validate(manifest, path, run_dir):
 def read_manifest(run_dir, version=None):
     """The validated manifest (model card) of an exported version of `run_dir`.
 
-    Guarantees the keys readers use: `latent.dim`, `latent.prior`,
+    Guarantees the keys readers use: `latent.dim` (and `latent.shape`,
+    see `latent_shape`), `latent.prior`,
     `image.shape`, `image.num_classes`, the `signatures` contract, and the
     paths and digests of `saved_model` and of every written `tflite` variant.
 
@@ -156,7 +172,7 @@ def read_manifest(run_dir, version=None):
     Example:
         manifest = read_manifest("runs/dcgan")
         generate = open_tflite("runs/dcgan", manifest, "int8")
-        latent_dim = manifest["latent"]["dim"]
+        shape = latent_shape(manifest)
     """
     if version is None:
         found = versions(run_dir)
@@ -319,7 +335,7 @@ def open_saved_model(run_dir, manifest):
         manifest: `read_manifest(run_dir)`.
 
     Returns:
-        A callable taking latents `(n, latent_dim)` (and int labels `(n,)`
+        A callable taking latents `(n, *latent_shape)` (and int labels `(n,)`
         for conditional models) and returning uint8 `(n, H, W, C)`.
 
     Raises:

@@ -2,9 +2,9 @@
 
 | name | inputs | outputs | where |
 |---|---|---|---|
-| `serving_default` | `z` float32 `(N, latent_dim)` [+ `label`] | `images` uint8 `(N, H, W, C)` | all |
+| `serving_default` | `z` float32 `(N, *latent_shape)` [+ `label`] | `images` uint8 `(N, H, W, C)` | all |
 | `generate` | `seed` int32 `(N,)` [+ `label`] | `images` | all |
-| `latents` | `seed` int32 `(N,)` | `z` float32 `(N, latent_dim)` | all |
+| `latents` | `seed` int32 `(N,)` | `z` float32 `(N, *latent_shape)` | all |
 | `encode` (VAEs) | `images` uint8 `(N, H, W, C)` [+ `label`] | `z_mean`, `z_log_var` | all |
 | `reconstruct` (VAEs) | `images` uint8 [+ `label`] | `images` uint8 | all |
 | `generate_truncated` | `seed`, `truncation` float32 scalar [+ `label`] | `images` | SavedModel |
@@ -102,12 +102,12 @@ class Graph:
         self.strict = target == SAVED_MODEL
         self.num_classes = model.num_classes
         self.model = model
-        self.tail = _integer_tail(model) if integer_tail else None
+        self.integer_tail = integer_tail
 
-    def pixels(self, z, label):
-        """uint8 images of latents `z` (and labels).
+    def pixels(self, z, label, decoding=False):
+        """uint8 images of latents `z` (and labels): `model.generate`'s, or with `decoding` `model.decode`'s.
 
-        The plain tail is `to_uint8(generator(z))`. Full-integer conversion
+        The plain tail is `to_uint8(model.generate(z))`. Full-integer conversion
         calibrates that badly: the last layer's recorded range reaches
         hundreds where tanh is flat beyond 4, and `tanh + 1` got the range of
         the op after it, leaving a few grey levels. The integer tail computes
@@ -117,11 +117,12 @@ class Graph:
         then sigmoid (a fixed int8 output scale) times 255, pinned to the
         uint8 grid by a fake-quant node the converter honours and removes.
         """
-        inputs = z if label is None else [z, label]
-        if self.tail is None:
-            return to_uint8(self.model.generator(inputs, training=False), self.model.pixel_range)
-        trunk, last, scale = self.tail
-        features = trunk(inputs, training=False)
+        tail = _integer_tail(self.model, decoding) if self.integer_tail else None
+        if tail is None:
+            sampler = self.model.decode if decoding else self.model.generate
+            return to_uint8(sampler(z, label, training=False), self.model.pixel_range)
+        trunk, last, scale = tail
+        features = trunk(z if label is None else [z, label], training=False)
         logits = keras.ops.conv_transpose(
             features, scale * last.kernel, strides=last.strides, padding=last.padding,
             output_padding=last.output_padding, data_format=last.data_format,
@@ -170,13 +171,16 @@ class Graph:
             "truncation outside (0, 1]: use psi in (0, 1], 1 is off; got", truncation)
 
 
-def _integer_tail(model):
-    """`(trunk, last layer, logit scale)` for the integer tail, or None if the generator has another end.
+def _integer_tail(model, decoding):
+    """`(trunk, last layer, logit scale)` for the integer tail, or None if the images have another end.
 
-    Needs a last `Conv2DTranspose` with tanh over pixel range (-1, 1) or
-    sigmoid over (0, 1); other generators keep the plain tail.
+    Needs `model.image_network(decoding)`, a network whose last layer is a
+    `Conv2DTranspose` with tanh over pixel range (-1, 1) or sigmoid over
+    (0, 1); other models keep the plain tail.
     """
-    generator = model.generator
+    generator = model.image_network(decoding)
+    if generator is None:
+        return None
     last = generator.layers[-1]
     activation = getattr(getattr(last, "activation", None), "__name__", "")
     scale = {("tanh", (-1.0, 1.0)): 2.0, ("sigmoid", (0.0, 1.0)): 1.0}.get(
@@ -240,7 +244,7 @@ def _posterior(model, graph, images, label):
     images, *rest = graph.batch(images, *([] if label is None else [label]))
     x = from_uint8(images, model.pixel_range)
     label = _labels(graph, rest[0] if rest else None)
-    z_mean, z_log_var = model.encoder(x if label is None else [x, label], training=False)
+    z_mean, z_log_var = model.encode(x, label, training=False)
     return z_mean, z_log_var, label
 
 
@@ -251,10 +255,7 @@ def encode(model, graph, images, label=None):
 
 def reconstruct(model, graph, images, label=None):
     z_mean, _, label = _posterior(model, graph, images, label)
-    if model.decoder is not model.generator:  # it samples from another latent than it encodes to
-        inputs = z_mean if label is None else [z_mean, label]
-        return {"images": to_uint8(model.decoder(inputs, training=False), model.pixel_range)}
-    return {"images": graph.pixels(z_mean, label)}
+    return {"images": graph.pixels(z_mean, label, decoding=True)}
 
 
 def _is_autoencoder(model):

@@ -32,7 +32,7 @@ import tempfile
 
 from zoo.errors import ZooError
 from zoo.files import fsync_tree, sha256_bytes
-from export.reading import read_tflite
+from export.reading import latent_shape, read_tflite
 
 PAGE = pathlib.Path(__file__).with_name("web")
 #: The LiteRT.js release the page is written and tested against.
@@ -157,7 +157,7 @@ def write_web(run_dir, out, manifest, name, variant="float32", node_modules=None
         "variant": variant,
         "file": os.path.basename(entry["path"]),
         "sha256": sha256_bytes(content),
-        "latent_dim": manifest["latent"]["dim"],
+        "latent_shape": list(latent_shape(manifest)),
         "latent_prior": manifest["latent"]["prior"],
         "num_classes": manifest["image"]["num_classes"],
         "class_names": (manifest.get("dataset") or {}).get("class_names"),

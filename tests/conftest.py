@@ -8,6 +8,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import zoo  # noqa: E402
+from tests import toys  # noqa: E402
+
+# The test-only families join the registry before any test collects its models from it.
+toys.register()
 
 TINY_SHAPE = (16, 16, 1)
 TINY = {"image_shape": TINY_SHAPE, "latent_dim": 8, "width": 8, "seed": 1}
@@ -51,7 +55,7 @@ def zoo_cli(*args, check=True, env=None, cwd=None):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "-m", "training.cli", *map(str, args)],
+        [sys.executable, "-m", "commands.cli", *map(str, args)],
         capture_output=True, text=True, env=environment, timeout=600, cwd=cwd,
     )
     if check and result.returncode != 0:
@@ -60,11 +64,11 @@ def zoo_cli(*args, check=True, env=None, cwd=None):
 
 
 def zoo_main(*args):
-    """Runs `zoo ARGS` in this process (`training.cli.main`); returns `(exit status, stdout, stderr)`."""
+    """Runs `zoo ARGS` in this process (`commands.cli.main`); returns `(exit status, stdout, stderr)`."""
     import contextlib
     import io
 
-    from training.cli import main
+    from commands.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

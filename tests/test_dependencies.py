@@ -8,7 +8,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).parents[1]
-PACKAGES = ("zoo", "training", "export")
+PACKAGES = ("zoo", "reports", "export", "training", "evaluation", "commands")
 
 
 def _canonical(name):

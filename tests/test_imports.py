@@ -1,4 +1,4 @@
-"""How the trees import each other: no `_private` name crosses a module, and tests and benchmarks never import each other.
+"""How the trees import each other: packages in layers, no `_private` name crosses a module, and tests and benchmarks never import each other.
 
 What a test and a benchmark both need lives in a package module both
 import (`export.browser`, `training.kill_resume`); a helper another module
@@ -9,7 +9,11 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).parents[1]
-TREES = ("zoo", "training", "export", "tests", "benchmarks")
+#: The packages, each importing only those before it: models; image files and
+#: the HTML report; export; training; evaluation (which reads data and
+#: measures during training); the command line.
+LAYERS = ("zoo", "reports", "export", "training", "evaluation", "commands")
+TREES = LAYERS + ("tests", "benchmarks")
 
 
 def _modules():
@@ -102,6 +106,19 @@ def test_no_private_name_is_used_across_modules():
     found = {str(path.relative_to(ROOT)): uses for module, path in modules.items()
              if (uses := private_names_used_across_modules(module, path.read_text(), modules))}
     assert found == {}, "give the helper a public name and a docstring, or use the public function that exists"
+
+
+def test_each_package_imports_only_the_layers_below_it():
+    modules = _modules()
+    found = []
+    for module, path in modules.items():
+        tree = module.partition(".")[0]
+        if tree not in LAYERS:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}"
+                  for node, imported, _ in _imports(module, path.read_text(), modules)
+                  if LAYERS.index(imported.partition(".")[0]) > LAYERS.index(tree)]
+    assert found == [], f"the layers are {' <- '.join(LAYERS)}"
 
 
 def test_tests_and_benchmarks_do_not_import_each_other():

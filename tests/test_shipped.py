@@ -192,7 +192,7 @@ def test_an_unknown_name_names_the_shipped_models():
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "training.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "commands.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -238,7 +238,7 @@ def test_the_wheel_carries_every_shipped_file_and_they_load_from_it(tmp_path):
             assert f"saved_models/{name}/{relative}" in names
         assert f"saved_models/{name}/model_card.json" in names
     code = ("import zoo, pathlib; model = zoo.load('dcgan_fashion_mnist'); "
-            "from training.metrics.features import get_extractor; get_extractor('domain', 'fashion_mnist'); "
+            "from evaluation.features import get_extractor; get_extractor('domain', 'fashion_mnist'); "
             "print(pathlib.Path(zoo.__file__).parent.parent, model.sample(2).shape)")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(tmp_path / "site"), "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -38,7 +38,7 @@ class RunConfig:
     #: A `STRATEGIES` name, or None for the default device.
     strategy: Optional[str] = None
     learning_rates: dict = dataclasses.field(default_factory=dict)
-    #: Generator metrics (`training.metrics.evaluate.METRICS` groups, e.g.
+    #: Generator metrics (`evaluation.evaluate.METRICS` groups, e.g.
     #: ["fd", "dc"]) measured every `metrics_every` epochs on
     #: `metrics_samples` images; logged as `val_*`, and `best.keras` is kept by FD.
     metrics: list = dataclasses.field(default_factory=list)

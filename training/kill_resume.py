@@ -41,7 +41,7 @@ def train_command(out, epochs, backup_every, split="train[:1280]", model="dcgan"
     Example:
         >>> subprocess.run(train_command("runs/reference", 4, 1), cwd=ROOT, env=child_environment())
     """
-    return [sys.executable, "-m", "training.cli", "train", "--model", model,
+    return [sys.executable, "-m", "commands.cli", "train", "--model", model,
             "--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8",
             "--split", split, "--batch-size", "32", "--epochs", str(epochs), "--seed", "3",
             "--deterministic", "--backup-every", str(backup_every), "--out", str(out)]
@@ -72,7 +72,7 @@ if which == "backup":
 else:
     save = keras.Model.save
     keras.Model.save = lambda self, path, *a, **k: (kill_midway(path), save(self, path, *a, **k))
-from training.cli import main
+from commands.cli import main
 sys.exit(main(sys.argv[3:]))
 """
 

@@ -23,15 +23,13 @@ import tensorflow as tf
 import zoo
 from zoo.errors import ZooError
 from zoo.files import atomic_write, remove_stale_temporaries, run_lock
-from zoo.limits import check_batch
+from zoo.limits import check_batch, check_samples
 from zoo.run_folder import RunFolder
 from training import data, distribute
-from training.callbacks import (AtomicModelCheckpoint, BackupError, BestModelCheckpoint,
-                                GeneratorMetrics, JSONHistory, NonFiniteError, SampleGrid,
-                                TerminateOnNonFinite, TrainingBackup, best_of_history,
-                                read_backup_position, read_history, record_stop)
+from training.callbacks import (AtomicModelCheckpoint, BackupError, JSONHistory, NonFiniteError, SampleGrid,
+                                TerminateOnNonFinite, TrainingBackup, best_of_history, read_backup_position,
+                                read_history, record_stop)
 from training.config import RunConfig, environment
-from training.metrics.evaluate import check_samples
 
 #: Default of `--backup-every`: steps between backups (about a minute of a
 #: Fashion-MNIST DCGAN on a 2-core CPU; its 8 MB backup takes 0.04 s to write).
@@ -96,7 +94,7 @@ def _trained(folder):
     return position
 
 
-def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKUP_EVERY):
+def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKUP_EVERY, metric_callbacks=None):
     """Trains `run.model` on `run.dataset` and writes the run folder `run.out`.
 
     A folder that already holds a run with the same settings is continued
@@ -109,6 +107,11 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         overwrite: replace the run in `run.out`, whatever its settings.
         backup_every: steps between backups of the training state (0: only
             after each epoch).
+        metric_callbacks: for a run with `run.metrics`, a function
+            `(run, folder, best) -> callbacks` that measure them each epoch
+            into the logs (`evaluation.callbacks.metric_callbacks`, which
+            `zoo train` passes); `folder` is the `RunFolder` written and
+            `best` the best FD of the history resumed, or None.
 
     Returns:
         The model, or None when the run was already complete.
@@ -120,12 +123,15 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
         zoo.files.FolderBusyError: another process is writing `run.out`.
     """
     if not distribute.is_chief(distribute.make_strategy(run.strategy)):
-        return _train(run, resume, overwrite, verbose, backup_every)  # only the chief writes run.out
+        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks)  # only the chief writes
     with run_lock(run.out, "zoo train", advice="wait for it to finish, or choose another --out"):
-        return _train(run, resume, overwrite, verbose, backup_every)
+        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks)
 
 
-def _train(run, resume, overwrite, verbose, backup_every):
+def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks):
+    if run.metrics and metric_callbacks is None:
+        raise ValueError(f"run.metrics={list(run.metrics)} needs metric_callbacks "
+                         "(evaluation.callbacks.metric_callbacks measures them).")
     folder = RunFolder(run.out)
     existing = os.path.exists(folder.config) or os.path.exists(folder.model)
     if existing and not (resume or overwrite):
@@ -176,10 +182,10 @@ def _train(run, resume, overwrite, verbose, backup_every):
     chief = distribute.is_chief(strategy)
     with distribute.writable_folder(run.out, chief, RunFolder.STATE) as written:
         return _fit(run, model, backup, position, trained, strategy, resume, overwrite and chief, verbose,
-                    RunFolder(written))
+                    RunFolder(written), metric_callbacks)
 
 
-def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder):
+def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder, metric_callbacks):
     """Fits `model` from `position`, writing the `RunFolder` `folder`."""
 
     start_step = position["step"] if position else 0
@@ -219,7 +225,9 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
     callbacks = [
         TerminateOnNonFinite(),
         AtomicModelCheckpoint(folder.model),
-        *_metric_callbacks(run, folder, resume),  # before the history and TensorBoard: they log val_*
+        # Before the history and TensorBoard: they log val_*.
+        *(metric_callbacks(run, folder, best_of_history(read_history(folder.history)) if resume else None)
+          if run.metrics else []),
         JSONHistory(folder.history),
         SampleGrid(folder.samples, n=run.grid_size, seed=run.grid_seed, log_dir=folder.logs),
         keras.callbacks.TensorBoard(folder.logs),
@@ -258,19 +266,6 @@ def dtype_policy(name):
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
-
-
-def _metric_callbacks(run, folder, resume):
-    """`GeneratorMetrics` for `run.metrics`, and with FD the keeper of `best.keras`."""
-    if not run.metrics:
-        return []
-    callbacks = [GeneratorMetrics(run.dataset, run.metrics, n=run.metrics_samples,
-                                  every=run.metrics_every, data_dir=run.data_dir, verbose=0)]
-    if "fd" in run.metrics:
-        best = best_of_history(read_history(folder.history)) if resume else None
-        callbacks.append(BestModelCheckpoint(folder.best, monitor="val_fd", mode="min",
-                                             initial_value_threshold=best))
-    return callbacks
 
 
 def _check_memory(run, model):

@@ -194,6 +194,8 @@ class GenerativeModel(keras.Model):
     encodes = False
     #: Network steps per sample; None: one call of `generate` (see `ModelContract`).
     sampling_steps = None
+    #: Learning rate of `default_optimizers`.
+    learning_rate = 1e-3
     #: Constructor arguments of a model small enough for a test to train a
     #: step in well under a second (the test batteries build every
     #: registered model with it).
@@ -217,6 +219,26 @@ class GenerativeModel(keras.Model):
             synchronized_batch_norm=self.synchronized_batch_norm,
         )
         return config
+
+    def compile(self, optimizer="adam", **kwargs):
+        """`keras.Model.compile`, with the optimizer built at once.
+
+        The default for a family trained by one optimizer (a GAN has two and
+        its own). Built now, as `GAN.compile` does: a model saved before `fit` then
+        round-trips its optimizer state (an unbuilt optimizer skips loading
+        it, keras#19389), and a resumed run builds it the same way as a new
+        one, so their graphs, and so their numbers, are the same.
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips compiling an overridden `compile` on load unless this exists.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def default_optimizers(self, lr=None):
+        """`compile` arguments: Adam with this model's recommended learning rate."""
+        return {"optimizer": keras.optimizers.Adam(lr or self.learning_rate)}
 
     # The seed generator's state is not a layer variable; save it so that a
     # reloaded model resumes the same stream of random draws.
@@ -254,10 +276,16 @@ class GenerativeModel(keras.Model):
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     @property
+    def latent_shape(self):
+        """Shape of one latent, batch left out: `(latent_dim,)` here; a family with
+        another latent (a grid of codes, a noise image) says so by overriding it."""
+        return (self.latent_dim,)
+
+    @property
     def contract(self):
         """The `ModelContract`: what export, evaluation and the commands may rely on."""
         return ModelContract(
-            latent_shape=(self.latent_dim,), latent_prior=self.latent_prior, num_classes=self.num_classes,
+            latent_shape=tuple(self.latent_shape), latent_prior=self.latent_prior, num_classes=self.num_classes,
             image_shape=tuple(self.image_shape), pixel_range=tuple(self.pixel_range), encodes=self.encodes,
             sampling_steps=self.sampling_steps)
 
@@ -267,16 +295,40 @@ class GenerativeModel(keras.Model):
         The one function from seeds to latents (`zoo.latents.latents_from_seeds`),
         made of TensorFlow ops so that exported graphs compute it too.
         """
-        return latents_from_seeds(seeds, self.latent_dim, self.latent_prior)
+        return latents_from_seeds(seeds, self.latent_shape, self.latent_prior)
 
     def random_latents(self, batch_size):
         """Training-time latents, drawn from the model's seed generator."""
         return replica_draw(
-            lambda n: random_latents((n, self.latent_dim), self.latent_prior, self.seed_generator), batch_size)
+            lambda n: random_latents((n, *self.latent_shape), self.latent_prior, self.seed_generator), batch_size)
 
     def generate(self, z, labels=None, training=False):
-        """Latents (and, for conditional models, int labels) -> images in `pixel_range`."""
+        """Latents (and, for conditional models, int labels) -> images in `pixel_range`.
+
+        The whole sampler: one network call here; a family that samples in
+        `sampling_steps` steps overrides it with its loop (a Python loop of
+        a fixed length, so every export holds the steps unrolled).
+        """
         return self._apply(self.generator, z, labels, training)
+
+    def encode(self, images, labels=None, training=False):
+        """Autoencoders (`encodes`): images in `pixel_range` -> `(z_mean, z_log_var)`."""
+        raise NotImplementedError(f"{type(self).__name__} does not encode images (its contract's encodes is False).")
+
+    def decode(self, z, labels=None, training=False):
+        """Autoencoders (`encodes`): latents of `encode` -> images in `pixel_range`."""
+        raise NotImplementedError(f"{type(self).__name__} does not decode latents (its contract's encodes is False).")
+
+    def image_network(self, decoding=False):
+        """The functional model whose output is the images, for export's full-integer image tail.
+
+        The network `generate` calls (with `decoding`, the one `decode`
+        calls), or None when images are not one network's output (several
+        sampling steps); export then converts the images as they are.
+        """
+        if decoding or self.sampling_steps is not None:
+            return None
+        return self.generator
 
     def _apply(self, network, z, labels, training):
         """`network(z)` or `network([z, labels])`, checking labels against `num_classes`."""

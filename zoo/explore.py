@@ -29,18 +29,19 @@ class Generator:
     """What the image tools use of a generator, as numpy functions.
 
     Attributes:
-        latent_dim: length of the latent the generator samples from.
+        latent_shape: shape of one latent the generator samples from, `(64,)`
+            or `(2, 2, 4)` (the model contract's).
         num_classes: classes of a conditional generator; 0 otherwise.
-        latents: int seeds `(n,)` -> float32 `(n, latent_dim)`, the draw of
+        latents: int seeds `(n,)` -> float32 `(n, *latent_shape)`, the draw of
             `zoo.latents_from_seeds` (the `latents` signature).
         decode: `(z, labels or None)` -> uint8 images (`serving_default`).
         generate: `(int seeds, labels or None)` -> uint8 images: the seeds'
             images as `model.sample` makes them (the `generate` signature,
             which computes the latents in its own graph).
-        encode: VAEs: `(uint8 images, labels or None)` -> posterior means
-            `(n, latent_dim)` (the `encode` signature); None for GANs.
-        reconstruct: VAEs: `(uint8 images, labels or None)` -> uint8
-            images decoded from the posterior means; None for GANs.
+        encode: autoencoders: `(uint8 images, labels or None)` -> posterior
+            means `(n, *latent_shape)` (the `encode` signature); None otherwise.
+        reconstruct: autoencoders: `(uint8 images, labels or None)` -> uint8
+            images decoded from the posterior means; None otherwise.
         mix_classes: conditional Keras models only: `(z, class_weights
             (n, num_classes))` -> uint8 images, the label embedding replaced
             by the weighted mean of the classes' embeddings. Exported
@@ -48,7 +49,7 @@ class Generator:
         image_shape: `(H, W, C)` of the images it makes, where known.
     """
 
-    latent_dim: int
+    latent_shape: tuple
     num_classes: int
     latents: Callable
     decode: Callable
@@ -58,9 +59,14 @@ class Generator:
     mix_classes: Optional[Callable] = None
     image_shape: Optional[tuple] = None
 
+    @property
+    def latent_size(self):
+        """Numbers in one latent: the dimensions `traverse` can sweep."""
+        return int(np.prod(self.latent_shape))
+
     @classmethod
     def from_model(cls, model):
-        """The functions of a zoo model (`model.generator`, `model.encoder`)."""
+        """The functions of a zoo model, read through its contract (`model.contract`)."""
         to_images = lambda x: to_uint8(x, model.pixel_range).numpy()  # noqa: E731
 
         @_in_chunks
@@ -76,15 +82,17 @@ class Generator:
         def decode(z, labels=None):
             return to_images(model.generate(_tensor(z), _tensor(labels)))
 
-        is_autoencoder = model.contract.encodes
+        contract = model.contract
+        is_autoencoder = contract.encodes
 
         mix_classes = None
-        if model.num_classes:
-            network = class_mixing_network(model.generator)
+        network = model.image_network()
+        if contract.num_classes and network is not None and _has_layer(network, "label_embedding"):
+            network = class_mixing_network(network)
             mix_classes = _in_chunks(lambda z, weights: to_images(network([_tensor(z), _tensor(weights)])))
         return cls(
-            latent_dim=model.latent_dim,
-            num_classes=model.num_classes,
+            latent_shape=contract.latent_shape,
+            num_classes=contract.num_classes,
             latents=lambda seeds: model.latents(seeds).numpy(),
             decode=decode,
             generate=lambda seeds, labels=None: decode(model.latents(seeds).numpy(), labels),
@@ -95,12 +103,13 @@ class Generator:
         )
 
     @classmethod
-    def from_signatures(cls, signatures, latent_dim, num_classes=0, image_shape=None):
+    def from_signatures(cls, signatures, latent_shape, num_classes=0, image_shape=None):
         """The functions of an export's signatures, `{name: (**inputs) -> {output: array}}`.
 
         As `export.open_saved_model(...).signatures` and
         `export.open_tflite(...).signatures` give them; the other arguments
-        as the export's manifest states them.
+        as the export's manifest states them (`export.reading.contract`); an
+        int `latent_shape` is a vector's length.
         """
         def call(name, output, **inputs):
             inputs = {key: value for key, value in inputs.items() if value is not None}
@@ -114,8 +123,10 @@ class Generator:
             encode = lambda images, labels=None: call("encode", "z_mean", images=images, label=label(labels))  # noqa: E731
             reconstruct = lambda images, labels=None: call(  # noqa: E731
                 "reconstruct", "images", images=images, label=label(labels))
+        if isinstance(latent_shape, (int, np.integer)):
+            latent_shape = (int(latent_shape),)
         return cls(
-            latent_dim=latent_dim,
+            latent_shape=tuple(latent_shape),
             num_classes=num_classes,
             latents=lambda seeds: call("latents", "z", seed=np.asarray(seeds, np.int32)),
             decode=lambda z, labels=None: call(
@@ -152,6 +163,10 @@ def _tensor(value):
     return None if value is None else keras.ops.convert_to_tensor(value)
 
 
+def _has_layer(network, name):
+    return any(layer.name == name for layer in network.layers)
+
+
 def class_mixing_network(generator):
     """A conditional generator taking class weights `(batch, num_classes)` instead of a label.
 
@@ -177,7 +192,7 @@ def class_mixing_network(generator):
 
 
 def slerp(a, b, t):
-    """Spherical interpolation between latents `a` and `b` `(latent_dim,)` at fractions `t` `(k,)`.
+    """Spherical interpolation between latents `a` and `b` (of any one shape) at fractions `t` `(k,)`.
 
     Walks the great circle between the two directions and interpolates the
     norms linearly, so every frame keeps the norm a Gaussian latent has
@@ -186,22 +201,26 @@ def slerp(a, b, t):
     to a straight line.
 
     Returns:
-        float32 `(k, latent_dim)`.
+        float32 `(k, *a.shape)`; a latent of several dimensions is walked as
+        the vector of its numbers.
 
     References:
         Shoemake, "Animating rotation with quaternion curves", SIGGRAPH 1985;
         White, "Sampling Generative Networks", 2016.
     """
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    shape = np.shape(a)
+    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
     t = np.asarray(t, np.float64)[:, None]
     norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
     cosine = np.clip(a @ b / max(norm_a * norm_b, 1e-12), -1.0, 1.0)
     omega = np.arccos(cosine)
     if np.sin(omega) < 1e-6:
-        return ((1 - t) * a + t * b).astype(np.float32)
-    unit_a, unit_b = a / norm_a, b / norm_b
-    direction = (np.sin((1 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / np.sin(omega)
-    return (direction * ((1 - t) * norm_a + t * norm_b)).astype(np.float32)
+        path = (1 - t) * a + t * b
+    else:
+        unit_a, unit_b = a / norm_a, b / norm_b
+        direction = (np.sin((1 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / np.sin(omega)
+        path = direction * ((1 - t) * norm_a + t * norm_b)
+    return path.reshape(len(t), *shape).astype(np.float32)
 
 
 def path_frames(points, steps):
@@ -285,7 +304,7 @@ def morph_classes(generator, labels, seed=0, steps=32):
 
 
 def traverse(generator, dims, value_range=3.0, steps=9, seed=0, label=None):
-    """One row per latent dimension: that dimension swept, the others held at a seed's latent.
+    """One row per latent number: that number swept, the others held at a seed's latent.
 
     Dimension `d` of the latent of `seed` is set to `steps` evenly spaced
     values in `[-value_range, value_range]` (as in Higgins et al. 2017's
@@ -293,7 +312,8 @@ def traverse(generator, dims, value_range=3.0, steps=9, seed=0, label=None):
 
     Args:
         generator: a `Generator`.
-        dims: latent dimensions, each in `[0, latent_dim)`.
+        dims: positions in the latent, each in `[0, latent_size)`; a latent
+            of several dimensions counts its numbers row-major.
         value_range: the sweep's end, in prior standard deviations.
         steps: images per row.
         seed: the seed whose latent the other dimensions keep.
@@ -307,9 +327,9 @@ def traverse(generator, dims, value_range=3.0, steps=9, seed=0, label=None):
         Constrained Variational Framework", ICLR 2017.
     """
     dims = [int(d) for d in dims]
-    outside = [d for d in dims if not 0 <= d < generator.latent_dim]
+    outside = [d for d in dims if not 0 <= d < generator.latent_size]
     if not dims or outside:
-        raise ValueError(f"dims={dims}; use latent dimensions in [0, {generator.latent_dim}).")
+        raise ValueError(f"dims={dims}; use latent dimensions in [0, {generator.latent_size}).")
     if not value_range > 0:
         raise ValueError(f"range={value_range}; use a positive number of standard deviations, e.g. 3.")
     if steps < 2:
@@ -317,9 +337,10 @@ def traverse(generator, dims, value_range=3.0, steps=9, seed=0, label=None):
     check_seeds(seed, 1)
     base = generator.latents(np.asarray([seed]))[0]
     values = np.linspace(-value_range, value_range, steps, dtype=np.float32)
-    z = np.repeat(base[None], len(dims) * steps, axis=0)
+    z = np.repeat(base.reshape(1, -1), len(dims) * steps, axis=0)
     for row, d in enumerate(dims):
         z[row * steps : (row + 1) * steps, d] = values
+    z = z.reshape(len(z), *generator.latent_shape)
     return generator.decode(z, _one_label(generator, label, seed, len(z)))
 
 
@@ -336,7 +357,7 @@ def reconstruct(generator, images, labels=None):
         the row of their reconstructions (see `pairs_layout`).
     """
     if generator.reconstruct is None:
-        raise ValueError("reconstructions need a VAE: this generator has no encoder.")
+        raise ValueError("reconstructions need an autoencoder (a VAE): this generator has no encoder.")
     images = np.asarray(images, np.uint8)
     if generator.num_classes:
         labels = check_labels(labels, generator.num_classes, len(images))

@@ -120,8 +120,8 @@ def uniform_draws(seeds, count):
     return tf.math.floordiv(mix(_add(keys, counters)), 128)
 
 
-def latents_from_seeds(seeds, latent_dim, prior="normal"):
-    """Draws one latent vector per integer seed from `prior`, with graph ops TFLite has.
+def latents_from_seeds(seeds, latent_shape, prior="normal"):
+    """Draws one latent per integer seed from `prior`, with graph ops TFLite has.
 
     Row `i` depends only on `seeds[i]`, so image `i` of `sample(n, seed=s)`
     is the image of seed `s + i` whatever `n` is, and the exported
@@ -130,28 +130,32 @@ def latents_from_seeds(seeds, latent_dim, prior="normal"):
 
     Args:
         seeds: int tensor or sequence, shape `(n,)`, values in `[0, 2^31 - 1)`.
-        latent_dim: int, length of each latent vector.
+        latent_shape: the shape of one latent, `(64,)` or `(2, 2, 4)`; an
+            int is a vector's length. A latent of several dimensions is the
+            vector of their product's length, reshaped (row-major).
         prior: one of `PRIORS`.
 
     Returns:
-        float32 tensor of shape `(n, latent_dim)`.
+        float32 tensor of shape `(n, *latent_shape)`.
 
     Example:
-        >>> z = latents_from_seeds([0, 1, 2], latent_dim=64)
+        >>> z = latents_from_seeds([0, 1, 2], 64)
         >>> z.shape
         TensorShape([3, 64])
     """
+    shape = (int(latent_shape),) if isinstance(latent_shape, (int, np.integer)) else tuple(map(int, latent_shape))
     per = _UNIFORMS[check_prior(prior)]
     seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int32)
-    # Sliced as integers: quantizing converters leave int32 tensors alone, so
-    # every float op below is one an int8 file can keep in float32.
-    draws = tf.reshape(uniform_draws(seeds, latent_dim * per), [-1, latent_dim, per])
+    # Shaped and sliced as integers: quantizing converters leave int32
+    # tensors alone, so every float op below is one an int8 file can keep in
+    # float32.
+    draws = tf.reshape(uniform_draws(seeds, int(np.prod(shape)) * per), [-1, *shape, per])
 
     def uniform(k):
         # Exactly representable: (draw + 0.5) / 2^24 for draw < 2^24, never 0 or 1.
         return (tf.cast(draws[..., k], tf.float32) + 0.5) * (1.0 / 2**24)
 
-    def normal(k):  # Box-Muller from draws k and k + 1, (n, latent_dim)
+    def normal(k):  # Box-Muller from draws k and k + 1, (n, *shape)
         angle = uniform(k + 1)
         angle = _TWO_PI_PARTS[0] * angle + _TWO_PI_PARTS[1] * angle + _TWO_PI_PARTS[2] * angle
         return tf.sqrt(-2.0 * tf.math.log(uniform(k))) * tf.math.cos(angle)

@@ -108,3 +108,23 @@ def check_batch(batch_size, model, what, advice=""):
     largest = max(1, (available_memory() or 0) // per_example)
     check_memory(batch_size * per_example, f"{what} ({per_example / 1e6:.2f} MB of activations per example)",
                  f"use a smaller batch (this machine holds about {largest:,} examples per process now){advice}")
+
+
+#: Bytes per image an evaluation holds besides its pixels: float32 features
+#: and class probabilities (Inception's 2,048 + 1,000; the domain
+#: classifier's 128 + 10) for the generated and the real set.
+FEATURE_BYTES = 2 * 4 * (2048 + 1000)
+
+
+def check_samples(n, image_shape, flag):
+    """Refuses `n` images per set that this machine's memory cannot hold, before any is generated.
+
+    Raises:
+        zoo.limits.LimitError: naming `flag` (e.g. "-n 10000000").
+    """
+    height, width, channels = image_shape
+    # The generated chunks and their concatenation, the real images, features.
+    per_image = 3 * height * width * channels + FEATURE_BYTES
+    check_memory(n * per_image, f"{flag} ({n:,} generated and up to {n:,} real images of {height}x{width}x"
+                                f"{channels}, with their features)",
+                 "use fewer images (10,000 is the protocol; FD is biased at small N, so compare equal N)")

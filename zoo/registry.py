@@ -58,7 +58,7 @@ def constructor_arguments(cls):
     for klass in reversed(cls.__mro__):
         if "__init__" not in vars(klass) or not issubclass(klass, keras.Model):
             continue
-        if klass is keras.Model or not klass.__module__.startswith(PACKAGE):
+        if klass is keras.Model or klass.__module__.partition(".")[0] == "keras":
             continue
         for param in inspect.signature(klass.__init__).parameters.values():
             if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):

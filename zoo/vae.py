@@ -72,25 +72,6 @@ class VAE(GenerativeModel):
         config.update(width=self.width)
         return config
 
-    def compile(self, optimizer="adam", **kwargs):
-        """`keras.Model.compile`, with the optimizer built at once.
-
-        Built now, as `GAN.compile` does: a model saved before `fit` then
-        round-trips its optimizer state (an unbuilt optimizer skips loading
-        it, keras#19389), and a resumed run builds it the same way as a new
-        one, so their graphs, and so their numbers, are the same.
-        """
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # Keras skips compiling an overridden `compile` on load unless this exists.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
-    def default_optimizers(self, lr=None):
-        """Adam with this model's recommended learning rate."""
-        return {"optimizer": keras.optimizers.Adam(lr or self.learning_rate)}
-
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
@@ -115,6 +96,11 @@ class VAE(GenerativeModel):
         images, labels = images_and_labels(inputs, self)
         z_mean, _ = self.encode(images, labels, training=training)
         return self.decode(z_mean, labels, training=training)
+
+    def image_network(self, decoding=False):
+        if decoding:
+            return self.decoder
+        return super().image_network()
 
     def decode(self, z, labels=None, training=False):
         """p(x | z) (and y): the posterior's latents -> images. The same as `generate`

@@ -87,7 +87,7 @@ class Generator {
 
   async decode(z, label = 0) {
     const out = await this.run('serving_default', {z: Float32Array.from(z), ...this.labelInput(label)},
-                               {z: [1, this.card.latent_dim], label: [1]});
+                               {z: [1, ...this.card.latent_shape], label: [1]});
     return out.images;
   }
 }
@@ -124,7 +124,7 @@ async function main() {
   $('title').textContent = card.name;
   $('about').innerHTML = '';
   $('about').append(
-    `${card.model}, ${card.image_shape.join('×')} images, latent ${card.latent_dim}. `,
+    `${card.model}, ${card.image_shape.join('×')} images, latent ${card.latent_shape.join('×')}. `,
     'Runs ', Object.assign(document.createElement('code'), {textContent: card.file}),
     ` (${card.variant}, sha256 ${card.sha256.slice(0, 12)}…) in this browser with LiteRT.js ${card.runtime}; ` +
     'nothing is sent anywhere. The same seed gives the same image as the Python package, the SavedModel ' +

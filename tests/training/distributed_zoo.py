@@ -16,6 +16,6 @@ if devices > 1:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 
-from training.cli import main  # noqa: E402
+from commands.cli import main  # noqa: E402
 
 sys.exit(main(sys.argv[2:]))

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import tiny_images, tiny_model
 from training.callbacks import (AtomicModelCheckpoint, JSONHistory, NonFiniteError, SampleGrid,
                                 TerminateOnNonFinite)
-from training.images import make_grid
+from reports.images import make_grid
 
 
 def test_make_grid_places_images_row_major_with_padding():
@@ -71,7 +71,7 @@ def test_nan_in_fit_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_generator_metrics_feed_model_checkpoint_and_history(tmp_path):
-    from training.callbacks import GeneratorMetrics
+    from evaluation.callbacks import GeneratorMetrics
 
     model = tiny_model("dcgan")
     best = tmp_path / "best.keras"
@@ -86,8 +86,8 @@ def test_generator_metrics_feed_model_checkpoint_and_history(tmp_path):
     # The logged values are the metrics of the final generator's samples (seeds
     # 0..99) against the first 100 test images, computed here independently.
     from training.data import load_images
-    from training.metrics import distribution
-    from training.metrics.features import domain_extractor
+    from evaluation import distribution
+    from evaluation.features import domain_extractor
 
     extractor = domain_extractor("fashion_mnist")
     real, _ = extractor(load_images("fashion_mnist", "test", 100)[0])
@@ -102,14 +102,14 @@ def test_generator_metrics_feed_model_checkpoint_and_history(tmp_path):
 def test_generator_metrics_rejects_reconstruction():
     import pytest
 
-    from training.callbacks import GeneratorMetrics
+    from evaluation.callbacks import GeneratorMetrics
 
     with pytest.raises(ValueError, match="cannot compute"):
         GeneratorMetrics("fashion_mnist", ["reconstruction"])
 
 
 def test_collapse_guard_stops_and_restores_the_best_weights(capsys):
-    from training.callbacks import CollapseGuard
+    from evaluation.callbacks import CollapseGuard
 
     model = tiny_model("dcgan")
     coverage = iter([0.30, 0.50, 0.45, 0.20, 0.60, 0.70])
@@ -134,7 +134,7 @@ def test_collapse_guard_stops_and_restores_the_best_weights(capsys):
 def test_collapse_guard_rejects_an_unknown_monitor():
     import pytest
 
-    from training.callbacks import CollapseGuard
+    from evaluation.callbacks import CollapseGuard
 
     with pytest.raises(ValueError, match="monitor='fd'"):
         CollapseGuard("fashion_mnist", monitor="fd")
@@ -142,7 +142,7 @@ def test_collapse_guard_rejects_an_unknown_monitor():
 
 def test_generator_metrics_report_class_accuracy_of_conditional_models():
     from tests.conftest import tiny_labels
-    from training.callbacks import CollapseGuard
+    from evaluation.callbacks import CollapseGuard
 
     model = tiny_model("cgan")
     guard = CollapseGuard("fashion_mnist", monitor="class_accuracy", n=100, verbose=0)
@@ -150,7 +150,7 @@ def test_generator_metrics_report_class_accuracy_of_conditional_models():
                         verbose=0, callbacks=[guard])
     # The share of samples (seeds 0..99, class i % 10 asked for image i) that
     # the domain classifier puts in the requested class, computed independently.
-    from training.metrics.features import domain_extractor
+    from evaluation.features import domain_extractor
 
     requested = np.arange(100) % 10
     _, probabilities = domain_extractor("fashion_mnist")(model.sample(100, seed=0, labels=requested).numpy())
@@ -162,7 +162,7 @@ def test_generator_metrics_report_class_accuracy_of_conditional_models():
 def test_class_accuracy_guard_needs_a_conditional_model():
     import pytest
 
-    from training.callbacks import CollapseGuard
+    from evaluation.callbacks import CollapseGuard
 
     model = tiny_model("dcgan")
     with pytest.raises(ValueError, match="needs a conditional model"):

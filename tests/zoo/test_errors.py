@@ -4,12 +4,15 @@ import importlib
 import inspect
 import pkgutil
 
+import commands
+import evaluation
 import export
+import reports
 import training
 import zoo
 from export.tflite import TFLiteConversionError
 from training.callbacks import NonFiniteError
-from training.commands.common import UsageError
+from commands.common import UsageError
 from zoo.errors import ZooError
 
 #: The exceptions the packages define that are not ZooErrors, each with the reason.
@@ -22,15 +25,15 @@ NOT_ZOO_ERRORS = {
     TFLiteConversionError,
     # A user error, but every command module imports it and `zoo --help` must
     # answer without Keras, which importing `zoo.errors` imports (the `zoo`
-    # package's __init__); `training.cli` catches it beside ZooError.
+    # package's __init__); `commands.cli` catches it beside ZooError.
     UsageError,
 }
 
 
 def _defined_exceptions():
-    """`{"module.Class": class}` of every exception class defined in a module of zoo, training or export."""
+    """`{"module.Class": class}` of every exception class defined in a module of the packages."""
     found = {}
-    for package in (zoo, training, export):
+    for package in (zoo, reports, export, training, evaluation, commands):
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             loaded = importlib.import_module(module.name)
             for value in vars(loaded).values():
@@ -52,8 +55,8 @@ def test_every_exception_the_packages_define_is_a_zoo_error_or_explicitly_allowe
 
 
 def test_a_new_zoo_error_reaches_the_user_as_one_line_and_exit_status_2(monkeypatch, capsys):
-    from training import cli
-    from training.commands import listing
+    from commands import cli
+    from commands import listing
 
     class NewError(ZooError, ValueError):  # no list in the command line names it
         pass

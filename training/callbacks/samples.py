@@ -5,7 +5,7 @@ import os
 import keras
 import tensorflow as tf
 
-from training.images import make_grid, write_png
+from reports.images import make_grid, write_png
 
 
 class SampleGrid(keras.callbacks.Callback):

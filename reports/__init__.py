@@ -1,0 +1,1 @@
+"""The reports: PNG grids, strips and GIF walks (`images`) and the HTML report of a run (`report`)."""
