@@ -19,6 +19,14 @@ TINY = {"image_shape": TINY_SHAPE, "latent_dim": 8, "width": 8, "seed": 1}
 TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
 
 
+def tiny_flags(name):
+    """A registered model's `TINY_CONFIG` as `zoo train --set` flags."""
+    flags = []
+    for key, value in zoo.get(name).TINY_CONFIG.items():
+        flags += ["--set", f"{key}={','.join(map(str, value)) if isinstance(value, tuple) else value}"]
+    return flags
+
+
 def tiny_model(name, **overrides):
     """A registered model small enough to train a step in well under a second (its `TINY_CONFIG`)."""
     model = zoo.create(name, **{**zoo.get(name).TINY_CONFIG, "seed": 1, **overrides})
@@ -92,6 +100,31 @@ def exported_run(tmp_path_factory):
     assert status == 0, err
     status, _, err = zoo_main("export", run, "--variants", "float32", "--fd-samples", "0")
     assert status == 0, err
+    return run
+
+
+@pytest.fixture(scope="session")
+def family_run(tmp_path_factory):
+    """`run(name)`: a run folder of the registered family `name`, trained by `zoo train` and exported.
+
+    Its `TINY_CONFIG`, 2 epochs of 2 steps on Fashion-MNIST, then `zoo export`
+    (float32); made once per test process and shared: copy it before
+    changing anything in it but the files the image commands write.
+    """
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            folder = tmp_path_factory.mktemp(name) / "run"
+            status, _, err = zoo_main("train", "--model", name, *tiny_flags(name), "--split", "train[:64]",
+                                      "--batch-size", "16", "--epochs", "2", "--steps-per-epoch", "2",
+                                      "--out", folder)
+            assert status == 0, err
+            status, _, err = zoo_main("export", folder, "--variants", "float32", "--fd-samples", "0")
+            assert status == 0, err
+            runs[name] = folder
+        return runs[name]
+
     return run
 
 

@@ -24,15 +24,12 @@ from zoo.base import GenerativeModel, check_integer, images_and_labels, replica_
 
 
 class MomentGridToy(GenerativeModel):
-    """A one-layer generator from a `(2, 2, latent_dim // 4)` grid of latents."""
+    """A one-layer generator from a `(2, 2, latent_dim)` grid of latents (`latent_dim` is the grid's depth)."""
 
-    TINY_CONFIG = {"image_shape": (16, 16, 1), "latent_dim": 16}
+    TINY_CONFIG = {"image_shape": (16, 16, 1), "latent_dim": 4}
 
-    def __init__(self, image_shape=(16, 16, 1), latent_dim=16, seed=None, **kwargs):
+    def __init__(self, image_shape=(16, 16, 1), latent_dim=4, seed=None, **kwargs):
         super().__init__(image_shape, latent_dim, seed=seed, **kwargs)
-        if self.latent_dim % 4:
-            raise ValueError(f"latent_dim={latent_dim}; use a multiple of 4 (a 2 x 2 grid of latent_dim // 4 "
-                             "channels), e.g. 16.")
         height, width, channels = self.image_shape
         self.generator = keras.Sequential([
             keras.Input(self.latent_shape),
@@ -43,7 +40,7 @@ class MomentGridToy(GenerativeModel):
 
     @property
     def latent_shape(self):
-        return (2, 2, self.latent_dim // 4)
+        return (2, 2, self.latent_dim)
 
     @property
     def metrics(self):
@@ -110,7 +107,7 @@ class FlowStepsToy(GenerativeModel):
         x = ops.convert_to_tensor(z, "float32")
         for step in range(self.sampling_steps):  # unrolled: every export holds the 3 steps
             x = x + self._velocity(x, step / self.sampling_steps, training) * (1.0 / self.sampling_steps)
-        return x
+        return ops.clip(x, *self.pixel_range)
 
     def compute_loss_of(self, images):
         n = ops.shape(images)[0]

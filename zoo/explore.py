@@ -357,7 +357,7 @@ def reconstruct(generator, images, labels=None):
         the row of their reconstructions (see `pairs_layout`).
     """
     if generator.reconstruct is None:
-        raise ValueError("reconstructions need an autoencoder (a VAE): this generator has no encoder.")
+        raise ValueError("reconstructions need a VAE: this generator has no encoder.")
     images = np.asarray(images, np.uint8)
     if generator.num_classes:
         labels = check_labels(labels, generator.num_classes, len(images))

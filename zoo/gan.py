@@ -212,8 +212,9 @@ class GAN(GenerativeModel):
                     "`model.optimizer` only; use the model's ema_decay (e.g. 0.999) for an "
                     "averaged generator, and optimizers without use_ema."
                 )
-        # No `optimizer`: keras.Model.compile would install an unused RMSprop.
-        super().compile(optimizer=None, **kwargs)
+        # No `optimizer`: keras.Model.compile would install an unused RMSprop
+        # (and the one-optimizer compile of GenerativeModel does not apply).
+        keras.Model.compile(self, optimizer=None, **kwargs)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         if self.dtype_policy.name == "mixed_float16":
             # Keras scales the loss of `self.optimizer` only; both need it.

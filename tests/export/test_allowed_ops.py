@@ -27,7 +27,7 @@ from export.allowed_ops import (
 )
 from zoo.files import file_digests, folder_digest
 from export.saved_model import write_saved_model
-from tests.conftest import TINY, tiny_model
+from tests.conftest import tiny_model
 
 #: Non-default values of options that may change a generator's graph; a
 #: model gets those its constructor accepts (and does not refuse).
@@ -46,16 +46,17 @@ def graph_variants(name):
     and colour with every option the model takes.
     """
     accepted = zoo.registry.constructor_arguments(zoo.get(name))
+    tiny = zoo.get(name).TINY_CONFIG
     options = {key: value for key, value in OPTIONS.items() if key in accepted}
     while True:
         try:
-            zoo.create(name, **{**TINY, **options})
+            zoo.create(name, **{**tiny, **options})
             break
         except ValueError as error:  # an option this model refuses: drop the one it names
             named = [key for key in options if key in str(error)]
             assert named, f"{name} refused the options {options} without naming one: {error}"
             options.pop(named[0])
-    return [dict(TINY), {**TINY, "image_shape": (32, 32, 3), **options}]
+    return [dict(tiny), {**tiny, "image_shape": (32, 32, 3), **options}]
 
 
 def emitted_ops(folder):

@@ -8,6 +8,7 @@ with a TTUR pair, so the learning-rate callbacks must keep its ratio.
 """
 
 import csv
+import inspect
 import glob
 import http.server
 import json
@@ -20,11 +21,10 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.conftest import TINY, tiny_images, tiny_labels, tiny_model
+from tests.conftest import tiny_images, tiny_labels, tiny_model
 
-FAMILIES = ["dcgan", "wgan_gp", "vae", "cgan", "cvae"]
 D_LR, G_LR = 4e-4, 1e-4  # a GAN's two rates
-VAE_LR = 1e-3
+VAE_LR = 1e-3  # a one-optimizer model's rate
 EPOCHS, BATCHES = 2, 2  # per fit: 8 images in batches of 4
 
 #: Every class `keras.callbacks` exports: a new Keras callback gets a case here for free.
@@ -37,10 +37,14 @@ SKIPPED = {
 
 
 def _optimizers(model):
-    """The optimizers that train `model`: a GAN's two, or a VAE's one."""
-    if hasattr(model, "d_optimizer"):
-        return [model.d_optimizer, model.g_optimizer]
-    return [model.optimizer]
+    """The optimizers that train `model`: those its `default_optimizers` compiles (a GAN's two, a VAE's one)."""
+    return [getattr(model, key) for key in model.default_optimizers()]
+
+
+def _rates(model):
+    """`default_optimizers` learning-rate arguments: a GAN's two (TTUR), one model's one."""
+    names = [name for name in inspect.signature(model.default_optimizers).parameters if name.endswith("lr")]
+    return dict(zip(names, [D_LR, G_LR] if len(names) == 2 else [VAE_LR]))
 
 
 class Family:
@@ -50,14 +54,11 @@ class Family:
 
     def __init__(self, name):
         self.name = name
-        # Two critic steps keep the WGAN-GP loop (and its trace) short.
-        self.model = zoo.create(name, **TINY, **({"critic_steps": 2} if name == "wgan_gp" else {}))
-        self.gan = isinstance(self.model, zoo.GAN)
-        if self.gan:
-            self.model.compile(**self.model.default_optimizers(d_lr=D_LR, g_lr=G_LR))
-        else:
-            self.model.compile(optimizer=keras.optimizers.Adam(VAE_LR))
-        self.keys = ["loss", "d_loss", "g_loss"] if self.gan else ["loss", "reconstruction_loss", "kl_loss"]
+        self.model = zoo.create(name, **{**zoo.get(name).TINY_CONFIG, "seed": 1})
+        self.gan = isinstance(self.model, zoo.GAN)  # the GAN-only checks: TTUR ratio, no optimizer EMA
+        self.learning_rates = _rates(self.model)
+        self.model.compile(**self.model.default_optimizers(**self.learning_rates))
+        self.keys = [metric.name for metric in self.model.metrics]  # the losses `fit` logs
         self.x = tiny_images(self.model)
         self.y = tiny_labels(len(self.x))
         self._initial = [v.numpy() for v in self._state()]
@@ -91,7 +92,7 @@ class Family:
         return [float(o.learning_rate) for o in _optimizers(self.model)]
 
     def initial_rates(self):
-        return [D_LR, G_LR] if self.gan else [VAE_LR]
+        return list(self.learning_rates.values())
 
     def steps(self):
         return [int(o.iterations) for o in _optimizers(self.model)]
@@ -103,7 +104,7 @@ class Family:
         return (model or self.model).sample(4, seed=0).numpy()
 
 
-@pytest.fixture(params=FAMILIES)
+@pytest.fixture(params=zoo.names())
 def family(request):
     return Family.get(request.param)
 
@@ -286,14 +287,14 @@ def check_SwapEMAWeights(family, tmp_path, capsys):
             family.fit([keras.callbacks.SwapEMAWeights()])
         assert family.steps() == [0, 0], "training started before the refusal"
         # Nor is there anything to swap in: GANs refuse optimizers with use_ema.
-        model = zoo.create(family.name, **TINY)
+        model = zoo.create(family.name, **zoo.get(family.name).TINY_CONFIG)
         with pytest.raises(ValueError, match="g_optimizer has use_ema=True.*ema_decay"):
             model.compile(d_optimizer="adam", g_optimizer=keras.optimizers.Adam(use_ema=True))
         assert not model.compiled
         return
     # A VAE is a plain one-optimizer model: evaluation runs on the optimizer's EMA
     # weights. (Eager: a second trace of this family would double its cost.)
-    model = zoo.create(family.name, **TINY)
+    model = zoo.create(family.name, **zoo.get(family.name).TINY_CONFIG)
     model.compile(optimizer=keras.optimizers.Adam(VAE_LR, use_ema=True, ema_momentum=0.5),
                   run_eagerly=True)
     seen = {}
@@ -412,7 +413,7 @@ def test_gan_refuses_unsupported_callbacks_however_they_are_passed():
 
 @pytest.mark.parametrize("raise_error", [False, True])
 def test_terminate_on_nan_stops_every_registered_model_after_its_first_batch(model_name, raise_error):
-    model = zoo.create(model_name, **TINY)
+    model = zoo.create(model_name, **zoo.get(model_name).TINY_CONFIG)
     # Eager: a step or two, which tracing would cost many times over.
     model.compile(**model.default_optimizers(), run_eagerly=True)
     broken = np.full_like(tiny_images(model), np.nan)  # every loss of the first step is NaN

@@ -1,9 +1,11 @@
 """zoo.explore: walks, morphs, traversals and reconstructions, on a Keras model and on its export alike."""
 
+import keras
 import numpy as np
 import pytest
 
-from export import export_run, open_saved_model, open_tflite
+import zoo
+from export import export_run, latent_shape, open_saved_model, open_tflite
 from tests.conftest import tiny_images, tiny_labels, tiny_model
 from zoo import explore
 from zoo.images import from_uint8, to_uint8
@@ -26,15 +28,16 @@ def test_slerp_of_parallel_latents_is_the_straight_line():
     np.testing.assert_allclose(explore.slerp(a, 2 * a, [0.5]), [1.5 * a], rtol=1e-6)
 
 
-@pytest.fixture(scope="module", params=["dcgan", "cgan", "vae", "cvae"])
+@pytest.fixture(scope="module", params=zoo.names())
 def generators(request, tmp_path_factory):
-    """A tiny trained model, its Keras generator and the generators of its SavedModel and float32 file."""
+    """A tiny trained model of each registered family, its Keras generator and the generators of its
+    SavedModel and float32 file."""
     model = tiny_model(request.param)
     model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
     run = tmp_path_factory.mktemp(request.param)
     model.save(run / "model.keras")
     manifest = export_run(str(run), variants=("float32",), latency_runs=5)
-    dims = (manifest["latent"]["dim"], manifest["image"]["num_classes"])
+    dims = (latent_shape(manifest), manifest["image"]["num_classes"])
     exported = {
         "saved_model": explore.Generator.from_signatures(open_saved_model(str(run), manifest).signatures, *dims),
         "tflite": explore.Generator.from_signatures(open_tflite(str(run), manifest).signatures, *dims),
@@ -81,17 +84,20 @@ def test_traversal_rows_change_only_their_dimension(generators):
     model, keras_generator, _ = generators
     captured = []
     spy = explore.Generator(
-        latent_dim=keras_generator.latent_dim, num_classes=keras_generator.num_classes,
+        latent_shape=keras_generator.latent_shape, num_classes=keras_generator.num_classes,
         latents=keras_generator.latents, generate=keras_generator.generate,
         decode=lambda z, labels=None: captured.append(z) or keras_generator.decode(z, labels))
     frames = explore.traverse(spy, [1, 5], value_range=3.0, steps=4, seed=2)
-    z, base = captured[0], keras_generator.latents(np.asarray([2]))[0]
+    # Positions count the latent's numbers row-major, whatever its shape.
+    z, base = captured[0].reshape(8, -1), keras_generator.latents(np.asarray([2]))[0].reshape(-1)
+    assert captured[0].shape == (8, *model.contract.latent_shape)
     assert frames.shape == (8, *model.image_shape)
     np.testing.assert_allclose(z[:4, 1], [-3, -1, 1, 3], rtol=1e-6)
     np.testing.assert_allclose(z[4:, 5], [-3, -1, 1, 3], rtol=1e-6)
     np.testing.assert_array_equal(np.delete(z[:4], 1, axis=1), np.repeat(np.delete(base, 1)[None], 4, axis=0))
-    with pytest.raises(ValueError, match=r"dims=\[8\]; use latent dimensions in \[0, 8\)"):
-        explore.traverse(keras_generator, [8])
+    size = keras_generator.latent_size
+    with pytest.raises(ValueError, match=rf"dims=\[{size}\]; use latent dimensions in \[0, {size}\)"):
+        explore.traverse(keras_generator, [size])
 
 
 def test_reconstruction_pairs_real_rows_with_their_reconstructions(generators):
@@ -108,8 +114,8 @@ def test_reconstruction_pairs_real_rows_with_their_reconstructions(generators):
     np.testing.assert_array_equal(pairs[:8], images[:8])
     np.testing.assert_array_equal(pairs[16:18], images[8:])
     inputs = from_uint8(images, model.pixel_range)
-    expected = to_uint8(model((inputs, labels) if model.num_classes else inputs),
-                                   model.pixel_range).numpy()
+    labels_in = None if labels is None else keras.ops.convert_to_tensor(labels, "int32")
+    expected = to_uint8(model.decode(model.encode(inputs, labels_in)[0], labels_in), model.pixel_range).numpy()
     np.testing.assert_array_equal(pairs[8:16], expected[:8])
     for generator in exported.values():
         assert np.abs(explore.reconstruct(generator, images, labels).astype(int) - pairs).max() <= 1
