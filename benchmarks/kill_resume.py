@@ -33,6 +33,7 @@ from training.kill_resume import (KILL_DURING_SAVE, ROOT, check_files, child_env
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="dcgan", help="a registered model, at its TINY_CONFIG")
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--backup-every", type=int, default=1)
@@ -42,16 +43,16 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
         start = time.time()
-        subprocess.run(train_command(folder / "reference", args.epochs, args.backup_every),
+        subprocess.run(train_command(folder / "reference", args.epochs, args.backup_every, args.model),
                        cwd=ROOT, env=child_environment(), check=True, capture_output=True)
         reference_seconds = time.time() - start
         start = time.time()
         total_steps = args.epochs * 1280 // 32
-        records = run_with_kills(train_command(folder / "killed", args.epochs, args.backup_every),
+        records = run_with_kills(train_command(folder / "killed", args.epochs, args.backup_every, args.model),
                                  folder / "killed", kill_targets(args.kills, total_steps, rng), rng)
         result = {
             "benchmark": "kill_resume",
-            "command": " ".join(train_command("RUN", args.epochs, args.backup_every)[1:]),
+            "command": " ".join(train_command("RUN", args.epochs, args.backup_every, args.model)[1:]),
             "kills": records,
             "steps_per_epoch": 1280 // 32,
             "kills_landed": len(records),
@@ -63,7 +64,7 @@ def main():
         injected = []
         for which, target in (("backup", 2 * 40 + 7), ("model", 3)):  # mid-epoch 3 / 3rd epoch's save
             out = folder / f"kill_during_{which}"
-            command = train_command(out, args.epochs, args.backup_every)
+            command = train_command(out, args.epochs, args.backup_every, args.model)
             killed = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, which, str(target), *command[3:]],
                                     cwd=ROOT, env=child_environment(), capture_output=True)
             record = {"kill_during": f"write {target} of {'backup.npz' if which == 'backup' else 'model.keras'}",

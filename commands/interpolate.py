@@ -19,6 +19,7 @@ def run(args):
 
 def _interpolate(args):
     from reports.images import check_size, grid_layout, write_images
+    import zoo
     from zoo import explore
 
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
@@ -38,7 +39,8 @@ def _interpolate(args):
                 raise UsageError(
                     f"--labels {','.join(map(str, args.labels))}: class-to-class morphs need a conditional "
                     "model.keras (exported signatures take integer labels); drop --artifact"
-                    + ("" if generator.num_classes else ", and use a conditional model (cgan, cvae)") + ".")
+                    + ("" if generator.num_classes else
+                       f", and use a conditional model ({', '.join(zoo.registry.conditional_names())})") + ".")
             if len(args.seeds) != 1:
                 raise UsageError("--labels with several classes morphs at one latent: give one seed (--seeds 5).")
             frames = explore.morph_classes(generator, args.labels, seed=args.seeds[0], steps=args.steps)

@@ -57,19 +57,6 @@ def without_optimizer(model):
     return copy
 
 
-def without_ema(model):
-    """`model` with `ema_decay=0` and the trained networks' weights: no averaged copy.
-
-    For a GAN whose average measures worse than the network it averages
-    (the card records both FDs): the file loses one generator's weights.
-    """
-    config = dict(model.get_config(), ema_decay=0.0)
-    copy = type(model).from_config(config)
-    copy.generator_network.set_weights(model.generator_network.get_weights())
-    copy.discriminator.set_weights(model.discriminator.get_weights())
-    return copy
-
-
 def _epoch_wall_times(logs_dir):
     """`(start, [(epoch, wall_time)])` from the run's TensorBoard training events."""
     import tensorflow as tf
@@ -140,7 +127,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
         extractor = get_extractor("domain", run.dataset)
         ema_fd = evaluation.evaluate(evaluation.model_generator(model), extractor, run.dataset, metrics=("fd",),
                                      n=n, seed=0, split="test", data_dir=run.data_dir)["fd"]
-        model = without_ema(model)
+        model = model.without_average()
     model.save(staging.model)
 
     fd, _ = evaluation.export_fd(run, n)
@@ -156,10 +143,9 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     measured.pop("nearest_train_index", None)
     if ema_fd is not None:
         measured["fd_of_dropped_ema"] = ema_fd
-    if getattr(model, "ema_generator", None) is not None:
+    raw = model.without_average()
+    if raw is not None:
         # What the weight average buys: the same FD of the network being trained.
-        raw = without_optimizer(model)
-        raw.ema_generator.set_weights(raw.generator_network.get_weights())
         measured["fd_without_ema"] = evaluation.evaluate(
             evaluation.model_generator(raw), extractor, run.dataset, metrics=("fd",), n=n, seed=0,
             split="test", data_dir=run.data_dir)["fd"]

@@ -4,6 +4,7 @@ import math
 
 import keras
 
+import zoo
 from training.callbacks import BestModelCheckpoint
 
 
@@ -117,7 +118,8 @@ class CollapseGuard(GeneratorMetrics):
 
     def on_train_begin(self, logs=None):
         if self.monitor == "class_accuracy" and not self.model.num_classes:
-            raise ValueError("monitor='class_accuracy' needs a conditional model (cgan, cvae).")
+            raise ValueError("monitor='class_accuracy' needs a conditional model "
+                             f"({', '.join(zoo.registry.conditional_names())}).")
         self.best, self.best_epoch, self.best_weights, self.wait = -math.inf, None, None, 0
         self.decisions = []
 

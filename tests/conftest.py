@@ -9,6 +9,7 @@ import pytest  # noqa: E402
 
 import zoo  # noqa: E402
 from tests import toys  # noqa: E402
+from training.kill_resume import tiny_flags  # noqa: E402
 
 # The test-only families join the registry before any test collects its models from it.
 toys.register()
@@ -17,14 +18,6 @@ TINY_SHAPE = (16, 16, 1)
 TINY = {"image_shape": TINY_SHAPE, "latent_dim": 8, "width": 8, "seed": 1}
 #: The same tiny networks, as `zoo train` flags.
 TINY_FLAGS = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
-
-
-def tiny_flags(name):
-    """A registered model's `TINY_CONFIG` as `zoo train --set` flags."""
-    flags = []
-    for key, value in zoo.get(name).TINY_CONFIG.items():
-        flags += ["--set", f"{key}={','.join(map(str, value)) if isinstance(value, tuple) else value}"]
-    return flags
 
 
 def tiny_model(name, **overrides):

@@ -35,14 +35,24 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def train_command(out, epochs, backup_every, split="train[:1280]", model="dcgan"):
-    """The `zoo train` command the check kills: tiny networks, deterministic ops, a backup every `backup_every` steps.
+def tiny_flags(model):
+    """A registered model's `TINY_CONFIG` as `zoo train --set` flags."""
+    import zoo
+
+    flags = []
+    for key, value in zoo.get(model).TINY_CONFIG.items():
+        flags += ["--set", f"{key}={','.join(map(str, value)) if isinstance(value, tuple) else value}"]
+    return flags
+
+
+def train_command(out, epochs, backup_every, model, split="train[:1280]"):
+    """The `zoo train` command the check kills: `model`'s tiny networks (its `TINY_CONFIG`), deterministic
+    ops, a backup every `backup_every` steps.
 
     Example:
-        >>> subprocess.run(train_command("runs/reference", 4, 1), cwd=ROOT, env=child_environment())
+        >>> subprocess.run(train_command("runs/reference", 4, 1, "dcgan"), cwd=ROOT, env=child_environment())
     """
-    return [sys.executable, "-m", "commands.cli", "train", "--model", model,
-            "--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8",
+    return [sys.executable, "-m", "commands.cli", "train", "--model", model, *tiny_flags(model),
             "--split", split, "--batch-size", "32", "--epochs", str(epochs), "--seed", "3",
             "--deterministic", "--backup-every", str(backup_every), "--out", str(out)]
 

@@ -319,6 +319,14 @@ class GenerativeModel(keras.Model):
         """Autoencoders (`encodes`): latents of `encode` -> images in `pixel_range`."""
         raise NotImplementedError(f"{type(self).__name__} does not decode latents (its contract's encodes is False).")
 
+    def without_average(self):
+        """A copy sampling from the trained weights instead of their running average, or None.
+
+        For a family that keeps a weight average for sampling (a GAN's
+        `ema_decay`); None when the model keeps none. The copy is not compiled.
+        """
+        return None
+
     def image_network(self, decoding=False):
         """The functional model whose output is the images, for export's full-integer image tail.
 

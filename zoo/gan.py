@@ -226,6 +226,19 @@ class GAN(GenerativeModel):
         self.g_optimizer.build(self.generator_network.trainable_variables)
         self.optimizer = JointLearningRate(self.d_optimizer, self.g_optimizer)
 
+    def without_average(self):
+        """This GAN with `ema_decay=0` and the trained networks' weights, or None without `ema_decay`.
+
+        For a GAN whose average measures worse than the network it averages:
+        the copy holds one generator's weights fewer.
+        """
+        if self.ema_generator is None:
+            return None
+        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
+        copy.generator_network.set_weights(self.generator_network.get_weights())
+        copy.discriminator.set_weights(self.discriminator.get_weights())
+        return copy
+
     def get_compile_config(self):
         config = super().get_compile_config()
         if not config:  # not compiled

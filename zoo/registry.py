@@ -42,6 +42,11 @@ def names():
     return sorted(_MODELS)
 
 
+def conditional_names():
+    """Registered models that generate a class asked for (their constructor takes `num_classes`), sorted."""
+    return [name for name in names() if "num_classes" in constructor_arguments(_MODELS[name])]
+
+
 def get(name):
     """Returns the model class registered as `name`."""
     try:

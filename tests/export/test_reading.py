@@ -19,7 +19,7 @@ import pytest
 
 import zoo
 from export import (
-    ArtifactError, artifacts, export_run, install, open_saved_model, open_tflite, read_manifest,
+    ArtifactError, artifacts, export_run, install, latent_shape, open_saved_model, open_tflite, read_manifest,
     verify_export,
 )
 from zoo.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
@@ -40,7 +40,7 @@ def expected_images(model):
 def read_back(run):
     """Reads the export through the public API; returns `(manifest, SavedModel images, TFLite images)`."""
     manifest = read_manifest(run)
-    z = zoo.latents_from_seeds(SEEDS, manifest["latent"]["dim"], manifest["latent"]["prior"]).numpy()
+    z = zoo.latents_from_seeds(SEEDS, latent_shape(manifest), manifest["latent"]["prior"]).numpy()
     labels = zoo.latents.labels_from_seeds(SEEDS, manifest["image"]["num_classes"])
     served = open_saved_model(run, manifest)(z, labels).astype(int)
     tflite = open_tflite(run, manifest)(z, labels).astype(int)
@@ -161,6 +161,9 @@ def test_manifest_that_is_not_a_json_object_is_refused(run, content):
     (lambda m: m["latent"].update(dim="8"), "latent.dim must be"),
     (lambda m: m["latent"].update(dim=8.0), "latent.dim must be"),
     (lambda m: m["latent"].update(dim=True), "latent.dim must be"),
+    (lambda m: m["latent"].update(shape=[3, 3]), r"latent.shape must be .* product is latent.dim, got \[3, 3\]"),
+    (lambda m: m["latent"].update(shape=[8, 0]), "latent.shape must be"),
+    (lambda m: m["latent"].update(shape="8"), "latent.shape must be"),
     (lambda m: m["image"].update(shape=[16, 16]), "image.shape must be"),
     (lambda m: m["image"].update(num_classes=-1), "image.num_classes must be an integer >= 0"),
     (lambda m: m["latent"].update(prior="cauchy"), "latent.prior must be one of normal"),
@@ -535,3 +538,12 @@ def test_kill_9_during_export_never_leaves_a_damaged_export(run, staged, tmp_pat
     assert staging_folders(run) == []
     assert which_model(run, expected) == current
     verify_export(run)
+
+
+def test_latent_shape_reads_cards_with_and_without_a_shape():
+    # Cards written before the model contract (the shipped models') state only a vector's length.
+    assert latent_shape({"latent": {"dim": 64, "prior": "normal"}}) == (64,)
+    assert latent_shape({"latent": {"shape": [2, 2, 4], "dim": 16, "prior": "normal"}}) == (2, 2, 4)
+    for name in zoo.shipped.names():
+        card = read_manifest(zoo.shipped.folder(name))
+        assert latent_shape(card) == (card["latent"]["dim"],)

@@ -38,7 +38,7 @@ def test_export_web_exports_an_unexported_run_then_writes_the_page(tiny_page):
     card = json.loads((page / "model.json").read_text())
     content = (page / card["file"]).read_bytes()
     manifest = json.loads((run / "exports" / "1" / "model_card.json").read_text())
-    assert card["file"] == "generator_float32.tflite" and card["latent_dim"] == 8 and card["num_classes"] == 0
+    assert card["file"] == "generator_float32.tflite" and card["latent_shape"] == [8] and card["num_classes"] == 0
     assert content == (run / "tflite" / "1" / "generator_float32.tflite").read_bytes()
     assert card["sha256"] == manifest["tflite"]["float32"]["sha256"]
     for path in ("index.html", "app.js", "litert/core/index.js", "litert/wasm-utils/index.js",

@@ -17,7 +17,7 @@ STEPS_PER_EPOCH = 640 // 32
 
 
 def _command(out, epochs=EPOCHS):
-    return train_command(out, epochs, BACKUP_EVERY, split=SPLIT)
+    return train_command(out, epochs, BACKUP_EVERY, "dcgan", split=SPLIT)
 
 
 def _run(args, check=True):

@@ -192,3 +192,14 @@ def test_joint_discriminator_pass_scores_real_and_fake_as_two_passes_do():
 def test_joint_discriminator_pass_is_refused_where_batch_statistics_would_mix_real_and_fake(name, options, named):
     with pytest.raises(ValueError, match=named):
         tiny_model(name, joint_discriminator_pass=True, **options)
+
+
+def test_without_average_samples_from_the_trained_generator():
+    model = tiny_model("dcgan", ema_decay=0.5)
+    model.fit(tiny_images(model), batch_size=4, epochs=1, verbose=0)
+    raw = model.without_average()
+    assert raw.ema_generator is None and raw.get_config()["ema_decay"] == 0.0
+    z = model.latents(range(4))
+    np.testing.assert_array_equal(raw.generate(z), model.generator_network(z))
+    assert np.abs(raw.generate(z) - model.generate(z)).max() > 0  # the average differs from it
+    assert tiny_model("dcgan").without_average() is None and tiny_model("vae").without_average() is None

@@ -66,3 +66,8 @@ def test_load_reports_truncated_weights(tmp_path):
             dst.writestr(item, data[: len(data) // 2] if item.filename.endswith(".h5") else data)
     with pytest.raises(ModelFileError, match="could not load"):
         zoo.load(bad)
+
+
+def test_conditional_names_are_the_families_that_take_classes():
+    assert zoo.registry.conditional_names() == ["cgan", "cvae"]
+    assert all(zoo.create(name, **zoo.get(name).TINY_CONFIG).num_classes for name in zoo.registry.conditional_names())
