@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from export import browser
-from tests.conftest import TINY_FLAGS, zoo_cli
+from tests.conftest import TINY_FLAGS, zoo_cli, zoo_main
 
 SEEDS = range(8)
 
@@ -71,6 +71,16 @@ def _draw(tab, seed, label=None):
     return np.asarray(rgba, np.int64).reshape(height, width, 4)[..., 0]
 
 
+def _walk_end(tab, a, b):
+    """Sets the page's walk from seed `a` to seed `b` and moves it to the end; returns the walk canvas's RGBA."""
+    tab.fill("#seed-a", str(a))
+    tab.fill("#seed-b", str(b))
+    tab.eval_on_selector("#walk", "e => { e.value = 100; e.dispatchEvent(new Event('input')); }")
+    tab.wait_for_timeout(300)
+    return tab.evaluate("async () => { await window.zoo.generate(0); const c = document.getElementById('walk-image');"
+                        " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }")
+
+
 def _open(tab, url):
     tab.goto(url + "index.html")
     tab.wait_for_function("document.body.dataset.ready !== undefined", timeout=120_000)
@@ -89,13 +99,7 @@ def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(chromium, tin
     with browser.serve(page) as url, browser.page() as tab:
         _open(tab, url)
         drawn = np.stack([_draw(tab, seed) for seed in SEEDS])
-        # The walk: its ends are the two seeds' images.
-        tab.fill("#seed-a", "3")
-        tab.fill("#seed-b", "5")
-        tab.eval_on_selector("#walk", "e => { e.value = 100; e.dispatchEvent(new Event('input')); }")
-        tab.wait_for_timeout(300)
-        walk_end = tab.evaluate("async () => { await window.zoo.generate(0); const c = document.getElementById('walk-image');"
-                                " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }")
+        walk_end = _walk_end(tab, 3, 5)  # the walk's end is the second seed's image
         timings = tab.evaluate("window.zoo.timings")
         tab.fill("#seed", "-3")  # outside the seed range: a message, not an image
         tab.wait_for_function("document.getElementById('status').classList.contains('error')")
@@ -108,6 +112,27 @@ def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(chromium, tin
     assert np.abs(walk_end - expected[5]).max() <= 1
     assert timings["first_image_ms"] > 0 and timings["last_ms"] > 0
     assert "seed -3 is outside [0, 2147483647)" in refused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_family_draws_its_seeds_and_walks_in_the_browser(chromium, family_run, name, tmp_path):
+    # The page reads the latent's shape and the classes from the exported card, never the family.
+    run = family_run(name)
+    status, _, err = zoo_main("export", run, "--web", "--out", tmp_path / "page")
+    assert status == 0, err
+    model = zoo.load(str(run))
+    labels = [seed % model.num_classes for seed in SEEDS[:3]] if model.num_classes else None
+    expected = model.sample(3, seed=0, labels=labels).numpy()[..., 0].astype(np.int64)
+    with browser.serve(tmp_path / "page") as url, browser.page() as tab:
+        _open(tab, url)
+        drawn = np.stack([_draw(tab, seed, None if labels is None else labels[seed]) for seed in SEEDS[:3]])
+        walk_end = _walk_end(tab, 1, 2)
+        assert tab.errors == []
+    assert np.abs(drawn - expected).max() <= 1
+    walk_end = np.asarray(walk_end, np.int64).reshape(expected.shape[1:] + (4,))[..., 0]
+    label = None if labels is None else [labels[2]]  # the class last picked
+    assert np.abs(walk_end - model.sample(1, seed=2, labels=label).numpy()[0, ..., 0]).max() <= 1
 
 
 def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(chromium, shipped_page):
