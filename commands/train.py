@@ -78,6 +78,12 @@ def _training_metrics(text):
     return names
 
 
+#: What `--resume` may be given besides the folder: how long to train, how often
+#: to back up (and --deterministic, checked on its own), and the flags of
+#: `zoo` itself; every other flag of `zoo train` sets what its config.json holds.
+RESUMABLE = ("out", "resume", "overwrite", "epochs", "backup_every", "deterministic", "command", "verbose")
+
+
 def run(args):
     import zoo
     from training.config import RunConfig
@@ -96,10 +102,8 @@ def run(args):
     distribute.make_strategy(stored(args.out).strategy if args.resume else args.strategy)
 
     if args.resume:
-        settings = ("model", "preset", "set", "dataset", "split", "validation_split", "batch_size",
-                    "steps_per_epoch", "seed", "lr", "d_lr", "g_lr", "data_dir",
-                    "metrics", "metrics_every", "metrics_samples", "precision", "strategy")
-        given = [d for d in settings if getattr(args, d) != args.parser.get_default(d)]
+        given = [dest for dest, value in vars(args).items()
+                 if dest not in RESUMABLE and value != args.parser.get_default(dest)]
         if given:
             flags = ", ".join("--" + d.replace("_", "-") for d in given)
             raise UsageError(

@@ -40,7 +40,7 @@ from zoo.errors import ZooError
 from zoo.files import folder_digest, relative_files, sha256_bytes
 from zoo.run_folder import RunFolder
 from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
-from export.tflite import VARIANTS, batched, interpreter
+from export.tflite import VARIANTS, BatchedRunner, interpreter
 from zoo.latents import PRIORS
 
 
@@ -357,16 +357,21 @@ def open_saved_model(run_dir, manifest):
         # The variables were read into memory by `load`.
         shutil.rmtree(private, ignore_errors=True)
 
-    return _serving(runners(loaded))
+    return Artifact(runners(loaded))
 
 
-def _serving(signatures):
-    """`serving_default` as `(z, labels=None) -> uint8 images`; every signature in `.signatures`."""
-    def run(z, labels=None):
-        return signatures[SIGNATURE](**feeds(z, labels))[OUTPUT]
+class Artifact:
+    """An opened export: `serving_default` as `(z, labels=None) -> uint8 images`.
 
-    run.signatures = signatures
-    return run
+    `signatures` holds every signature as `{name: (**inputs) -> {output:
+    numpy}}`, what `zoo.explore.Generator.from_signatures` takes.
+    """
+
+    def __init__(self, signatures):
+        self.signatures = signatures
+
+    def __call__(self, z, labels=None):
+        return self.signatures[SIGNATURE](**feeds(z, labels))[OUTPUT]
 
 
 def _tflite_entry(run_dir, manifest, variant):
@@ -403,7 +408,7 @@ def _open_interpreter(run_dir, manifest, variant, num_threads):
     expected = _contract(manifest, "tflite", -1 if batch is None else batch)
     if found != expected:
         raise _damaged(f"{display}'s signatures {found} do not match the manifest's {expected}", run_dir)
-    return {name: batched(runner) for name, runner in signatures.items()}
+    return {name: BatchedRunner(runner) for name, runner in signatures.items()}
 
 
 def open_tflite(run_dir, manifest, variant="float32", num_threads=2):
@@ -424,7 +429,7 @@ def open_tflite(run_dir, manifest, variant="float32", num_threads=2):
             gate), or the file is missing, truncated, differs from its
             sha256, or LiteRT cannot load it or finds other signatures.
     """
-    return _serving(_open_interpreter(run_dir, manifest, variant, num_threads))
+    return Artifact(_open_interpreter(run_dir, manifest, variant, num_threads))
 
 
 def read_tflite(run_dir, manifest, variant="float32"):

@@ -68,16 +68,25 @@ def load_signatures(path):
     return runners(loaded)
 
 
-def runners(loaded):
-    """Signature callables of a loaded SavedModel, taking and returning numpy."""
-    def runner(signature):
-        def run(**inputs):
-            outputs = signature(**{k: tf.constant(v) for k, v in signature_feeds(signature, inputs).items()})
-            return {name: value.numpy() for name, value in outputs.items()}
-        run.keep_alive = loaded
-        return run
+class SignatureRunner:
+    """One signature of a loaded SavedModel as `(**inputs) -> {output: numpy}`, taking numpy.
 
-    return {name: runner(signature) for name, signature in loaded.signatures.items()}
+    Holds the loaded object too: a concrete function does not keep the
+    variables it reads alive.
+    """
+
+    def __init__(self, loaded, name):
+        self.loaded, self.signature = loaded, loaded.signatures[name]
+
+    def __call__(self, **inputs):
+        feeds = signature_feeds(self.signature, inputs)
+        outputs = self.signature(**{key: tf.constant(value) for key, value in feeds.items()})
+        return {name: value.numpy() for name, value in outputs.items()}
+
+
+def runners(loaded):
+    """`{name: SignatureRunner}` of every signature of a loaded SavedModel."""
+    return {name: SignatureRunner(loaded, name) for name in loaded.signatures}
 
 
 def run_saved_model(path, z, labels=None):

@@ -263,21 +263,26 @@ def signature_runners(model_path_or_content, num_threads=2):
     the batch.
     """
     instance = interpreter(model_path_or_content, num_threads)
-    return {name: batched(instance.get_signature_runner(name)) for name in instance.get_signature_list()}
+    return {name: BatchedRunner(instance.get_signature_runner(name)) for name in instance.get_signature_list()}
 
 
-def batched(runner):
-    """A signature runner as `(**inputs (n, ...)) -> {output: (n, ...)}`, row by row at batch 1."""
-    details = runner.get_input_details()
-    static = all(detail["shape_signature"][0] == 1 for detail in details.values() if len(detail["shape"]))
+class BatchedRunner:
+    """A LiteRT signature runner as `(**inputs (n, ...)) -> {output: (n, ...)}`, row by row at batch 1.
 
-    def run(**inputs):
-        inputs = {name: np.asarray(value, details[name]["dtype"]) for name, value in inputs.items()}
-        if not static:
-            return runner(**inputs)
+    `details` are the runner's input details (`{name: {"dtype", "shape",
+    "shape_signature", ...}}`).
+    """
+
+    def __init__(self, runner):
+        self.runner, self.details = runner, runner.get_input_details()
+        self.static = all(detail["shape_signature"][0] == 1 for detail in self.details.values()
+                          if len(detail["shape"]))
+
+    def __call__(self, **inputs):
+        inputs = {name: np.asarray(value, self.details[name]["dtype"]) for name, value in inputs.items()}
+        if not self.static:
+            return self.runner(**inputs)
         n = len(next(iter(inputs.values())))
-        rows = [runner(**{name: value[i : i + 1] for name, value in inputs.items()}) for i in range(n)]
+        rows = [self.runner(**{name: value[i : i + 1] for name, value in inputs.items()}) for i in range(n)]
         return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
 
-    run.details = details
-    return run
