@@ -129,6 +129,15 @@ def policy_of(variant):
 # Each returns the section's Markdown below its title, from `results` ({file name: parsed JSON}).
 
 
+TRAIN_THROUGHPUT = ("train_throughput_cpu2.json", "train_throughput_precision_cpu2.json")
+
+
+def by_policy(result):
+    """A model's `train_throughput` result as `{policy: {images_per_s_median, images_per_s}}`; files from
+    before `--precisions` hold one float32 result without the policy level."""
+    return {"float32": result} if "images_per_s_median" in result else result
+
+
 def train_throughput(results):
     out = ["""Images per second that `model.fit` trains at each model's preset on real
 Fashion-MNIST batches. Each sample is one epoch of `--steps` batches, timed by
@@ -136,37 +145,34 @@ a callback after a warm-up epoch that pays for tracing. With several
 `--precisions`, each model is built once per dtype policy and the policies'
 epochs alternate, so the machine's drift hits them alike and their ratio is
 measured in one run."""]
-    name = "train_throughput_cpu2.json"
-    data = results[name]
-    models = list(data["results"])
-    out += ["### Each model at float32",
-            command("train_throughput.py", "--batch-size", data["batch_size"], "--steps", data["steps_per_sample"],
-                    "--repeats", len(data["results"][models[0]]["images_per_s"]), "--models", ",".join(models)),
-            recorded_on(name, data),
-            table(["model", f"images/s (median), batch {data['batch_size']}", "samples (images/s)"],
-                  [[f"`{m}`", number(r["images_per_s_median"]), samples(r["images_per_s"])]
-                   for m, r in data["results"].items()], "lrl")]
-
-    name = "train_throughput_precision_cpu2.json"
-    data = results[name]
-    models = list(data["results"])
-    policies = list(data["results"][models[0]])
-    base, others = policies[0], policies[1:]
-    rows = []
-    for model, by_policy in data["results"].items():
-        medians = [by_policy[p]["images_per_s_median"] for p in policies]
-        rows.append([f"`{model}`", *map(number, medians),
-                     *(number(m / medians[0], 2) for m in medians[1:])])
-    out += [f"### {' against '.join(policies)}",
-            command("train_throughput.py", "--batch-size", data["batch_size"], "--steps", data["steps_per_sample"],
-                    "--repeats", len(data["results"][models[0]][base]["images_per_s"]),
-                    "--models", ",".join(models), "--precisions", ",".join(policies)),
-            recorded_on(name, data),
-            table(["model", *(f"{p} images/s (median)" for p in policies), *(f"{p} / {base}" for p in others)],
-                  rows),
-            """A bfloat16 policy pays off only on a CPU with native bfloat16 arithmetic;
-`zoo train --precision POLICY` trains with one. Every sample of each model is
-in the results file."""]
+    for name in TRAIN_THROUGHPUT:
+        data = results[name]
+        measured = {model: by_policy(result) for model, result in data["results"].items()}
+        models = list(measured)
+        policies = list(measured[models[0]])
+        base = policies[0]
+        words = ["--batch-size", data["batch_size"], "--steps", data["steps_per_sample"],
+                 "--repeats", len(measured[models[0]][base]["images_per_s"]), "--models", ",".join(models)]
+        if policies != ["float32"]:
+            words += ["--precisions", ",".join(policies)]
+        if len(policies) == 1:
+            title = f"Each model at {base}"
+            body = table(["model", f"images/s (median), batch {data['batch_size']}", "samples (images/s)"],
+                         [[f"`{model}`", number(r[base]["images_per_s_median"]), samples(r[base]["images_per_s"])]
+                          for model, r in measured.items()], "lrl")
+        else:
+            title = " against ".join(policies)
+            rows = []
+            for model, r in measured.items():
+                medians = [r[p]["images_per_s_median"] for p in policies]
+                rows.append([f"`{model}`", *map(number, medians), *(number(m / medians[0], 2) for m in medians[1:])])
+            body = table(["model", *(f"{p} images/s (median), batch {data['batch_size']}" for p in policies),
+                          *(f"{p} / {base}" for p in policies[1:])], rows)
+        out += [f"### {title}", command("train_throughput.py", *words), recorded_on(name, data), body]
+    out.append("""The ratios hold within a run; the same model's images/s differ between runs
+as the shared machine's load did. A bfloat16 policy pays off only
+on a CPU with native bfloat16 arithmetic; `zoo train --precision POLICY`
+trains with one. Every sample of the ratio run is in its results file.""")
     return out
 
 
@@ -191,7 +197,7 @@ their content does not change the work per step.""",
                 ["images/s", number(data["images_per_s"])],
                 ["steps per Celeb-A epoch", integer(data["celeb_a_steps_per_epoch"])],
                 ["minutes per Celeb-A epoch", number(data["celeb_a_minutes_per_epoch"])],
-            ], "lr")]
+            ], "ll")]
 
 
 VERSUS_PLAIN = ("versus_plain_cpu2.json", "versus_plain_gp_interval4_cpu2.json")
@@ -414,7 +420,7 @@ TFLITE_LATENCY = ("tflite_latency_dcgan_cpu2.json", "tflite_latency_vae_cpu2.jso
 
 
 def tflite_latency(results):
-    out = ["""Milliseconds per image of every batch-1 `.tflite` variant of an export
+    out = ["""Milliseconds per image of every single-image `.tflite` variant of an export
 (`zoo export RUN`), in LiteRT from Python. The benchmark loads every variant,
 then times `serving_default` and `generate` invokes round-robin, one block of
 `--runs` invokes per variant per round after a warm-up round, so every
@@ -455,7 +461,7 @@ def web_page(results):
 
     out = ["""The browser page `zoo export --web` writes, with LiteRT.js (LiteRT's
 WebAssembly runtime). The benchmark serves the page of a model's latest
-export on 127.0.0.1 and opens it `--loads` times in headless Chromium, a fresh
+export locally and opens it `--loads` times in headless Chromium, a fresh
 browser each time, reading the page's own timings; then, in one page,
 `--rounds` blocks of `--runs` `generate` invokes (seed to image, timed inside
 the page) alternate with as many invokes of the same file's `generate`
@@ -510,14 +516,14 @@ cannot be downloaded here."""]
         commands.append(command("evaluate_speed.py", data["run"], "--n", data["n"],
                                 "--repeats", len(data["seconds_warm_cache"]), "--metrics", ",".join(data["metrics"]),
                                 "--extractor", extractor_flag(data["extractor"])))
-        rows.append([f"`{data['extractor']}`", integer(data["n"]), ", ".join(data["metrics"]),
+        rows.append([f"`{data['run']}`", f"`{data['extractor']}`", integer(data["n"]), ", ".join(data["metrics"]),
                      number(data["seconds_cold_cache"], 1), number(warm, 1),
                      samples(data["seconds_warm_cache"], 2), number(data["n"] / warm, 1)])
     out += ["\n\n".join(commands),
             "\n".join(f"- {recorded_on(name, results[name])}" for name in EVALUATE_SPEED),
-            f"Run `{results[EVALUATE_SPEED[0]]['run']}`; generated and real images alike, n of each.",
-            table(["extractor", "n", "metrics", "cold cache (s)", "warm cache (s, median)", "warm samples (s)",
-                   "generated images/s (warm)"], rows)]
+            "Each evaluation compares n generated images with n real ones.",
+            table(["run", "extractor", "n", "metrics", "cold cache (s)", "warm cache (s, median)", "warm samples (s)",
+                   "n / warm median (images/s)"], rows, "llrlrrlr")]
     return out
 
 
@@ -533,12 +539,12 @@ def kill_resume(results):
     out = ["""Crash safety of `zoo train`. A reference run trains uninterrupted; a second
 run of the same command is killed (`kill -9`) at random training steps,
 checked for damaged files, and started again with the same command until it
-finishes. Then two more runs are killed in the middle of writing
-`backup.npz` and `model.keras` and re-run. The final training state (every
-weight, both optimizers' states, random-number state, loss trackers),
-`model.keras` and `history.json` must be bitwise equal to the reference's.
-The kill steps are drawn at random (`--seed`); the recorded run's are in the
-table.""",
+finishes. Then one more run per file kind is killed in the middle of
+writing `backup.npz` or `model.keras`, and re-run. The final training state
+(every weight, both optimizers' states, random-number state, loss
+trackers), `model.keras` and `history.json` must be bitwise equal to the
+reference's. The kill steps are drawn at random (`--seed`); the recorded
+run's are in the table.""",
            command("kill_resume.py", "--model", model, "--kills", data["kills_landed"], "--epochs", epochs,
                    "--backup-every", backup_every),
            recorded_on(name, data),
@@ -567,15 +573,16 @@ table.""",
                  [[k["kill_during"], k["exit"], k["files_checked"],
                    ", ".join(f"`{f}`" for f in k["temporary_files_left"]) or "-", yes[k["bitwise_equal"]]]
                   for k in data["kills_during_a_save_injected"]], "lrrll"),
-           """A temporary file left by a kill is the half-written next version, beside
-the intact previous one; the restarted run ignores it."""]
+           """Files checked are the run folder's files read back intact after the kill. A
+temporary file left is a half-written next version: every write goes to a
+temporary name that is renamed over the target once complete
+(`zoo/files.py`), so the previous file stays whole beside it."""]
     return out
 
 
 #: `(title, function, results files, script)`: the page's sections, in order; every results file is in exactly one.
 SECTIONS = (
-    ("Training throughput", train_throughput,
-     ("train_throughput_cpu2.json", "train_throughput_precision_cpu2.json"), "train_throughput.py"),
+    ("Training throughput", train_throughput, TRAIN_THROUGHPUT, "train_throughput.py"),
     ("Faces: time per epoch", faces_epoch, ("faces_epoch_cpu2.json",), "faces_epoch.py"),
     ("WGAN-GP: `fit` against a plain training loop", versus_plain, VERSUS_PLAIN, "versus_plain.py"),
     ("WGAN-GP: does a fast step keep the FD?", fast_step_fd, FAST_STEP_FD, "fast_step_fd.py"),
