@@ -20,6 +20,7 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import sys
 import tempfile
 
@@ -79,9 +80,37 @@ def table(header, rows, align=None):
     return "\n".join(lines)
 
 
+def shell(*words, width=100):
+    """A shell command, each word quoted for the shell; past `width`, a `--flag` and its value start a
+    continued line."""
+    chunks = []
+    for word in map(shlex.quote, map(str, words)):
+        if word.startswith("--") or not chunks:
+            chunks.append(word)
+        else:
+            chunks[-1] += " " + word
+    lines = [chunks[0]]
+    for chunk in chunks[1:]:
+        if len(lines[-1]) + 1 + len(chunk) > width:
+            lines.append("    " + chunk)
+        else:
+            lines[-1] += " " + chunk
+    return " \\\n".join(lines)
+
+
+def fence(*commands):
+    """Shell commands in one fenced block."""
+    return "```bash\n" + "\n".join(commands) + "\n```"
+
+
 def command(script, *words):
-    """A fenced shell command running `benchmarks/SCRIPT`."""
-    return "```bash\n" + " ".join(["python", f"benchmarks/{script}", *map(str, words)]) + "\n```"
+    """The shell command running `benchmarks/SCRIPT`."""
+    return shell("python", f"benchmarks/{script}", *words)
+
+
+def fd(value):
+    """An FD with three significant figures at least (`8.51`, `46.5`, `351.5`)."""
+    return number(value, 2 if value < 10 else 1)
 
 
 def link(name):
@@ -168,7 +197,7 @@ measured in one run."""]
                 rows.append([f"`{model}`", *map(number, medians), *(number(m / medians[0], 2) for m in medians[1:])])
             body = table(["model", *(f"{p} images/s (median), batch {data['batch_size']}" for p in policies),
                           *(f"{p} / {base}" for p in policies[1:])], rows)
-        out += [f"### {title}", command("train_throughput.py", *words), recorded_on(name, data), body]
+        out += [f"### {title}", fence(command("train_throughput.py", *words)), recorded_on(name, data), body]
     out.append("""The ratios hold within a run; the same model's images/s differ between runs
 as the shared machine's load did. A bfloat16 policy pays off only
 on a CPU with native bfloat16 arithmetic; `zoo train --precision POLICY`
@@ -186,13 +215,14 @@ input pipeline `zoo train --dataset folder:PATH` uses (decode, resize,
 shuffle), after a warm-up epoch, and scales the median step time to
 Celeb-A's training split. The pictures are smooth random colour fields:
 their content does not change the work per step.""",
-            command("faces_epoch.py", "--batch-size", data["batch_size"], "--repeats", len(data["seconds_per_step"])),
+            fence(command("faces_epoch.py", "--batch-size", data["batch_size"],
+                          "--repeats", len(data["seconds_per_step"]))),
             recorded_on(name, data),
             table(["measure", "value"], [
                 ["preset", f"`{data['preset']}`, batch {data['batch_size']}"],
                 ["parameters (generator, discriminator)",
                  f"{integer(data['generator_parameters'])}, {integer(data['discriminator_parameters'])}"],
-                ["seconds per step (median)", number(data["seconds_per_step_median"], 2)],
+                ["seconds per step (median)", number(data["seconds_per_step_median"], 3)],
                 ["samples (s per step)", samples(data["seconds_per_step"], 3)],
                 ["images/s", number(data["images_per_s"])],
                 ["steps per Celeb-A epoch", integer(data["celeb_a_steps_per_epoch"])],
@@ -238,11 +268,11 @@ in the same run."""]
                  "1.00" if c == "plain" else number(data[f"{c}_over_plain"], 2)]
                 for c, median in data["images_per_s_median"].items()]
         out += [f"### Fast step {code_arguments(fast)}",
-                command("versus_plain.py", *words),
+                fence(command("versus_plain.py", *words)),
                 recorded_on(name, data),
-                f"Batch {data['batch_size']}, {data['critic_steps']} critic updates per generator step, "
+                (f"Batch {data['batch_size']}, {data['critic_steps']} critic updates per generator step, "
                 f"{data['windows']} windows of {data['steps_per_window']} generator steps per contender; "
-                f"`{data['precision']}` unless the row names a policy.",
+                f"`{data['precision']}` unless the row names a policy."),
                 table(["training step", "images/s (median)", "windows (images/s)", "vs plain (median ratio)"],
                       rows, "lrlr")]
     out.append("""The gradient penalty's double backward pass is the largest part of a critic
@@ -286,19 +316,19 @@ deviations of the exact step's FDs around their mean."""]
             runs, summary = data["runs"][variant], data["summary"][variant]
             label = "exact (the default)" if variant == "exact" else f"fast, {code_arguments(data['fast_arguments'])}"
             within = data[key].get(variant)
-            rows.append([label, f"`{policy_of(variant)}`", ", ".join(number(r["fd"]) for r in runs),
-                         f"{number(summary['fd_mean'])} ± {number(summary['fd_std'])}",
+            rows.append([label, f"`{policy_of(variant)}`", ", ".join(fd(r["fd"]) for r in runs),
+                         f"{fd(summary['fd_mean'])} ± {number(summary['fd_std'])}",
                          "-" if variant == "exact" else f"{summary['fd_mean'] - exact['fd_mean']:+.1f}",
                          "-" if within is None else ("yes" if within else "**no**"),
                          ", ".join(number(r["train_seconds"], 0) for r in runs)])
         out += [f"### Fast step {code_arguments(data['fast_arguments'])}",
-                command("fast_step_fd.py", "--steps", data["steps"], "--batch-size", data["batch_size"],
-                        "--seeds", ",".join(map(str, seeds)), "--fast", arguments(data["fast_arguments"]),
-                        "--fast-precisions", ",".join(policies), "--n", data["n"]),
+                fence(command("fast_step_fd.py", "--steps", data["steps"], "--batch-size", data["batch_size"],
+                              "--seeds", ",".join(map(str, seeds)), "--fast", arguments(data["fast_arguments"]),
+                              "--fast-precisions", ",".join(policies), "--n", data["n"])),
                 recorded_on(name, data),
-                f"`{data['preset']}`, {data['steps']} generator steps at batch {data['batch_size']}, FD at "
+                (f"`{data['preset']}`, {data['steps']} generator steps at batch {data['batch_size']}, FD at "
                 f"{integer(data['n'])} images; {k} standard deviations of the exact step's FDs are "
-                f"{number(k * exact['fd_std'])}.",
+                f"{number(k * exact['fd_std'])}."),
                 table(["step", "policy", "FD, seeds " + ", ".join(map(str, seeds)), "FD mean ± std",
                        "mean - exact mean", f"within {k} std of exact", "training s per seed"],
                       rows, "llrrrlr")]
@@ -323,14 +353,14 @@ def recipes(results):
                 ratio = speed.get(f"{variant}_over_plain")
                 if speed["fast_arguments"] != data["fast_arguments"] or ratio is None:
                     continue
-                sets = " ".join(f"--set {k}={flag_value(v)}" for k, v in data["fast_arguments"].items())
+                sets = [word for k, v in data["fast_arguments"].items() for word in ("--set", f"{k}={flag_value(v)}")]
                 policy = policy_of(variant)
-                precision = "" if policy == "float32" else f" --precision {policy}"
-                out += [f"A recipe that keeps the exact step's FD ({link(name)}) and trains "
-                        f"{number(ratio, 2)} times as fast as the plain loop at batch {speed['batch_size']} "
-                        f"({link(speed_name)}):",
-                        f"```bash\nzoo train --preset {data['preset']} --batch-size {speed['batch_size']} {sets}"
-                        f"{precision} --out runs/wgan_fast\n```"]
+                precision = [] if policy == "float32" else ["--precision", policy]
+                out += [(f"A recipe that keeps the exact step's FD ({link(name)}) and trains "
+                         f"{number(ratio, 2)} times as fast as the plain loop at batch {speed['batch_size']} "
+                         f"({link(speed_name)}):"),
+                        fence(shell("zoo", "train", "--preset", data["preset"], "--batch-size", speed["batch_size"],
+                                    *sets, *precision, "--out", "runs/wgan_fast"))]
     return out
 
 
@@ -345,9 +375,9 @@ counted, one recipe at a time; its weights are kept at each of
 `--checkpoints` minutes on the way, and each kept state is evaluated
 afterwards with the project's evaluator (`--n` images against the test
 split, domain extractor; conditional models also get class accuracy).""",
-           command("equal_budget.py", "--minutes", f"{data['minutes_each']:g}",
-                   "--checkpoints", ",".join(f"{m:g}" for m in data["checkpoints"]),
-                   "--recipes", f'"{";".join(recipes_)}"', "--n", data["n"]),
+           fence(command("equal_budget.py", "--minutes", f"{data['minutes_each']:g}",
+                         "--checkpoints", ",".join(f"{m:g}" for m in data["checkpoints"]),
+                         "--recipes", ";".join(recipes_), "--n", data["n"])),
            recorded_on(name, data),
            table(["recipe", "batch", "learning rates (critic or discriminator, generator)", "steps in the budget",
                   "epochs", "classes covered at the end"],
@@ -356,22 +386,23 @@ split, domain extractor; conditional models also get class accuracy).""",
                    integer(result["steps"]), number(result["epochs"], 2), result["classes_covered"]]
                   for r, result in data["results"].items()])]
     planned = [*data["checkpoints"], data["minutes_each"]]
-    header, cells = ["minutes"], []
+    conditional = any("class_accuracy" in point for r in data["results"].values() for point in r["curve"])
+    rows = []
     for recipe in recipes_:
         curve = data["results"][recipe]["curve"]
         if len(curve) != len(planned):
             raise SystemExit(f"{name}: {recipe} has {len(curve)} curve points for {len(planned)} checkpoints")
-        conditional = all("class_accuracy" in point for point in curve)
-        short = f"`{recipe.partition(',')[0]}`"
-        header += [f"{short} steps", f"{short} FD", f"{short} coverage"]
-        header += [f"{short} class accuracy"] if conditional else []
-        cells.append([[integer(p["steps"]), number(p["fd"]), number(p["coverage"], 3)]
-                      + ([number(p["class_accuracy"], 3)] if conditional else []) for p in curve])
-    rows = [[f"{minutes:g}"] + [cell for recipe_cells in cells for cell in recipe_cells[i]]
-            for i, minutes in enumerate(planned)]
-    out += [f"FD at {integer(data['n'])} images, extractor `{data['extractor']}`; each row is the state kept at "
-            "that many minutes (the recorded minutes, a little past each mark, are in the file):",
-            table(header, rows)]
+        for i, (minutes, point) in enumerate(zip(planned, curve)):
+            rows.append((i, [f"{minutes:g}", f"`{recipe}`", integer(point["steps"]), fd(point["fd"]),
+                             number(point["coverage"], 3), point["classes_covered"]]
+                         + ([number(point["class_accuracy"], 3) if "class_accuracy" in point else "-"]
+                            if conditional else [])))
+    out += [(f"FD at {integer(data['n'])} images, extractor `{data['extractor']}`. Each row is the state kept "
+             "at that mark (the minutes recorded, a little past each mark, are in the file), and the rows "
+             "are grouped by mark:"),
+            table(["minutes", "recipe", "steps", "FD", "coverage", "classes covered",
+                   *(["class accuracy"] if conditional else [])],
+                  [row for _, row in sorted(rows, key=lambda item: item[0])], "rlrrrrr")]
     return out
 
 
@@ -398,7 +429,7 @@ more of the data and its samples sit nearer to real ones."""]
             row = [f"`{model}`"]
             if rates:
                 row.append(f"{rate(r['learning_rates']['d_optimizer'])}, {rate(r['learning_rates']['g_optimizer'])}")
-            row += [integer(r["steps"]), number(r["epochs"], 2), number(r["fd"]), number(r["coverage"], 3),
+            row += [integer(r["steps"]), number(r["epochs"], 2), fd(r["fd"]), number(r["coverage"], 3),
                     number(r["density"], 3), r["classes_covered"]]
             row += [number(r["class_accuracy"], 3) if "class_accuracy" in r else "-"] if conditional else []
             rows.append(row)
@@ -407,7 +438,7 @@ more of the data and its samples sit nearer to real ones."""]
         title = (f"Learning rate {rate(data['lr'])} for every optimizer" if "lr" in data
                  else "Each preset's learning rates")
         out += [f"### {title}",
-                command("equal_budget.py", *words),
+                fence(command("equal_budget.py", *words)),
                 recorded_on(name, data),
                 f"{data['minutes_each']:g} minutes of training each, batch {data['batch_size']}; metrics at "
                 f"{integer(data['n'])} images, extractor `{data['extractor']}`"
@@ -433,18 +464,17 @@ change, the ops XNNPACK takes) are in the export's model card
         runs = 50 if data["invokes_per_variant"] % 50 == 0 else data["invokes_per_variant"]
         rows = []
         for variant, v in data["variants"].items():
-            serving, generate = v["serving_default"], v["generate"]
-            rows.append([f"`{variant}`", megabytes(v["bytes"]),
-                         number(serving["ms_median"], 3), f"{number(serving['ms_p10'], 3)}-{number(serving['ms_p90'], 3)}",
-                         number(generate["ms_median"], 3),
-                         f"{number(generate['ms_p10'], 3)}-{number(generate['ms_p90'], 3)}",
-                         number(v["serving_default_median_vs_float32"], 2)])
+            cells = [f"`{variant}`", megabytes(v["bytes"])]
+            for timed in (v["serving_default"], v["generate"]):
+                cells += [number(timed["ms_median"], 3), f"{number(timed['ms_p10'], 3)}-{number(timed['ms_p90'], 3)}"]
+            rows.append([*cells, number(v["serving_default_median_vs_float32"], 2)])
         out += [f"### `{data['run']}`",
-                command("tflite_latency.py", data["run"], "--version", data["version"], "--threads", data["threads"],
-                        "--rounds", data["invokes_per_variant"] // runs, "--runs", runs),
+                fence(command("tflite_latency.py", data["run"], "--version", data["version"],
+                              "--threads", data["threads"], "--rounds", data["invokes_per_variant"] // runs,
+                              "--runs", runs)),
                 recorded_on(name, data),
-                f"Export version {data['version']} of `{data['run']}`, batch {data['batch']}, {data['threads']} "
-                f"threads, {integer(data['invokes_per_variant'])} timed invokes per variant and signature.",
+                (f"Export version {data['version']} of `{data['run']}`, batch {data['batch']}, {data['threads']} "
+                f"threads, {integer(data['invokes_per_variant'])} timed invokes per variant and signature."),
                 table(["variant", "file (MB)", "`serving_default` ms (median)", "p10-p90 (ms)",
                        "`generate` ms (median)", "p10-p90 (ms)", "`serving_default` vs float32"], rows)]
     return out
@@ -467,13 +497,15 @@ browser each time, reading the page's own timings; then, in one page,
 the page) alternate with as many invokes of the same file's `generate`
 signature in Python's LiteRT, on one thread as the page's WebAssembly build
 runs single-threaded.""",
-           "\n\n".join(command("web_page.py", p["model"], "--variant", p["variant"], "--loads", p["loads"],
-                               "--rounds", p["rounds"], "--runs", p["runs_per_round"]) for p in pages),
+           fence(*(command("web_page.py", p["model"], "--variant", p["variant"], "--loads", p["loads"],
+                           "--rounds", p["rounds"], "--runs", p["runs_per_round"]) for p in pages)),
            "\n".join(f"- {recorded_on(name, results[name])}" for name in WEB_PAGE),
            table(["measure", *(f"`{p['model']}`" for p in pages)], [
                row("variant", lambda p: f"`{p['variant']}`"),
                row("model file (MB)", lambda p: megabytes(p["file_bytes"])),
                row("page folder (MB)", lambda p: megabytes(p["page_folder_bytes"])),
+               row("page folder less the model file (MB)",
+                   lambda p: megabytes(p["page_folder_bytes"] - p["file_bytes"])),
                row("page load to model ready (ms, median of the loads)",
                    lambda p: number(p["page_load_to_model_ready_ms"], 0)),
                row("page load to first image (ms, median of the loads)",
@@ -485,8 +517,8 @@ runs single-threaded.""",
                row("browser / Python", lambda p: number(p["browser_over_python"], 2)),
                row("rounds x invokes per round", lambda p: f"{p['rounds']} x {p['runs_per_round']}"),
            ]),
-           """Most of the page folder is the runtime's JavaScript and its WebAssembly
-builds, the same for every model; the model file is the rest."""]
+           """The page folder less the model file is the runtime's JavaScript and its
+WebAssembly builds, with the page itself: the same for every model."""]
     return out
 
 
@@ -517,9 +549,9 @@ cannot be downloaded here."""]
                                 "--repeats", len(data["seconds_warm_cache"]), "--metrics", ",".join(data["metrics"]),
                                 "--extractor", extractor_flag(data["extractor"])))
         rows.append([f"`{data['run']}`", f"`{data['extractor']}`", integer(data["n"]), ", ".join(data["metrics"]),
-                     number(data["seconds_cold_cache"], 1), number(warm, 1),
+                     number(data["seconds_cold_cache"], 2), number(warm, 2),
                      samples(data["seconds_warm_cache"], 2), number(data["n"] / warm, 1)])
-    out += ["\n\n".join(commands),
+    out += [fence(*commands),
             "\n".join(f"- {recorded_on(name, results[name])}" for name in EVALUATE_SPEED),
             "Each evaluation compares n generated images with n real ones.",
             table(["run", "extractor", "n", "metrics", "cold cache (s)", "warm cache (s, median)", "warm samples (s)",
@@ -545,11 +577,11 @@ writing `backup.npz` or `model.keras`, and re-run. The final training state
 trackers), `model.keras` and `history.json` must be bitwise equal to the
 reference's. The kill steps are drawn at random (`--seed`); the recorded
 run's are in the table.""",
-           command("kill_resume.py", "--model", model, "--kills", data["kills_landed"], "--epochs", epochs,
-                   "--backup-every", backup_every),
+           fence(command("kill_resume.py", "--model", model, "--kills", data["kills_landed"], "--epochs", epochs,
+                         "--backup-every", backup_every)),
            recorded_on(name, data),
            "The `zoo train` command it kills (`RUN` is a temporary folder):",
-           "```bash\nzoo " + " ".join(train) + "\n```",
+           fence(shell("zoo", *train)),
            table(["result", "value"], [
                ["kills landed (during a save)", f"{data['kills_landed']} ({data['kills_during_a_save']})"],
                ["steps per epoch", data["steps_per_epoch"]],
@@ -611,8 +643,8 @@ def check_coverage(names):
     twice = sorted({name for name in named if named.count(name) > 1})
     unknown = sorted(set(names) - set(named))
     missing = sorted(set(named) - set(names))
-    problems = ([f"in no section of benchmarks/tables.py: {', '.join(unknown)} (add each to a section of SECTIONS, "
-                 "with its table)"] if unknown else [])
+    problems = ([(f"in no section of benchmarks/tables.py: {', '.join(unknown)} (add each to a section of SECTIONS, "
+                 "with its table)")] if unknown else [])
     problems += [f"named in SECTIONS but not in the results folder: {', '.join(missing)}"] if missing else []
     problems += [f"in more than one section: {', '.join(twice)}"] if twice else []
     if problems:
@@ -639,11 +671,11 @@ the command that reproduces a recorded run (built from the settings the file
 records; run it from the repository root, with the project installed), and
 the machine the file records.
 
-- **CPU figures.** Every run recorded {_join([str(c) for c in cpus])} CPUs
-  (`os.cpu_count()`); those that list TensorFlow's devices list only
-  {_join([f"`{d}`" for d in devices])}, on {_join(machines)} with TensorFlow {_join(versions)}.
-  The development machine is shared, so absolute figures drift from run to
-  run: compare within a table, not across files.
+- **CPU figures.** Every run recorded {_join([str(c) for c in cpus])} CPUs (`os.cpu_count()`), and the
+  files that list TensorFlow's devices list only {_join([f"`{d}`" for d in devices])} ({_join(machines)},
+  TensorFlow {_join(versions)}). The development machine is shared, so
+  absolute figures drift from run to run: compare within a table, not
+  across files.
 - **Medians.** Times and rates are medians over repeated windows, rounds or
   loads, after a warm-up; the individual samples are beside them or in the
   file.
@@ -686,7 +718,7 @@ def main():
     parser.add_argument("--out", default=README, help="the page (default: benchmarks/README.md)")
     args = parser.parse_args()
     text = render(load(args.results))
-    out = pathlib.Path(args.out)
+    out = pathlib.Path(os.path.relpath(args.out))
     if not args.check:
         write(out, text)
         return
@@ -695,9 +727,10 @@ def main():
         diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), f"{out} (as it is)",
                                          f"{out} (as tables.py writes it)", lineterm="", n=1))
         shown = "\n".join(diff[:40]) + (f"\n... {len(diff) - 40} more diff lines" if len(diff) > 40 else "")
-        sys.exit(f"{out} is stale: it is not what benchmarks/tables.py writes from {args.results}.\n"
+        sys.exit(f"{out} is stale: it is not what benchmarks/tables.py writes from "
+                 f"{os.path.relpath(args.results)}.\n"
                  f"Run `python benchmarks/tables.py` and commit the page.\n{shown}")
-    print(f"{out} is up to date with {args.results}")
+    print(f"{out} is up to date with {os.path.relpath(args.results)}")
 
 
 if __name__ == "__main__":
