@@ -458,9 +458,13 @@ then times `serving_default` and `generate` invokes round-robin, one block of
 variant sees the same machine load; each ratio is to float32's median in the
 same run. The size and quality of each variant (PSNR, pixel differences, FD
 change, the ops XNNPACK takes) are in the export's model card
-(`RUN/exports/N/model_card.json`) and in `zoo export`'s table, not here."""]
+(`RUN/exports/N/model_card.json`) and in `zoo export`'s table, not here.
+The run folders the files name are not kept in the repository: to reproduce,
+train and export a run (`zoo train --preset PRESET --out RUN`, then
+`zoo export RUN`) and name it."""]
     for name in TFLITE_LATENCY:
         data = results[name]
+        # The file records rounds x runs only: split it at the script's default `--runs`.
         runs = 50 if data["invokes_per_variant"] % 50 == 0 else data["invokes_per_variant"]
         rows = []
         for variant, v in data["variants"].items():
@@ -540,7 +544,8 @@ an empty feature cache (the real images' features computed too) and then
 `--repeats` times with the real features cached, the usual case.
 `inception:random` is Keras's InceptionV3 with seeded random weights: it
 measures what the Inception extractors cost without their weights, which
-cannot be downloaded here."""]
+cannot be downloaded here. The run folder the files name is not kept in the
+repository: to reproduce, name a trained run of your own."""]
     commands, rows = [], []
     for name in EVALUATE_SPEED:
         data = results[name]
