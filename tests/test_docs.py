@@ -42,7 +42,7 @@ TAGS = {
     "layout": {"text"},
 }
 
-#: Pages whose `run` blocks train or export for minutes; the others run in seconds.
+#: Pages whose `run` blocks train or export (half a minute to minutes); the others run in seconds.
 MINUTES = {"README.md", "docs/export.md", "docs/training.md", "docs/evaluation.md", "docs/reliability.md"}
 
 
@@ -166,8 +166,8 @@ def test_setup_commands_install_what_ci_installs():
     assert needed >= {"dataset-fashion-mnist", "chromium", "npm"}
     setup = [argv for block in blocks("README.md", tag="setup") for line in shell_lines(block.body)
              for argv in commands(line)]
-    installed = {word for argv in setup if argv[:3] in (["sudo", "apt-get", "install"], ["apt-get", "install"])
-                 for word in argv if not word.startswith("-") and word not in ("sudo", "apt-get", "install")}
+    apt = [argv[argv.index("install") + 1:] for argv in setup if "apt-get" in argv[:2] and "install" in argv]
+    installed = {word for words in apt for word in words if not word.startswith("-")}
     assert installed >= needed, f"the README's apt line misses {needed - installed}"
     assert "python3-venv" in installed  # Debian's python3 has no venv (nor pip) without it
     assert ["python", "-m", "pip", "install", "."] in setup
@@ -201,28 +201,24 @@ def test_cluster_blocks_name_a_cluster_and_this_task():
 
 def test_synopsis_names_every_command_and_flag_of_the_parser():
     parser = zoo_parser()
-    commands_ = subparsers(parser)
+    top_level = {s for action in parser._actions for s in action.option_strings}
     (block,) = blocks(tag="synopsis")
-    seen = {}
+    seen, current = {}, None
     for line in block.body.splitlines():
         if line.startswith("zoo "):
-            command = line.split()[1]
-            current = command if command in commands_ else None
-            if current is None:  # zoo --version, zoo --verbose COMMAND
-                assert command in parser._option_string_actions, f"synopsis: zoo {command}"
+            _, word, line = line.split(None, 2) if len(line.split()) > 2 else (*line.split(), "")
+            if word in top_level:  # zoo --version, zoo --verbose COMMAND
+                current = None
                 continue
-        flags = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", line.split(" ", 2)[-1] if line.startswith("zoo ")
-                                                                  else line))
-        seen.setdefault(current, set()).update(flags)
-    for name, sub in commands_.items():
-        known = {s for action in sub._actions for s in action.option_strings} - {"-h", "--help"}
-        assert seen.get(name, set()) <= known, f"zoo {name}: the synopsis names {seen[name] - known}"
-        long_forms = {s for s in known if s.startswith("--")}
-        short = {a.option_strings[0] for a in sub._actions if len(a.option_strings) > 1}
-        missing = {s for s in long_forms if s not in seen.get(name, set())}
-        missing -= {a.option_strings[1] for a in sub._actions if a.option_strings and a.option_strings[0] in short
-                    & seen.get(name, set())}
-        assert not missing, f"zoo {name}: the synopsis leaves out {sorted(missing)}"
+            current = word
+        seen.setdefault(current, set()).update(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", line))
+    assert set(seen) == set(subparsers(parser)), "the synopsis and the parser have other commands"
+    for name, sub in subparsers(parser).items():
+        actions = [a for a in sub._actions if a.option_strings and "--help" not in a.option_strings]
+        known = {s for action in actions for s in action.option_strings}
+        assert seen[name] <= known, f"zoo {name}: the synopsis names {sorted(seen[name] - known)}"
+        left_out = [a.option_strings[-1] for a in actions if not seen[name] & set(a.option_strings)]
+        assert not left_out, f"zoo {name}: the synopsis leaves out {left_out}"
 
 
 def test_layout_names_only_what_exists():
