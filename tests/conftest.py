@@ -14,6 +14,21 @@ from training.kill_resume import tiny_flags  # noqa: E402
 # The test-only families join the registry before any test collects its models from it.
 toys.register()
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="run the slow tier too (kill -9 runs, full exports, the browser, several workers)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --slow, the tests marked slow are deselected: `python -m pytest` is the fast tier."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 TINY_SHAPE = (16, 16, 1)
 TINY = {"image_shape": TINY_SHAPE, "latent_dim": 8, "width": 8, "seed": 1}
 #: The same tiny networks, as `zoo train` flags.

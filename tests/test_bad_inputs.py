@@ -133,6 +133,7 @@ MEMORY = "of memory and this machine has"
 
 CASES = [
     # Flags and hyperparameters.
+    ("a flag list does not take", ["list", "--bogus"], None, "unrecognized arguments: --bogus"),
     ("unknown model", ["train", "--model", "stylegan", "--out", "TMP/new"], None, "unknown model 'stylegan'"),
     ("unknown hyperparameter", [*TRAIN, "--set", "latent_size=3", "--out", "TMP/new"], None,
      "has no hyperparameter 'latent_size'"),
@@ -264,6 +265,16 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(exported_run, tmp_path
     assert not (tmp_path / "new" / "model.keras").exists()
 
 
-def test_the_corpus_covers_every_category():
-    assert len(CASES) >= 40
-    assert len({c[0] for c in CASES}) == len(CASES)
+def _subcommands():
+    from commands.cli import build_parser
+
+    (choices,) = [action.choices for action in build_parser()._actions if isinstance(action.choices, dict)]
+    return set(choices)
+
+
+def test_the_corpus_covers_every_command_and_every_writer_of_a_run_folder():
+    assert len({c[0] for c in CASES}) == len(CASES)  # one name per case
+    assert {c[1][0] for c in CASES} >= _subcommands()
+    # Each command that writes into a run folder meets another writer holding it.
+    busy = {c[1][0] for c in CASES if c[2] is _held_by_another_writer}
+    assert busy == _subcommands() - {"train-classifier", "list"}  # these two never write a run folder

@@ -64,7 +64,7 @@ def make_strategy(name):
     Build the model and compile it inside `strategy.scope()`: Keras 3 under
     MirroredStrategy fails in `fit` when Adam creates its variables lazily
     ("You must feed a value for placeholder tensor"); `GAN.compile` and
-    `VAE.compile` build their optimizers at once.
+    `GenerativeModel.compile` build their optimizers at once.
     """
     if name is None:
         return None

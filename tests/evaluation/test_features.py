@@ -31,8 +31,11 @@ def test_weights_sha256_hashes_the_values_not_the_layer_names():
         changed[index].flat[0] = np.nextafter(changed[index].flat[0], np.float32(np.inf))
         copy.set_weights(changed)
         assert weights_sha256(copy) != weights_sha256(model)
-    digest = weights_sha256(model)
-    assert len(digest) == 64 and int(digest, 16) >= 0
+    # The digest is sha256 over each weight's dtype, shape and bytes, in order.
+    expected = hashlib.sha256()
+    for value in model.get_weights():
+        expected.update(f"{value.dtype.str}{value.shape};".encode() + np.ascontiguousarray(value).tobytes())
+    assert weights_sha256(model) == expected.hexdigest()
 
 
 def test_seeded_initialisers_build_the_same_weights_and_restore_pythons_random_state():

@@ -87,15 +87,24 @@ def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant
     assert manifest["held_out"]["seeds"] == [artifacts.HELD_OUT_SEEDS.start, artifacts.HELD_OUT_SEEDS.stop]
 
 
-def test_variant_thresholds_are_the_documented_ones():
-    thresholds = {v.name: (v.p99_abs_diff, v.max_abs_diff, v.min_psnr, v.max_fd_increase) for v in VARIANTS}
-    assert thresholds == {
-        "float32": (1, 1, 40.0, 0.01),
-        "float16": (1, 1, 40.0, 0.01),
-        "dynamic_int8": (64, 128, 35.0, 0.05),
-        "int8": (96, 224, 35.0, 0.10),
-        "float32_dynamic_batch": (1, 1, 40.0, 0.01),
-    }
+def test_variant_thresholds_are_the_ones_every_shipped_card_states_and_meets():
+    checked = 0
+    for name in zoo.shipped.names():
+        card = read_manifest(zoo.shipped.folder(name))
+        for variant in VARIANTS:
+            entry = card["tflite"].get(variant.name)
+            if not entry or not entry["written"]:
+                continue
+            assert {key: entry["thresholds"][key] for key in variant.thresholds()} == variant.thresholds()
+            figures = entry["held_out"]["per_image_max_abs_diff"]
+            assert figures["p99"] <= variant.p99_abs_diff and figures["max"] <= variant.max_abs_diff, (name, variant)
+            assert entry["held_out"]["psnr"] is None or entry["held_out"]["psnr"] >= variant.min_psnr
+            checked += 1
+    assert checked >= 4 * 2  # float32 and int8 of the four shipped generators (commands.ship.SHIPPED_VARIANTS)
+    # Float files keep Keras's pixels within a step; the weight-quantized ones may move further.
+    by_name = {v.name: v for v in VARIANTS}
+    assert all(by_name[n].p99_abs_diff == by_name[n].max_abs_diff == 1 for n in ("float32", "float16"))
+    assert 1 < by_name["dynamic_int8"].p99_abs_diff <= by_name["int8"].p99_abs_diff
     # Stated on seeds no export tunes or checks anything on, enough of them for a 99th percentile.
     held_out = set(artifacts.HELD_OUT_SEEDS)
     assert len(held_out) >= 1000 and not held_out & set(artifacts.QUALITY_SEEDS)

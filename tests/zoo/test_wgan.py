@@ -62,4 +62,11 @@ def test_shrunk_gradient_penalty_is_the_penalty_of_every_kth_example():
 def test_shrunk_gradient_penalty_keeps_one_example_of_a_tiny_batch():
     model = tiny_model("wgan_gp", gp_batch_shrink=4)
     real, fake = (tf.constant(tiny_images(model, n=2, seed=s)) for s in (1, 2))
-    assert float(model.discriminator_penalty(real, fake)) > 0
+    state = model.seed_generator.state.numpy()
+    value = float(model.discriminator_penalty(real, fake))
+    model.seed_generator.state.assign(state)  # the same interpolation weights
+    alpha = keras.random.uniform((2, 1, 1, 1), seed=model.seed_generator)
+    critic = lambda x: model.discriminate(x, training=True)  # noqa: E731
+    # A batch of 2 shrunk by 4 keeps its first example, not none.
+    first = 10.0 * float(losses.gradient_penalty(critic, real[:1], fake[:1], alpha[:1]))
+    assert first > 0 and value == pytest.approx(first, rel=1e-5)
