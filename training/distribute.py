@@ -9,7 +9,7 @@ results independent of the replica count: each replica differentiates its
 share of the loss averaged over the global batch (`zoo.base.replica_share`),
 draws its noise out of the global batch's draws (`zoo.base.replica_draw`),
 and Keras's metrics sum over replicas. What still sees only a replica's
-examples is listed in the README (batch norm unless
+examples is listed in docs/devices.md (batch norm unless
 `synchronized_batch_norm=True`, minibatch standard deviation, PacGAN
 packing, dropout masks and DiffAugment draws).
 """

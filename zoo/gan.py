@@ -389,7 +389,7 @@ class DCGAN(GAN):
     The default learning rate is 1e-3 for both players rather than the
     paper's 2e-4: on Fashion-MNIST at batch 128, one epoch at 2e-4 gave
     texture blobs of tops only, and at 1e-3 recognisable trousers, shoes,
-    dresses and tops, at the same cost (measured; see the README).
+    dresses and tops, at the same cost (measured; see docs/training.md).
 
     References:
         Radford et al., "Unsupervised Representation Learning with Deep

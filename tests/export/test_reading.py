@@ -120,7 +120,7 @@ def test_saved_model_digest_is_the_documented_sha256sum_listing(exported):
     )
     digest = read_manifest(str(run))["saved_model"]["sha256"]
     assert digest == hashlib.sha256(listing.encode()).hexdigest()
-    # The README's shell check (GNU find).
+    # docs/export.md's shell check (GNU find).
     command = "find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum | sha256sum"
     result = subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True)
     assert result.stdout.split()[0] == digest

@@ -1,12 +1,6 @@
-"""Serving: inputs checked inside the graph, TF Serving warm-up records, the README's REST and CLI examples."""
+"""Serving: inputs checked inside the graph, and TF Serving warm-up records (the REST and CLI examples of
+docs/export.md run in tests/test_docs.py)."""
 
-import json
-import os
-import pathlib
-import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -15,8 +9,6 @@ import tensorflow as tf
 from export import export_run, open_tflite, read_manifest
 from export.signatures import MAX_BATCH
 from tests.conftest import tiny_model
-
-README = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -120,89 +112,3 @@ def test_warmup_file_holds_one_working_request_per_signature(served):
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         outputs = loaded.signatures[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
         assert all(value.shape[0] == 1 for value in outputs.values())
-
-
-def _readme_requests():
-    """The README's REST request bodies, in order."""
-    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", README, flags=re.S)
-            if '"signature_name"' in block]
-
-
-# TF Serving's REST semantics (its API docs): the row ("instances") form
-# answers "predictions", one entry per instance (a bare value when the
-# signature has one output); the columnar ("inputs") form answers "outputs".
-REST = textwrap.dedent("""
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    path, body = sys.argv[1], json.loads(sys.argv[2])
-    signature = tf.saved_model.load(path).signatures[body.get("signature_name", "serving_default")]
-    specs = signature.structured_input_signature[1]
-    if "instances" in body:
-        rows = body["instances"]
-        if not isinstance(rows[0], dict):
-            (only,) = specs
-            rows = [{only: row} for row in rows]
-        inputs = {name: [row[name] for row in rows] for name in rows[0]}
-    else:
-        inputs = body["inputs"]
-        if not isinstance(inputs, dict):
-            (only,) = specs
-            inputs = {only: inputs}
-    outputs = signature(**{k: tf.constant(v, specs[k].dtype) for k, v in inputs.items()})
-    outputs = {k: v.numpy().tolist() for k, v in outputs.items()}
-    if "instances" in body:
-        n = len(next(iter(outputs.values())))
-        answer = {"predictions": next(iter(outputs.values())) if len(outputs) == 1
-                  else [{k: v[i] for k, v in outputs.items()} for i in range(n)]}
-    else:
-        answer = {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}
-    print(json.dumps({"answer": answer, "project_imported": any(
-        m.split(".")[0] in ("zoo", "training", "export") for m in sys.modules)}))
-""")
-
-
-def test_readme_rest_examples_give_the_documented_responses(served, tmp_path):
-    requests = _readme_requests()
-    assert {(r["signature_name"], "instances" in r) for r in requests} >= {
-        ("generate", True), ("generate", False), ("serving_default", True), ("serving_default", False)}
-    script = tmp_path / "rest.py"
-    script.write_text(REST)
-    for body in requests:
-        name = "cgan" if "label" in json.dumps(body) else "vae" if body["signature_name"] == "serving_default" \
-            else "dcgan"
-        run, model, _ = served[name]
-        result = subprocess.run([sys.executable, "-I", str(script), str(run / "saved_model" / "1"), json.dumps(body)],
-                                capture_output=True, text=True, timeout=300,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        assert result.returncode == 0, result.stderr[-2000:]
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-        assert report["project_imported"] is False
-        key = "predictions" if "instances" in body else "outputs"
-        images = np.asarray(report["answer"][key])
-        if body["signature_name"] == "generate":
-            rows = body["instances"] if "instances" in body else [
-                dict(zip(body["inputs"], values)) for values in zip(*body["inputs"].values())]
-            seeds = [row["seed"] for row in rows]
-            labels = [row["label"] for row in rows] if "label" in rows[0] else None
-            expected = np.concatenate([model.sample(1, seed=s, labels=None if labels is None else [labels[i]])
-                                       for i, s in enumerate(seeds)])
-        else:
-            z = [row["z"] for row in body["instances"]] if "instances" in body else body["inputs"]["z"]
-            expected = (model.generate(np.asarray(z, np.float32)).numpy() * 255).round().clip(0, 255)
-        assert images.shape == (len(expected), *model.image_shape)
-        assert np.abs(images - np.asarray(expected, int)).max() <= 1
-
-
-def test_readme_saved_model_cli_run_example_works(served):
-    run, model, _ = served["dcgan"]
-    (command,) = [line for line in re.findall(r"```bash\n(.*?)```", README, flags=re.S)
-                  if "saved_model_cli run" in line]
-    command = command.strip().replace("RUN", str(run))
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    result = subprocess.run(command.replace("saved_model_cli", cli, 1), shell=True, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    # numpy's print of the (2, H, W, C) uint8 batch.
-    assert re.search(r"Result for output key images:\n\[\[\[\[\s*\d+\]", result.stdout), result.stdout[:300]
