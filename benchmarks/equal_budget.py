@@ -26,14 +26,13 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+from environment import environment  # noqa: E402
 
 import zoo  # noqa: E402
-from training import data  # noqa: E402
-from reports.images import make_grid, write_png  # noqa: E402
 from evaluation import evaluate as evaluation  # noqa: E402
 from evaluation.features import get_extractor  # noqa: E402
-
-from environment import environment  # noqa: E402
+from reports.images import make_grid, write_png  # noqa: E402
+from training import data  # noqa: E402
 
 
 class WallClockBudget(keras.callbacks.Callback):

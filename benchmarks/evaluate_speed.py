@@ -16,11 +16,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from environment import environment  # noqa: E402
+
 import zoo  # noqa: E402
 from evaluation import evaluate as evaluation  # noqa: E402
 from evaluation.features import get_extractor  # noqa: E402
-
-from environment import environment  # noqa: E402
 
 
 def main():

@@ -21,12 +21,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from environment import environment  # noqa: E402
+from train_throughput import EpochTimer  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
-
-from environment import environment  # noqa: E402
-from train_throughput import EpochTimer  # noqa: E402
 
 CELEB_A_TRAIN_IMAGES = 162_770
 PRESET = "dcgan_celeb_a"

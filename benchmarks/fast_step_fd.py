@@ -28,15 +28,14 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-
-import zoo  # noqa: E402
-from training import data  # noqa: E402
-from evaluation import evaluate as evaluation  # noqa: E402
-from evaluation.features import get_extractor  # noqa: E402
-from training.train import dtype_policy  # noqa: E402
-
 from environment import environment  # noqa: E402
 from versus_plain import PRESET, parse_arguments  # noqa: E402
+
+import zoo  # noqa: E402
+from evaluation import evaluate as evaluation  # noqa: E402
+from evaluation.features import get_extractor  # noqa: E402
+from training import data  # noqa: E402
+from training.train import dtype_policy  # noqa: E402
 
 
 def train(seed, steps, batch_size, arguments, precision="float32"):

@@ -27,8 +27,17 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from training.kill_resume import (KILL_DURING_SAVE, ROOT, check_files, child_environment, compare,  # noqa: E402
-                                  kill_targets, run_with_kills, temporary_files, train_command)
+from training.kill_resume import (  # noqa: E402
+    KILL_DURING_SAVE,
+    ROOT,
+    check_files,
+    child_environment,
+    compare,
+    kill_targets,
+    run_with_kills,
+    temporary_files,
+    train_command,
+)
 
 
 def main():

@@ -19,10 +19,10 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from environment import environment  # noqa: E402
+
 from export import read_manifest  # noqa: E402
 from export.tflite import interpreter  # noqa: E402
-
-from environment import environment  # noqa: E402
 
 
 def main():

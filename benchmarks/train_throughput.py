@@ -20,12 +20,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+from environment import environment  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
 from training.train import dtype_policy  # noqa: E402
-
-from environment import environment  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -36,13 +36,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from environment import environment  # noqa: E402
 from keras import layers  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
 from training.train import dtype_policy  # noqa: E402
-
-from environment import environment  # noqa: E402
 
 PRESET = "wgan_gp_keras_io"
 LATENT_DIM, CRITIC_STEPS, GP_WEIGHT = 128, 3, 10.0

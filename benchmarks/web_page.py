@@ -26,12 +26,12 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from environment import environment  # noqa: E402
+
 import zoo  # noqa: E402
 from export import browser, read_manifest, read_tflite  # noqa: E402
 from export.tflite import interpreter  # noqa: E402
 from export.web import write_web  # noqa: E402
-
-from environment import environment  # noqa: E402
 
 TIME_INVOKES = """async ([first, runs]) => {
   const start = performance.now();

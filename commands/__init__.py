@@ -5,7 +5,16 @@ line and exit status 2.
 """
 
 from commands import (
-    classifier, evaluate, export, interpolate, listing, reconstruct, report, sample, train, traverse,
+    classifier,
+    evaluate,
+    export,
+    interpolate,
+    listing,
+    reconstruct,
+    report,
+    sample,
+    train,
+    traverse,
 )
 
 #: In the order `zoo --help` lists them.

@@ -9,7 +9,6 @@ from commands.common import positive
 
 def run(args):
     from evaluation.classifier import train_classifier
-
     from zoo.files import run_lock
 
     out = args.out or os.path.join("saved_models", f"{args.dataset}_classifier")

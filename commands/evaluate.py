@@ -3,7 +3,13 @@
 import json
 
 from commands.common import (
-    UsageError, add_artifact_flags, model_folder, open_generator, output_path, positive, writing,
+    UsageError,
+    add_artifact_flags,
+    model_folder,
+    open_generator,
+    output_path,
+    positive,
+    writing,
 )
 
 
@@ -19,10 +25,10 @@ def run(args):
 def _evaluate(args, out):
     from evaluation import evaluate as evaluation
     from evaluation.features import get_extractor
+    from training.train import load_run_config
     from zoo.explore import seeded
     from zoo.files import atomic_write_json
     from zoo.limits import check_samples
-    from training.train import load_run_config
     from zoo.run_folder import RunFolder
 
     try:

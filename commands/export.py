@@ -4,7 +4,14 @@ import contextlib
 import os
 
 from commands.common import (
-    UsageError, inside, model_folder, native_stderr_to_devnull, non_negative, output_path, positive, writing,
+    UsageError,
+    inside,
+    model_folder,
+    native_stderr_to_devnull,
+    non_negative,
+    output_path,
+    positive,
+    writing,
 )
 
 
@@ -48,13 +55,12 @@ def _web(args, manifest):
 
 
 def _export(args):
-    from export import export_run
-    from evaluation.evaluate import export_fd
-    from zoo.card import dataset_entry
-    from training.train import RunFolderError, load_run_config
-    from zoo.run_folder import RunFolder
-
     import zoo
+    from evaluation.evaluate import export_fd
+    from export import export_run
+    from training.train import RunFolderError, load_run_config
+    from zoo.card import dataset_entry
+    from zoo.run_folder import RunFolder
 
     if zoo.shipped.is_shipped(args.run):
         raise UsageError(f"{args.run!r} is a shipped model, already exported (its saved_model/, tflite/ and "

@@ -1,8 +1,15 @@
 """`zoo interpolate`: a walk through latent space, or a class-to-class morph, as a GIF or a PNG strip."""
 
 from commands.common import (
-    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive, writing,
+    UsageError,
+    add_artifact_flags,
+    add_scale_flag,
+    integers,
+    model_folder,
+    open_generator,
+    output_path,
+    positive,
+    writing,
 )
 
 
@@ -18,8 +25,8 @@ def run(args):
 
 
 def _interpolate(args):
-    from reports.images import check_size, grid_layout, write_images
     import zoo
+    from reports.images import check_size, grid_layout, write_images
     from zoo import explore
 
     generator, _ = open_generator(args.run, args.artifact, args.export_version)
@@ -69,7 +76,8 @@ def add_parser(commands):
     parser.add_argument("--labels", type=integers, metavar="K[,K...]",
                         help="conditional models: one class for the whole walk, or two or more to "
                         "morph between at one seed (needs model.keras)")
-    parser.add_argument("--steps", type=positive, default=32, help="frames from one seed (or class) to the next (default: 32)")
+    parser.add_argument("--steps", type=positive, default=32,
+                        help="frames from one seed (or class) to the next (default: 32)")
     add_scale_flag(parser, 4)
     parser.add_argument("--columns", type=positive,
                         help=".png strips: frames per row (default: all in one row)")

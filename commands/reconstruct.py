@@ -1,8 +1,15 @@
 """`zoo reconstruct`: real images beside a VAE's reconstructions of them."""
 
 from commands.common import (
-    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive, writing,
+    UsageError,
+    add_artifact_flags,
+    add_scale_flag,
+    integers,
+    model_folder,
+    open_generator,
+    output_path,
+    positive,
+    writing,
 )
 
 

@@ -1,8 +1,15 @@
 """`zoo sample`: a grid of samples."""
 
 from commands.common import (
-    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive, writing,
+    UsageError,
+    add_artifact_flags,
+    add_scale_flag,
+    integers,
+    model_folder,
+    open_generator,
+    output_path,
+    positive,
+    writing,
 )
 
 
@@ -66,5 +73,6 @@ def add_parser(commands):
     sample.add_argument("--captions", action="store_true",
                         help="write each image's seed (#S) and, for conditional models, class (cK) under it")
     add_artifact_flags(sample)
-    sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png; for a shipped model NAME_samples_seed<SEED>.png in the current directory)")
+    sample.add_argument("--out", help="PNG path (default: RUN/samples_seed<SEED>.png; for a shipped model "
+                        "NAME_samples_seed<SEED>.png in the current directory)")
     sample.set_defaults(handler=run)

@@ -26,19 +26,18 @@ import platform
 import shutil
 import sys
 
-from export import export_run
-from export.tflite import VARIANTS
-from training import data
-from training.callbacks import read_history
-from reports.images import make_grid, write_png
+import zoo
 from evaluation import evaluate as evaluation
 from evaluation.features import get_extractor
+from export import export_run
+from export.tflite import VARIANTS
+from reports.images import make_grid, write_png
+from training import data
+from training.callbacks import read_history
 from training.train import load_run_config
-import zoo
 from zoo.card import dataset_entry
 from zoo.files import atomic_write_json, sha256_file
 from zoo.run_folder import RunFolder
-
 
 #: Metric groups measured for every shipped model (reconstruction for VAEs).
 METRICS = ("fd", "dc", "pr", "classes")

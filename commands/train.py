@@ -86,8 +86,8 @@ RESUMABLE = ("out", "resume", "overwrite", "epochs", "backup_every", "determinis
 
 def run(args):
     import zoo
-    from training.config import RunConfig
     from evaluation.callbacks import metric_callbacks
+    from training.config import RunConfig
     from training.train import load_run_config, train
 
     if zoo.shipped.is_shipped(args.out):

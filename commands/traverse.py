@@ -1,8 +1,16 @@
 """`zoo traverse`: one row per latent dimension, swept while the others stay put."""
 
 from commands.common import (
-    UsageError, add_artifact_flags, add_scale_flag, integers, model_folder, open_generator, output_path,
-    positive, positive_float, writing,
+    UsageError,
+    add_artifact_flags,
+    add_scale_flag,
+    integers,
+    model_folder,
+    open_generator,
+    output_path,
+    positive,
+    positive_float,
+    writing,
 )
 
 

@@ -38,7 +38,8 @@ class GeneratorMetrics(keras.callbacks.Callback):
 
         unknown = [m for m in metrics if m not in METRICS or m == "reconstruction"]
         if unknown:
-            raise ValueError(f"GeneratorMetrics cannot compute {unknown}; use {sorted(set(METRICS) - {'reconstruction'})}")
+            computable = sorted(set(METRICS) - {"reconstruction"})
+            raise ValueError(f"GeneratorMetrics cannot compute {unknown}; use {computable}")
         self.dataset, self.metrics, self.n, self.every = dataset, tuple(metrics), n, every
         self.extractor, self.seed, self.split, self.data_dir = extractor, seed, split, data_dir
         self.verbose = verbose
@@ -147,7 +148,8 @@ class CollapseGuard(GeneratorMetrics):
 
 
 def metric_callbacks(run, folder, best):
-    """The callbacks `zoo train` measures `run.metrics` with: `GeneratorMetrics`, and with FD the keeper of `best.keras`.
+    """The callbacks `zoo train` measures `run.metrics` with: `GeneratorMetrics`, and with FD the keeper of
+    `best.keras`.
 
     Args:
         run: the `training.config.RunConfig`.

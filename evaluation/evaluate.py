@@ -10,9 +10,9 @@ import pathlib
 
 import numpy as np
 
-from training import data
 from evaluation import collapse, distribution
 from evaluation.reconstruction import reconstruction_metrics
+from training import data
 from zoo.errors import ZooError
 from zoo.explore import Generator, seeded
 

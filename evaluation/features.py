@@ -18,20 +18,19 @@ import hashlib
 import json
 import os
 import pathlib
-import zipfile
 import random
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from training.data import normalise_images
 from evaluation.classifier import CARD_FILE, FEATURE_LAYER, MODEL_FILE
+from training.data import normalise_images
 from zoo import card as cards
 from zoo import shipped
 from zoo.errors import ZooError
 from zoo.files import sha256_file
-
 
 
 class ExtractorUnavailableError(ZooError, RuntimeError):

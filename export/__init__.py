@@ -11,8 +11,15 @@ before anything in it runs.
 """
 
 from export.artifacts import ExportError, export_run
-from export.reading import (ArtifactError, latent_shape, open_saved_model, open_tflite, read_manifest, read_tflite,
-                            verify_export)
+from export.reading import (
+                            ArtifactError,
+                            latent_shape,
+                            open_saved_model,
+                            open_tflite,
+                            read_manifest,
+                            read_tflite,
+                            verify_export,
+)
 
 __all__ = [
     "ArtifactError",

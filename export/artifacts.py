@@ -44,9 +44,6 @@ import tensorflow as tf
 import zoo
 from export import install
 from export.allowed_ops import disallowed_ops, parse_saved_model
-from zoo.errors import ZooError
-from zoo.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
-from zoo.run_folder import RunFolder
 from export.install import run_path
 from export.saved_model import (
     ASSETS_EXTRA,
@@ -68,8 +65,11 @@ from export.tflite import (
     with_metadata,
 )
 from zoo import card as cards
+from zoo.errors import ZooError
 from zoo.explore import Generator, seeded
+from zoo.files import file_digests, folder_digest, fsync_tree, run_lock, sha256_file, write_durably
 from zoo.latents import SEED_LIMIT, labels_from_seeds
+from zoo.run_folder import RunFolder
 
 #: Every artifact is compared with Keras on the images of these seeds.
 QUALITY_SEEDS = range(100)

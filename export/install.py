@@ -17,8 +17,7 @@ import os
 import shutil
 import tempfile
 
-from zoo.files import (file_digests, fsync_folder, fsync_tree, link_copy, run_lock, sha256_file,
-                       write_durably)
+from zoo.files import file_digests, fsync_folder, fsync_tree, link_copy, run_lock, sha256_file, write_durably
 from zoo.run_folder import RunFolder
 
 #: Staging folders (and the snapshot of what they replace) start with this.

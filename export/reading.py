@@ -35,13 +35,13 @@ from google.protobuf.message import DecodeError
 from export.allowed_ops import disallowed_ops, parse_saved_model
 from export.artifacts import versions
 from export.install import run_path
+from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
+from export.tflite import VARIANTS, BatchedRunner, interpreter
 from zoo.card import SCHEMA_VERSION
 from zoo.errors import ZooError
 from zoo.files import folder_digest, relative_files, sha256_bytes
-from zoo.run_folder import RunFolder
-from export.saved_model import OUTPUT, SIGNATURE, feeds, runners
-from export.tflite import VARIANTS, BatchedRunner, interpreter
 from zoo.latents import PRIORS
+from zoo.run_folder import RunFolder
 
 
 class ArtifactError(ZooError, ValueError):

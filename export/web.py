@@ -30,9 +30,9 @@ import shutil
 import subprocess
 import tempfile
 
+from export.reading import latent_shape, read_tflite
 from zoo.errors import ZooError
 from zoo.files import fsync_tree, sha256_bytes
-from export.reading import latent_shape, read_tflite
 
 PAGE = pathlib.Path(__file__).with_name("web")
 #: The LiteRT.js release the page is written and tested against.

@@ -210,7 +210,8 @@ def build_report(run_dir, title=None):
     export_card = latest_export_card(run_dir)
     title = title or os.path.basename(os.path.normpath(run_dir))
 
-    losses = [k for k in history if k not in ("epoch", "stopped") and not _is_metric(k) and isinstance(history[k], list)]
+    losses = [k for k in history
+              if k not in ("epoch", "stopped") and not _is_metric(k) and isinstance(history[k], list)]
     uri = plot_curves(history, losses, "losses (dashed: validation)", "loss") if losses else None
     curves = [(key, plot_curves(history, [key], key, key.removeprefix("val_"), size=(4.6, 3.0)))
               for key in history if key != "epoch" and _is_metric(key)]

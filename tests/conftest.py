@@ -60,7 +60,10 @@ def model_name(request):
 
 
 def zoo_cli(*args, check=True, env=None, cwd=None):
-    """Runs `zoo ARGS` in a subprocess, as a user would; `env` adds to (or, None values, removes from) the environment."""
+    """Runs `zoo ARGS` in a subprocess, as a user would.
+
+    `env` adds to (or, None values, removes from) the environment.
+    """
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     for key, value in (env or {}).items():
         if value is None:

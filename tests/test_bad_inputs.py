@@ -17,7 +17,9 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TRAIN as TRAIN, digests as _digests, zoo_main
+from tests.conftest import TINY_TRAIN as TRAIN
+from tests.conftest import digests as _digests
+from tests.conftest import zoo_main
 
 TINY = ["--set", "image_shape=16,16,1", "--set", "latent_dim=8", "--set", "width=8"]
 

@@ -1,4 +1,5 @@
-"""How the trees import each other: packages in layers, no `_private` name crosses a module, and tests and benchmarks never import each other.
+"""How the trees import each other: packages in layers, no `_private` name crosses a module, and tests
+and benchmarks never import each other.
 
 What a test and a benchmark both need lives in a package module both
 import (`export.browser`, `training.kill_resume`); a helper another module

@@ -5,7 +5,6 @@ import json
 import platform
 from typing import Optional
 
-
 #: `precision` values: Keras dtype policies the networks can be built with.
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 #: `strategy` values: tf.distribute strategies `training.distribute` sets up.

@@ -21,15 +21,25 @@ import keras
 import tensorflow as tf
 
 import zoo
+from training import data, distribute
+from training.callbacks import (
+    AtomicModelCheckpoint,
+    BackupError,
+    JSONHistory,
+    NonFiniteError,
+    SampleGrid,
+    TerminateOnNonFinite,
+    TrainingBackup,
+    best_of_history,
+    read_backup_position,
+    read_history,
+    record_stop,
+)
+from training.config import RunConfig, environment
 from zoo.errors import ZooError
 from zoo.files import atomic_write, remove_stale_temporaries, run_lock
 from zoo.limits import check_batch, check_samples
 from zoo.run_folder import RunFolder
-from training import data, distribute
-from training.callbacks import (AtomicModelCheckpoint, BackupError, JSONHistory, NonFiniteError, SampleGrid,
-                                TerminateOnNonFinite, TrainingBackup, best_of_history, read_backup_position,
-                                read_history, record_stop)
-from training.config import RunConfig, environment
 
 #: Default of `--backup-every`: steps between backups (about a minute of a
 #: Fashion-MNIST DCGAN on a 2-core CPU; its 8 MB backup takes 0.04 s to write).
@@ -275,8 +285,8 @@ def _check_memory(run, model):
     workers = 1
     if run.strategy == "multi_worker":
         workers = len(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])
-    check_batch(run.batch_size // workers, model,
-                f"--batch-size {run.batch_size}" + (f" ({run.batch_size // workers} per worker)" if workers > 1 else ""),
+    per_worker = f" ({run.batch_size // workers} per worker)" if workers > 1 else ""
+    check_batch(run.batch_size // workers, model, f"--batch-size {run.batch_size}{per_worker}",
                 ", or spread it over several machines with --strategy multi_worker")
 
 

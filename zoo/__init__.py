@@ -9,11 +9,13 @@ and `pixel_range`; VAEs also have `encoder`. Conditional models (`cgan`,
 
 __version__ = "0.1.0"
 
-from zoo import gan  # noqa: F401  (registers dcgan, lsgan, sngan)
-from zoo import wgan  # noqa: F401  (registers wgan_gp)
-from zoo import vae  # noqa: F401  (registers vae, beta_vae, two_stage_vae)
-from zoo import conditional  # noqa: F401  (registers cgan, cvae)
-from zoo import shipped
+from zoo import (
+    conditional,  # noqa: F401  (registers cgan, cvae)
+    gan,  # noqa: F401  (registers dcgan, lsgan, sngan)
+    shipped,
+    vae,  # noqa: F401  (registers vae, beta_vae, two_stage_vae)
+    wgan,  # noqa: F401  (registers wgan_gp)
+)
 from zoo.conditional import ConditionalGAN, ConditionalVAE
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN
 from zoo.latents import latents_from_seeds

@@ -14,7 +14,6 @@ from zoo.latents import check_labels, check_seeds, labels_from_seeds, latents_fr
 from zoo.limits import check_memory
 from zoo.networks import check_buildable
 
-
 # One helper per kind of constructor argument; each returns the value in its
 # canonical type (what `get_config` stores) or raises a ValueError naming the
 # argument, the value and what to use instead.

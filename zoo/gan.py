@@ -11,8 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import augment, losses, networks
-from zoo.base import (GenerativeModel, check_flag, check_integer, check_number, images_and_labels,
-                       replica_share)
+from zoo.base import GenerativeModel, check_flag, check_integer, check_number, images_and_labels, replica_share
 from zoo.latents import check_prior
 from zoo.optimizers import UNSUPPORTED_CALLBACKS, JointLearningRate
 from zoo.registry import register

@@ -12,7 +12,6 @@ from keras import layers
 
 from zoo.layers import MinibatchStdDev
 
-
 NORMALIZATIONS = ("batch", "layer", "spectral", "none")
 
 

@@ -13,7 +13,8 @@ PRESETS = {
     "sngan_fashion_mnist": ("sngan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64}),
     "cgan_fashion_mnist": ("cgan", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "num_classes": 10}),
     "cvae_fashion_mnist": ("cvae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "num_classes": 10}),
-    "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64, "critic_steps": 5, "gp_weight": 10.0}),
+    "wgan_gp_fashion_mnist": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 64, "width": 64,
+                                          "critic_steps": 5, "gp_weight": 10.0}),
     # The keras.io WGAN-GP example: its networks (910,660 + 4,305,409
     # parameters), latent 128, 3 critic steps; train it at batch 512.
     "wgan_gp_keras_io": ("wgan_gp", {"image_shape": (28, 28, 1), "latent_dim": 128, "width": 64, "critic_steps": 3,

@@ -271,8 +271,8 @@ def test_conditional_vae_reconstructs_with_the_test_labels(tmp_path):
     metrics = json.loads(result[result.index("{"):])
 
     import zoo
-    from training import data
     from evaluation.reconstruction import reconstruction_metrics
+    from training import data
     from zoo.images import to_uint8
 
     model = zoo.load(out / "model.keras")

@@ -1,4 +1,5 @@
-"""`zoo interpolate`, `reconstruct`, `traverse`, `sample --scale/--captions` and `report` on shipped models, as a user runs them."""
+"""`zoo interpolate`, `reconstruct`, `traverse`, `sample --scale/--captions` and `report` on shipped models,
+as a user runs them."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,8 @@ from PIL import Image
 
 import zoo
 from export.tflite import variant
-from tests.conftest import zoo_cli
 from reports.images import upscale
+from tests.conftest import zoo_cli
 
 
 def _frames(path):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from zoo.files import LOCK_FILE
 from tests.conftest import TINY_FLAGS, digests, zoo_main
+from zoo.files import LOCK_FILE
 
 #: Every command that writes into a run folder, as the first writer (a
 #: separate process) and as the second (in this process, while the first is

@@ -3,9 +3,9 @@
 import hashlib
 import json
 
-from training import data
 from evaluation.classifier import CARD_FILE, MODEL_FILE, train_classifier
 from evaluation.features import DomainExtractor
+from training import data
 
 
 def test_train_classifier_writes_a_model_and_a_card_with_its_sha256_and_measured_accuracy(tmp_path):

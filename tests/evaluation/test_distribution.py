@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from evaluation import collapse, distribution as dist
+from evaluation import collapse
+from evaluation import distribution as dist
 
 
 def test_frechet_distance_matches_the_closed_form_for_gaussians():

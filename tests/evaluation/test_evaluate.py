@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from training import data
 from evaluation import evaluate as evaluation
 from evaluation.features import domain_extractor
+from training import data
 
 N = 2000
 

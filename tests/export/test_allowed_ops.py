@@ -25,9 +25,9 @@ from export.allowed_ops import (
     ops_by_role,
     parse_saved_model,
 )
-from zoo.files import file_digests, folder_digest
 from export.saved_model import write_saved_model
 from tests.conftest import tiny_model
+from zoo.files import file_digests, folder_digest
 
 #: Non-default values of options that may change a generator's graph; a
 #: model gets those its constructor accepts (and does not refuse).

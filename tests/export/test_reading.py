@@ -19,11 +19,18 @@ import pytest
 
 import zoo
 from export import (
-    ArtifactError, artifacts, export_run, install, latent_shape, open_saved_model, open_tflite, read_manifest,
+    ArtifactError,
+    artifacts,
+    export_run,
+    install,
+    latent_shape,
+    open_saved_model,
+    open_tflite,
+    read_manifest,
     verify_export,
 )
-from zoo.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
 from tests.conftest import digests, tiny_model
+from zoo.files import LOCK_FILE, FolderBusyError, file_digests, folder_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEEDS = range(100, 104)
@@ -130,7 +137,8 @@ def test_saved_model_digest_is_the_documented_sha256sum_listing(exported):
 
 
 def test_missing_manifest_says_to_export_first(tmp_path):
-    with pytest.raises(ArtifactError, match=r"has no export \(no exports/N/model_card.json\); run `zoo export .*` first"):
+    expected = r"has no export \(no exports/N/model_card.json\); run `zoo export .*` first"
+    with pytest.raises(ArtifactError, match=expected):
         read_manifest(str(tmp_path))
 
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from export import browser
-from tests.conftest import TINY_FLAGS, zoo_cli
 from reports.report import write_report
+from tests.conftest import TINY_FLAGS, zoo_cli
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_images, tiny_model
-from training.callbacks import (AtomicModelCheckpoint, JSONHistory, NonFiniteError, SampleGrid,
-                                TerminateOnNonFinite)
 from reports.images import make_grid
+from tests.conftest import tiny_images, tiny_model
+from training.callbacks import AtomicModelCheckpoint, JSONHistory, NonFiniteError, SampleGrid, TerminateOnNonFinite
 
 
 def test_make_grid_places_images_row_major_with_padding():
@@ -85,9 +84,9 @@ def test_generator_metrics_feed_model_checkpoint_and_history(tmp_path):
     assert len(history.history["val_fd"]) == 2 and all(v > 0 for v in history.history["val_fd"])
     # The logged values are the metrics of the final generator's samples (seeds
     # 0..99) against the first 100 test images, computed here independently.
-    from training.data import load_images
     from evaluation import distribution
     from evaluation.features import domain_extractor
+    from training.data import load_images
 
     extractor = domain_extractor("fashion_mnist")
     real, _ = extractor(load_images("fashion_mnist", "test", 100)[0])
@@ -141,8 +140,8 @@ def test_collapse_guard_rejects_an_unknown_monitor():
 
 
 def test_generator_metrics_report_class_accuracy_of_conditional_models():
-    from tests.conftest import tiny_labels
     from evaluation.callbacks import CollapseGuard
+    from tests.conftest import tiny_labels
 
     model = tiny_model("cgan")
     guard = CollapseGuard("fashion_mnist", monitor="class_accuracy", n=100, verbose=0)

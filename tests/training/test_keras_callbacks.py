@@ -8,9 +8,9 @@ with a TTUR pair, so the learning-rate callbacks must keep its ratio.
 """
 
 import csv
-import inspect
 import glob
 import http.server
+import inspect
 import json
 import os
 import threading

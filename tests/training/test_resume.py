@@ -9,8 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from training.kill_resume import (KILL_DURING_SAVE, ROOT, check_files, child_environment, compare,
-                                  kill_targets, run_with_kills, train_command)
+from training.kill_resume import (
+    KILL_DURING_SAVE,
+    ROOT,
+    check_files,
+    child_environment,
+    compare,
+    kill_targets,
+    run_with_kills,
+    train_command,
+)
 
 EPOCHS, BACKUP_EVERY, SPLIT = 2, 1, "train[:640]"  # 20 steps per epoch at batch 32
 STEPS_PER_EPOCH = 640 // 32

@@ -10,9 +10,9 @@ import export
 import reports
 import training
 import zoo
+from commands.common import UsageError
 from export.tflite import TFLiteConversionError
 from training.callbacks import NonFiniteError
-from commands.common import UsageError
 from zoo.errors import ZooError
 
 #: The exceptions the packages define that are not ZooErrors, each with the reason.
@@ -55,8 +55,7 @@ def test_every_exception_the_packages_define_is_a_zoo_error_or_explicitly_allowe
 
 
 def test_a_new_zoo_error_reaches_the_user_as_one_line_and_exit_status_2(monkeypatch, capsys):
-    from commands import cli
-    from commands import listing
+    from commands import cli, listing
 
     class NewError(ZooError, ValueError):  # no list in the command line names it
         pass

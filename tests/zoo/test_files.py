@@ -1,4 +1,5 @@
-"""Files on disk: atomic writes, and the run-folder lock (one writer at a time, named to others, gone with its process)."""
+"""Files on disk: atomic writes, and the run-folder lock (one writer at a time, named to others, gone with
+its process)."""
 
 import json
 import os
@@ -10,8 +11,15 @@ import textwrap
 import pytest
 
 from zoo import files
-from zoo.files import (LOCK_FILE, FolderBusyError, atomic_path, atomic_write, atomic_write_json,
-                       remove_stale_temporaries, run_lock)
+from zoo.files import (
+    LOCK_FILE,
+    FolderBusyError,
+    atomic_path,
+    atomic_write,
+    atomic_write_json,
+    remove_stale_temporaries,
+    run_lock,
+)
 
 # A writer in another process. It imports zoo.files without the zoo
 # package's __init__ (which imports Keras), so that it starts in a fraction

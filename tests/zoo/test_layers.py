@@ -21,7 +21,7 @@ def test_identical_batches_get_a_zero_statistic():
 
 def test_gan_with_minibatch_stddev_round_trips(tmp_path):
     model = tiny_model("dcgan", minibatch_stddev=True)
-    assert any(isinstance(l, MinibatchStdDev) for l in model.discriminator.layers)
+    assert any(isinstance(layer, MinibatchStdDev) for layer in model.discriminator.layers)
     images = tiny_images(model, n=4)
     model.fit(images, batch_size=4, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")

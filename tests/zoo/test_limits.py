@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import zoo
+from tests.conftest import tiny_model
 from zoo import base, limits
 from zoo.limits import LimitError
-from tests.conftest import tiny_model
 
 
 def test_available_memory_is_a_plausible_byte_count():

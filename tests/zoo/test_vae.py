@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import losses
 from tests.conftest import tiny_images, tiny_model
+from zoo import losses
 
 
 def test_reports_loss_reconstruction_and_kl_that_add_up():
@@ -127,7 +127,8 @@ def test_two_stage_vae_samples_through_the_second_decoder_and_reconstructs_throu
     z_mean, _ = model.encoder(images)
     np.testing.assert_array_equal(model(images), model.decoder(z_mean))
     # The generator shares the decoders' layers: training either moves the sampler.
-    assert {id(w) for w in model.generator.weights} <= {id(w) for w in model.decoder.weights + model.second_decoder.weights}
+    decoders = model.decoder.weights + model.second_decoder.weights
+    assert {id(w) for w in model.generator.weights} <= {id(w) for w in decoders}
 
 
 def test_two_stage_vae_second_stage_does_not_pull_on_the_first():

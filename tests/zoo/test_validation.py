@@ -206,8 +206,9 @@ def _edge_config(cls, k):
             value = default
         config[argument] = value
     # Combinations the networks cannot take (each refused in BAD_FOR_MODEL).
+    spectral = cls.discriminator_normalization == "spectral"
     if config.get("architecture") == "keras_io" and (
-            config.get("num_classes") or config.get("minibatch_stddev") or cls.discriminator_normalization == "spectral"):
+            config.get("num_classes") or config.get("minibatch_stddev") or spectral):
         config["architecture"] = "dcgan"
     batch_norm = getattr(cls, "discriminator_normalization", None) == "batch" and config.get("architecture") == "dcgan"
     if config.get("joint_discriminator_pass") and (batch_norm or config.get("minibatch_stddev") or config["pack"] > 1):

@@ -26,7 +26,7 @@ def test_each_gan_plays_its_own_game(name, d_loss, g_loss):
 def test_spectral_norm_brings_top_singular_values_to_one():
     keras.utils.set_random_seed(0)  # initial kernels and power-iteration vectors: not test-order dependent
     model = tiny_model("sngan")
-    wrapped = [l for l in model.discriminator.layers if isinstance(l, keras.layers.SpectralNormalization)]
+    wrapped = [layer for layer in model.discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
     assert len(wrapped) == 3  # two convolutions and the output layer (16x16 input)
     images = tiny_images(model, n=4)
     for _ in range(100):  # one power iteration per training call; close top values converge slowly
@@ -38,7 +38,7 @@ def test_spectral_norm_brings_top_singular_values_to_one():
 
 
 def test_sngan_discriminator_has_no_batch_norm():
-    kinds = {type(l).__name__ for l in tiny_model("sngan").discriminator.layers}
+    kinds = {type(layer).__name__ for layer in tiny_model("sngan").discriminator.layers}
     assert "BatchNormalization" not in kinds
 
 

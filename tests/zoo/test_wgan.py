@@ -4,9 +4,8 @@ import keras
 import pytest
 import tensorflow as tf
 
-from zoo import losses
-
 from tests.conftest import tiny_images, tiny_model
+from zoo import losses
 
 
 @pytest.mark.parametrize("critic_steps", [1, 3])

@@ -1,4 +1,5 @@
-"""The run's `history.json`: `JSONHistory` writes it, `read_history`, `record_stop` and `best_of_history` read or amend it."""
+"""The run's `history.json`: `JSONHistory` writes it; `read_history`, `record_stop` and `best_of_history`
+read or amend it."""
 
 import json
 import math

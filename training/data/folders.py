@@ -68,7 +68,8 @@ def _crop_to_aspect(image, height, width):
 
 
 def decode_folder_image(filename, height, width, channels):
-    """One image file -> uint8 `(height, width, channels)`: centre-cropped to the aspect ratio, resized with antialiasing."""
+    """One image file -> uint8 `(height, width, channels)`: centre-cropped to the aspect ratio, resized with
+    antialiasing."""
     image = tf.io.decode_image(tf.io.read_file(filename), channels=channels, expand_animations=False)
     image = _crop_to_aspect(image, height, width)
     image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)

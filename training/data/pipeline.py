@@ -99,11 +99,11 @@ class _Examples:
             raw = labels = None
             start = 0
             with damaged_files_reported(self.name):  # filled in place: one copy, then the tensor
-                for r, l in self._uncached.batch(4096).as_numpy_iterator():
+                for r, batch_labels in self._uncached.batch(4096).as_numpy_iterator():
                     if raw is None:
                         raw = np.empty((self.count, *r.shape[1:]), r.dtype)
-                        labels = np.empty((self.count,), l.dtype)
-                    raw[start : start + len(r)], labels[start : start + len(l)] = r, l
+                        labels = np.empty((self.count,), batch_labels.dtype)
+                    raw[start : start + len(r)], labels[start : start + len(batch_labels)] = r, batch_labels
                     start += len(r)
             self._table = (tf.constant(raw[:start]), tf.constant(labels[:start]))
         return self._table
