@@ -14,6 +14,9 @@ from PIL import Image
 import zoo
 from tests.conftest import zoo_main
 
+# The slow tier: every registered family trained and exported through the commands.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=zoo.names())
 def run(request, family_run):

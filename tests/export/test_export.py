@@ -48,6 +48,7 @@ def _seed_inputs(model, seeds):
     return inputs
 
 
+@pytest.mark.slow
 def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant(every_variant):
     run, model, manifest = every_variant
     inputs = _seed_inputs(model, SEEDS)
@@ -111,6 +112,7 @@ def test_variant_thresholds_are_the_ones_every_shipped_card_states_and_meets():
     assert not held_out & set(artifacts.CALIBRATION_SEEDS) and not held_out & set(range(10000))  # FD's seeds
 
 
+@pytest.mark.slow
 def test_every_variant_records_ops_xnnpack_latency_and_its_own_file(every_variant):
     run, model, manifest = every_variant
     for name, entry in manifest["tflite"].items():
@@ -134,6 +136,7 @@ def test_every_variant_records_ops_xnnpack_latency_and_its_own_file(every_varian
     assert details["z"]["dtype"] == np.float32
 
 
+@pytest.mark.slow
 def test_dynamic_batch_file_takes_any_batch(every_variant):
     run, model, manifest = every_variant
     entry = manifest["tflite"]["float32_dynamic_batch"]
@@ -145,6 +148,7 @@ def test_dynamic_batch_file_takes_any_batch(every_variant):
     assert np.abs(runner(**inputs)["images"] - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_model_card_is_beside_and_inside_every_artifact_with_every_digest(every_variant):
     run, model, manifest = every_variant
     assert manifest["schema_version"] == 1 and manifest["kind"] == "generator"

@@ -501,6 +501,7 @@ class Child:
         return self.phases[-1]
 
 
+@pytest.mark.slow
 def test_kill_9_during_export_never_leaves_a_damaged_export(run, staged, tmp_path):
     _, _, expected, models = staged
     for name, model in models.items():

@@ -92,6 +92,7 @@ def _only_local(tab, url):
     assert outside == [], outside
 
 
+@pytest.mark.slow
 def test_browser_draws_the_pixels_of_model_sample_for_seeds_0_to_7(chromium, tiny_page):
     run, page, _ = tiny_page
     model = zoo.load(str(run / "model.keras"))
@@ -135,6 +136,7 @@ def test_every_family_draws_its_seeds_and_walks_in_the_browser(chromium, family_
     assert np.abs(walk_end - model.sample(1, seed=2, labels=label).numpy()[0, ..., 0]).max() <= 1
 
 
+@pytest.mark.slow
 def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(chromium, shipped_page):
     model = zoo.load("cgan_fashion_mnist")
     labels = [(seed * 3) % 10 for seed in SEEDS]
@@ -149,6 +151,7 @@ def test_browser_draws_the_requested_class_of_the_shipped_conditional_gan(chromi
     assert np.abs(drawn - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_page_refuses_a_tflite_file_that_is_not_the_exported_one(chromium, tiny_page, tmp_path):
     _, page, _ = tiny_page
     copy = tmp_path / "page"

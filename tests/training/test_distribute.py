@@ -19,6 +19,9 @@ import pytest
 import zoo
 from tests.conftest import TINY_FLAGS, zoo_cli
 
+# The slow tier: several processes and devices.
+pytestmark = pytest.mark.slow
+
 HELPER = os.path.join(os.path.dirname(__file__), "distributed_zoo.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = ["--model", "dcgan", *TINY_FLAGS, "--set", "synchronized_batch_norm=True", "--batch-size", "16",

@@ -20,6 +20,9 @@ from training.kill_resume import (
     train_command,
 )
 
+# The slow tier: kill -9 runs of real `zoo train` processes.
+pytestmark = pytest.mark.slow
+
 EPOCHS, BACKUP_EVERY, SPLIT = 2, 1, "train[:640]"  # 20 steps per epoch at batch 32
 STEPS_PER_EPOCH = 640 // 32
 
