@@ -206,7 +206,7 @@ def _edge_config(cls, k):
             value = default
         config[argument] = value
     # Combinations the networks cannot take (each refused in BAD_FOR_MODEL).
-    spectral = cls.discriminator_normalization == "spectral"
+    spectral = getattr(cls, "discriminator_normalization", None) == "spectral"
     if config.get("architecture") == "keras_io" and (
             config.get("num_classes") or config.get("minibatch_stddev") or spectral):
         config["architecture"] = "dcgan"
