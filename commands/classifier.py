@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 from commands.common import positive
 
@@ -15,7 +14,7 @@ def run(args):
     with run_lock(out, "zoo train-classifier", advice="wait for it to finish, or choose another --out"):
         card = train_classifier(
             args.dataset, out, epochs=args.epochs, batch_size=args.batch_size,
-            seed=args.seed, data_dir=args.data_dir, command=["zoo", *sys.argv[1:]],
+            seed=args.seed, data_dir=args.data_dir, command=["zoo", *args.argv],
         )
     print(json.dumps(card, indent=2))
 

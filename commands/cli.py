@@ -79,6 +79,7 @@ def _quiet_native_logs():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]  # what config.json and cards record
     if not args.verbose:
         _quiet_native_logs()
     try:

@@ -80,8 +80,9 @@ def _training_metrics(text):
 
 #: What `--resume` may be given besides the folder: how long to train, how often
 #: to back up (and --deterministic, checked on its own), and the flags of
-#: `zoo` itself; every other flag of `zoo train` sets what its config.json holds.
-RESUMABLE = ("out", "resume", "overwrite", "epochs", "backup_every", "deterministic", "command", "verbose")
+#: `zoo` itself (and `argv`, the command line `main` was given); every other flag of
+#: `zoo train` sets what its config.json holds.
+RESUMABLE = ("out", "resume", "overwrite", "epochs", "backup_every", "deterministic", "command", "verbose", "argv")
 
 
 def run(args):
@@ -158,7 +159,7 @@ def run(args):
             out=args.out,
         )
     if train(run, resume=args.resume, overwrite=args.overwrite, backup_every=args.backup_every,
-             metric_callbacks=metric_callbacks):
+             metric_callbacks=metric_callbacks, command=["zoo", *args.argv]):
         strategy = distribute.make_strategy(run.strategy)
         if distribute.is_chief(strategy):
             print(f"Run written to {args.out}")

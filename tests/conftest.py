@@ -54,7 +54,19 @@ def tiny_labels(n=8):
     return np.arange(n, dtype="int64") % 3
 
 
-@pytest.fixture(params=zoo.names())
+#: The families the fast tier runs the registry-wide batteries on: one of each kind the
+#: contract tells apart (a GAN; an encoder with class labels; a multi-step sampler with an
+#: image-shaped latent). The slow tier (`--slow`) runs them on every registered family.
+FAST_FAMILIES = ("dcgan", "cvae", "toy_steps")
+
+
+def families(names=None):
+    """`names` (default: every registered family) as parameters, those outside FAST_FAMILIES marked slow."""
+    return [pytest.param(name, marks=() if name in FAST_FAMILIES else pytest.mark.slow, id=name)
+            for name in (zoo.names() if names is None else names)]
+
+
+@pytest.fixture(params=families())
 def model_name(request):
     return request.param
 
@@ -96,6 +108,32 @@ def zoo_main(*args):
         except SystemExit as stop:  # argparse
             status = stop.code
     return status, out.getvalue(), err.getvalue()
+
+
+def zoo_run(*args, check=True, env=None, cwd=None):
+    """`zoo ARGS` in this process, answered as `zoo_cli` answers: a `CompletedProcess`.
+
+    The fast tier's way to run a command: no TensorFlow import per call. `env`
+    and `cwd` apply for the call only. Output written below Python (TensorFlow's
+    C++ log lines) is not captured; a test of that runs `zoo_cli`.
+    """
+    import contextlib
+
+    with contextlib.ExitStack() as scope:
+        if cwd is not None:
+            scope.enter_context(contextlib.chdir(cwd))
+        if env:
+            saved = dict(os.environ)
+            scope.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
+            for key, value in env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        status, out, err = zoo_main(*args)
+    if check and status != 0:
+        raise AssertionError(f"zoo {args} failed ({status}):\n{err[-3000:]}")
+    return subprocess.CompletedProcess([str(a) for a in args], status, out, err)
 
 
 #: `zoo train` of a tiny DCGAN: 8 steps of 32 images, seconds on a CPU.

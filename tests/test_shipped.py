@@ -18,6 +18,7 @@ import zoo
 from export import artifacts, open_saved_model, open_tflite, read_manifest
 from export.artifacts import difference_figures
 from export.tflite import VARIANTS
+from tests.conftest import zoo_run
 from zoo.latents import labels_from_seeds
 
 #: The issue's minimum: an unconditional GAN, a conditional GAN, a VAE and a conditional VAE.
@@ -191,11 +192,6 @@ def test_an_unknown_name_names_the_shipped_models():
         zoo.load("dcgan_fashion")
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "commands.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
 def _snapshot(folder):
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
 
@@ -203,20 +199,20 @@ def _snapshot(folder):
 def test_cli_samples_evaluates_and_lists_by_name_without_writing_into_the_shipped_folder(tmp_path):
     folder = zoo.shipped.folder("cgan_fashion_mnist")
     before = _snapshot(zoo.shipped.root())
-    result = _cli("sample", "cgan_fashion_mnist", "-n", 20, "--out", "grid.png", cwd=tmp_path)
+    result = zoo_run("sample", "cgan_fashion_mnist", "-n", 20, "--out", "grid.png", cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stderr
     import tensorflow as tf
 
     grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "grid.png"))).numpy()
     assert grid.shape == (2 * 30 + 2, 10 * 30 + 2, 1)  # one class per column
-    result = _cli("sample", "dcgan_fashion_mnist", "-n", 4, cwd=tmp_path)
+    result = zoo_run("sample", "dcgan_fashion_mnist", "-n", 4, cwd=tmp_path, check=False)
     assert result.returncode == 0 and (tmp_path / "dcgan_fashion_mnist_samples_seed0.png").is_file()
-    result = _cli("evaluate", "cgan_fashion_mnist", "-n", 200, "--metrics", "fd", cwd=tmp_path)
+    result = zoo_run("evaluate", "cgan_fashion_mnist", "-n", 200, "--metrics", "fd", cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "cgan_fashion_mnist_metrics.json").read_text())["n"] == 200
-    result = _cli("export", "cgan_fashion_mnist", cwd=tmp_path)
+    result = zoo_run("export", "cgan_fashion_mnist", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "never written" in result.stderr
-    listing = _cli("list", cwd=tmp_path).stdout
+    listing = zoo_run("list", cwd=tmp_path, check=False).stdout
     card = json.loads((folder / "model_card.json").read_text())
     assert f"fd {card['metrics']['fd']:.3g}" in listing
     for name in EXPECTED:
@@ -224,6 +220,7 @@ def test_cli_samples_evaluates_and_lists_by_name_without_writing_into_the_shippe
     assert _snapshot(zoo.shipped.root()) == before
 
 
+@pytest.mark.slow  # pip builds the wheel; a fresh process imports it
 def test_the_wheel_carries_every_shipped_file_and_they_load_from_it(tmp_path):
     """A plain (not editable) install: build the wheel, import from it alone, load by name."""
     repo = zoo.shipped.root().parent

@@ -104,7 +104,8 @@ def _trained(folder):
     return position
 
 
-def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKUP_EVERY, metric_callbacks=None):
+def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKUP_EVERY, metric_callbacks=None,
+          command=None):
     """Trains `run.model` on `run.dataset` and writes the run folder `run.out`.
 
     A folder that already holds a run with the same settings is continued
@@ -122,6 +123,8 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
             into the logs (`evaluation.callbacks.metric_callbacks`, which
             `zoo train` passes); `folder` is the `RunFolder` written and
             `best` the best FD of the history resumed, or None.
+        command: the command line to record in config.json's `commands`
+            (default `sys.argv`).
 
     Returns:
         The model, or None when the run was already complete.
@@ -132,13 +135,14 @@ def train(run, resume=False, overwrite=False, verbose="auto", backup_every=BACKU
             files are kept and `history.json` records where.
         zoo.files.FolderBusyError: another process is writing `run.out`.
     """
+    command = list(sys.argv if command is None else command)
     if not distribute.is_chief(distribute.make_strategy(run.strategy)):
-        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks)  # only the chief writes
+        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks, command)  # only the chief writes
     with run_lock(run.out, "zoo train", advice="wait for it to finish, or choose another --out"):
-        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks)
+        return _train(run, resume, overwrite, verbose, backup_every, metric_callbacks, command)
 
 
-def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks):
+def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks, command):
     if run.metrics and metric_callbacks is None:
         raise ValueError(f"run.metrics={list(run.metrics)} needs metric_callbacks "
                          "(evaluation.callbacks.metric_callbacks measures them).")
@@ -192,10 +196,11 @@ def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks):
     chief = distribute.is_chief(strategy)
     with distribute.writable_folder(run.out, chief, RunFolder.STATE) as written:
         return _fit(run, model, backup, position, trained, strategy, resume, overwrite and chief, verbose,
-                    RunFolder(written), metric_callbacks)
+                    RunFolder(written), metric_callbacks, command)
 
 
-def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder, metric_callbacks):
+def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder, metric_callbacks,
+         command):
     """Fits `model` from `position`, writing the `RunFolder` `folder`."""
 
     start_step = position["step"] if position else 0
@@ -231,7 +236,7 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
     if resume and os.path.exists(folder.config):
         with open(folder.config) as f:
             commands = json.load(f).get("commands", [])
-    atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [sys.argv]))
+    atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [command]))
     callbacks = [
         TerminateOnNonFinite(),
         AtomicModelCheckpoint(folder.model),

@@ -8,7 +8,7 @@ from PIL import Image
 import zoo
 from export.tflite import variant
 from reports.images import upscale
-from tests.conftest import zoo_cli
+from tests.conftest import zoo_run
 
 
 def _frames(path):
@@ -29,7 +29,7 @@ def shipped_digests():
 
 
 def test_interpolate_writes_a_looping_gif_through_the_seeds(tmp_path, shipped_digests):
-    result = zoo_cli("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2,3", "--steps", 4, "--out", "walk.gif",
+    result = zoo_run("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2,3", "--steps", 4, "--out", "walk.gif",
                      cwd=tmp_path)
     frames, loop = _frames(tmp_path / "walk.gif")
     assert "12 frames (seeds 1 -> 2 -> 3 -> back)" in result.stdout
@@ -40,9 +40,9 @@ def test_interpolate_writes_a_looping_gif_through_the_seeds(tmp_path, shipped_di
 
 
 def test_interpolate_from_the_int8_file_draws_the_keras_walk_within_its_gate(tmp_path):
-    zoo_cli("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2", "--steps", 3, "--scale", 1,
+    zoo_run("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2", "--steps", 3, "--scale", 1,
             "--out", "keras.png", cwd=tmp_path)
-    zoo_cli("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2", "--steps", 3, "--scale", 1,
+    zoo_run("interpolate", "dcgan_fashion_mnist", "--seeds", "1,2", "--steps", 3, "--scale", 1,
             "--artifact", "tflite:int8", "--out", "int8.png", cwd=tmp_path)
     keras_strip = np.asarray(Image.open(tmp_path / "keras.png"), np.int64)
     int8_strip = np.asarray(Image.open(tmp_path / "int8.png"), np.int64)
@@ -54,12 +54,12 @@ def test_interpolate_from_the_int8_file_draws_the_keras_walk_within_its_gate(tmp
 
 
 def test_class_morph_needs_model_keras(tmp_path):
-    zoo_cli("interpolate", "cgan_fashion_mnist", "--seeds", 5, "--labels", "0,7", "--steps", 4,
+    zoo_run("interpolate", "cgan_fashion_mnist", "--seeds", 5, "--labels", "0,7", "--steps", 4,
             "--out", "morph.gif", cwd=tmp_path)
     frames, _ = _frames(tmp_path / "morph.gif")
     model = zoo.load("cgan_fashion_mnist")
     np.testing.assert_array_equal(frames[-1], upscale(model.sample(1, seed=5, labels=7).numpy(), 4)[0, ..., 0])
-    refused = zoo_cli("interpolate", "cgan_fashion_mnist", "--seeds", 5, "--labels", "0,7", "--artifact", "tflite",
+    refused = zoo_run("interpolate", "cgan_fashion_mnist", "--seeds", 5, "--labels", "0,7", "--artifact", "tflite",
                       "--out", "x.gif", cwd=tmp_path, check=False)
     assert refused.returncode == 2 and "need a conditional model.keras" in refused.stderr
     assert "Traceback" not in refused.stderr and not (tmp_path / "x.gif").exists()
@@ -76,14 +76,14 @@ def test_class_morph_needs_model_keras(tmp_path):
     (["report", "dcgan_fashion_mnist", "--out", "/proc/no/report.html"], "cannot write or read"),
 ])
 def test_image_commands_refuse_bad_input_in_one_line(tmp_path, args, message):
-    result = zoo_cli(*args, cwd=tmp_path, check=False)
+    result = zoo_run(*args, cwd=tmp_path, check=False)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_reconstruct_shows_test_images_above_their_reconstructions(tmp_path):
-    zoo_cli("reconstruct", "cvae_fashion_mnist", "-n", 16, "--scale", 1, cwd=tmp_path)
+    zoo_run("reconstruct", "cvae_fashion_mnist", "-n", 16, "--scale", 1, cwd=tmp_path)
     grid = np.asarray(Image.open(tmp_path / "cvae_fashion_mnist_reconstructions.png"))
     assert grid.shape == (4 * 30 + 2, 8 * 30 + 2)  # rows: real, rebuilt, real, rebuilt; 8 per row
     from training import data
@@ -99,9 +99,9 @@ def test_reconstruct_an_image_folder_needs_classes_for_a_conditional_vae(tmp_pat
     folder.mkdir()
     for k in range(3):
         Image.fromarray(np.full((40, 60, 3), 60 * k, np.uint8)).save(folder / f"{k}.png")
-    refused = zoo_cli("reconstruct", "cvae_fashion_mnist", "--images", folder, cwd=tmp_path, check=False)
+    refused = zoo_run("reconstruct", "cvae_fashion_mnist", "--images", folder, cwd=tmp_path, check=False)
     assert refused.returncode == 2 and "give their class with --labels" in refused.stderr
-    zoo_cli("reconstruct", "cvae_fashion_mnist", "--images", folder, "--labels", 3, "--scale", 1,
+    zoo_run("reconstruct", "cvae_fashion_mnist", "--images", folder, "--labels", 3, "--scale", 1,
             "--out", "mine.png", cwd=tmp_path)
     grid = np.asarray(Image.open(tmp_path / "mine.png"))
     assert grid.shape == (2 * 30 + 2, 3 * 30 + 2)
@@ -109,7 +109,7 @@ def test_reconstruct_an_image_folder_needs_classes_for_a_conditional_vae(tmp_pat
 
 
 def test_traverse_writes_one_row_per_dimension(tmp_path):
-    zoo_cli("traverse", "two_stage_vae_fashion_mnist", "--dims", "0,1,2", "--steps", 5, "--scale", 2,
+    zoo_run("traverse", "two_stage_vae_fashion_mnist", "--dims", "0,1,2", "--steps", 5, "--scale", 2,
             "--artifact", "saved_model", cwd=tmp_path)
     grid = np.asarray(Image.open(tmp_path / "two_stage_vae_fashion_mnist_traversal.png"))
     assert grid.shape == (3 * 58 + 2, 5 * 58 + 2)
@@ -118,8 +118,8 @@ def test_traverse_writes_one_row_per_dimension(tmp_path):
 
 
 def test_sample_grid_with_captions_and_scale(tmp_path):
-    zoo_cli("sample", "cgan_fashion_mnist", "-n", 10, "--scale", 2, "--out", "plain.png", cwd=tmp_path)
-    zoo_cli("sample", "cgan_fashion_mnist", "-n", 10, "--scale", 2, "--captions", "--out", "captioned.png",
+    zoo_run("sample", "cgan_fashion_mnist", "-n", 10, "--scale", 2, "--out", "plain.png", cwd=tmp_path)
+    zoo_run("sample", "cgan_fashion_mnist", "-n", 10, "--scale", 2, "--captions", "--out", "captioned.png",
             cwd=tmp_path)
     plain = np.asarray(Image.open(tmp_path / "plain.png"))
     captioned = np.asarray(Image.open(tmp_path / "captioned.png"))
@@ -131,7 +131,7 @@ def test_sample_grid_with_captions_and_scale(tmp_path):
 
 
 def test_report_of_a_shipped_model_is_written_beside_you(tmp_path):
-    zoo_cli("report", "cgan_fashion_mnist", cwd=tmp_path)
+    zoo_run("report", "cgan_fashion_mnist", cwd=tmp_path)
     text = (tmp_path / "cgan_fashion_mnist_report.html").read_text()
     assert 'alt="val_fd curve"' in text and 'alt="samples of the shipped model"' in text
     assert "<code>int8</code>" in text and "class_accuracy" in text

@@ -84,6 +84,7 @@ def test_the_second_writer_of_a_folder_is_refused_and_changes_nothing(exported_r
     assert (run / WRITTEN[first]).is_file()
 
 
+@pytest.mark.slow  # kill -9 of a training process
 def test_a_writer_killed_with_sigkill_does_not_block_the_next_one(exported_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(exported_run, run)

@@ -40,6 +40,7 @@ def test_shipped_classifier_card_records_its_accuracy(extractor):
     assert extractor.card["files"]["classifier.keras"] == extractor.weights_sha256
 
 
+@pytest.mark.slow  # seven evaluations of 2,000 images
 def test_fd_grows_monotonically_with_noise_and_uniform_noise_is_far(extractor, train_images):
     fds = []
     for sigma in (0.0, 0.05, 0.1, 0.2, 0.4):
@@ -66,6 +67,7 @@ def test_real_training_images_score_like_real_data(extractor, train_images):
     assert result["extractor"] == "domain:fashion_mnist" and result["n"] == result["n_real"] == N
 
 
+@pytest.mark.slow  # memorisation against the whole training split
 def test_a_collapsed_generator_is_caught(extractor):
     # Every sample is one of 20 training images of two classes.
     images, labels = data.load_images("fashion_mnist", "train", N)

@@ -79,6 +79,7 @@ def emitted(tmp_path_factory):
     return emitted_ops(str(tmp_path_factory.mktemp("graphs")))
 
 
+@pytest.mark.slow  # writes 2 SavedModels of every registered family
 @pytest.mark.parametrize("role, allowed", [(SERVING, SERVING_OPS), (SAVER, SAVER_OPS)])
 def test_allow_list_is_exactly_what_every_registered_model_exports(emitted, role, allowed):
     missing = {op: sorted(emitted[role][op])[:3] for op in sorted(set(emitted[role]) - allowed)}
@@ -98,6 +99,7 @@ def test_file_python_and_print_ops_are_never_allowed_where_a_signature_reaches()
     assert {"RestoreV2", "SaveV2", "MergeV2Checkpoints", "StringJoin", "ShardedFilename"} <= SAVER_OPS - SERVING_OPS
 
 
+@pytest.mark.slow  # the fixture writes 2 SavedModels of every registered family
 def test_checkpoint_ops_appear_only_in_the_saver_functions(emitted):
     for op in ("RestoreV2", "SaveV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin"):
         assert op not in emitted[SERVING]

@@ -13,7 +13,7 @@ import pytest
 import zoo
 from export import ExportError, artifacts, export_run, open_saved_model, open_tflite, read_manifest
 from export.tflite import VARIANTS, read_card, signature_runners
-from tests.conftest import tiny_images, tiny_labels, tiny_model
+from tests.conftest import families, tiny_images, tiny_labels, tiny_model
 from zoo.latents import labels_from_seeds
 
 SEEDS = range(100)  # the issue's contract: 100 seeds
@@ -34,7 +34,7 @@ def every_variant(request, tmp_path_factory):
     return run, model, manifest
 
 
-@pytest.fixture(scope="module", params=zoo.names())
+@pytest.fixture(scope="module", params=families())
 def exported_run(request, tmp_path_factory):
     run = tmp_path_factory.mktemp(request.param)
     model, _ = _export(request.param, run)
@@ -174,6 +174,7 @@ def test_model_card_is_beside_and_inside_every_artifact_with_every_digest(every_
             assert card["files"]["model.keras"] == manifest["files"]["model.keras"]
 
 
+@pytest.mark.slow  # a fresh process per family
 def test_exported_artifacts_match_keras_in_a_process_without_the_project(exported_run, tmp_path_factory):
     run, model = exported_run
     scratch = tmp_path_factory.mktemp("parity")
@@ -236,6 +237,7 @@ CLEAN_CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # saved_model_cli, a process per family
 def test_saved_model_cli_lists_every_signature(exported_run):
     run, model = exported_run
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -278,6 +280,7 @@ def test_broken_parity_fails_loudly_and_keeps_the_previous_export(tmp_path, monk
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".export-")]
 
 
+@pytest.mark.slow  # two dynamic-int8 conversions
 def test_variant_that_fails_its_gate_is_left_out_unless_forced(tmp_path, monkeypatch):
     model = tiny_model("dcgan")
     model.save(tmp_path / "model.keras")
@@ -293,6 +296,7 @@ def test_variant_that_fails_its_gate_is_left_out_unless_forced(tmp_path, monkeyp
     assert (tmp_path / "tflite" / "1" / "generator_dynamic_int8.tflite").is_file()
 
 
+@pytest.mark.slow  # int8 calibration
 def test_fd_gate_uses_the_callers_fd(tmp_path):
     model = tiny_model("dcgan")
     model.save(tmp_path / "model.keras")
@@ -317,6 +321,7 @@ def test_fd_gate_uses_the_callers_fd(tmp_path):
     assert not (tmp_path / "exports" / "2").exists()
 
 
+@pytest.mark.slow  # three full exports
 def test_reexport_replaces_only_its_version(tmp_path):
     model, _ = _export("vae", tmp_path)
     export_run(str(tmp_path), version=3, variants=("float32",), latency_runs=5)

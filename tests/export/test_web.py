@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from export import browser
-from tests.conftest import TINY_FLAGS, zoo_cli, zoo_main
+from tests.conftest import TINY_FLAGS, zoo_main, zoo_run
 
 SEEDS = range(8)
 
@@ -18,9 +18,9 @@ SEEDS = range(8)
 def tiny_page(tmp_path_factory):
     """A tiny DCGAN run, never exported, given a page by `zoo export RUN --web` (which exports it first)."""
     run = tmp_path_factory.mktemp("web") / "dcgan"
-    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 2,
+    zoo_run("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 1, "--steps-per-epoch", 2,
             "--batch-size", 16, "--out", run)
-    result = zoo_cli("export", run, "--web", "--variants", "float32", "--fd-samples", 0)
+    result = zoo_run("export", run, "--web", "--variants", "float32", "--fd-samples", 0)
     return run, run / "web", result.stdout
 
 
@@ -28,7 +28,7 @@ def tiny_page(tmp_path_factory):
 def shipped_page(tmp_path_factory):
     """The page of the shipped conditional GAN, written outside its (read-only) folder."""
     cwd = tmp_path_factory.mktemp("shipped-web")
-    zoo_cli("export", "cgan_fashion_mnist", "--web", cwd=cwd)
+    zoo_run("export", "cgan_fashion_mnist", "--web", cwd=cwd)
     return cwd / "cgan_fashion_mnist_web"
 
 
@@ -51,7 +51,7 @@ def test_export_web_of_an_exported_run_writes_only_the_page(tiny_page, tmp_path)
     run, _, _ = tiny_page
     manifest = run / "exports" / "1" / "model_card.json"
     before = manifest.stat().st_mtime_ns
-    zoo_cli("export", run, "--web", "--out", tmp_path / "page")
+    zoo_run("export", run, "--web", "--out", tmp_path / "page")
     assert manifest.stat().st_mtime_ns == before and not (run / "exports" / "2").exists()
     assert json.loads((tmp_path / "page" / "model.json").read_text())["export_version"] == 1
 
@@ -169,12 +169,12 @@ def test_page_refuses_a_tflite_file_that_is_not_the_exported_one(chromium, tiny_
 
 def test_export_web_without_npm_or_with_a_bad_runtime_folder_says_what_to_do(tiny_page, tmp_path):
     run, _, _ = tiny_page
-    no_npm = zoo_cli("export", run, "--web", "--out", tmp_path / "a", check=False,
+    no_npm = zoo_run("export", run, "--web", "--out", tmp_path / "a", check=False,
                      env={"PATH": os.path.dirname(shutil.which("python3") or "/usr/bin"),
                           "ZOO_CACHE_DIR": str(tmp_path / "cache" / "features")})
     assert no_npm.returncode == 2 and "Traceback" not in no_npm.stderr
     assert "`npm` is not on PATH" in no_npm.stderr and "--litertjs" in no_npm.stderr
-    bad = zoo_cli("export", run, "--web", "--out", tmp_path / "b", "--litertjs", tmp_path, check=False)
+    bad = zoo_run("export", run, "--web", "--out", tmp_path / "b", "--litertjs", tmp_path, check=False)
     assert bad.returncode == 2 and "holds no @litertjs/core" in bad.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -182,9 +182,9 @@ def test_export_web_without_npm_or_with_a_bad_runtime_folder_says_what_to_do(tin
 def test_export_web_never_writes_into_a_shipped_folder_or_a_foreign_folder(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
-    result = zoo_cli("export", "cgan_fashion_mnist", "--web", "--out", tmp_path / "notes", check=False)
+    result = zoo_run("export", "cgan_fashion_mnist", "--web", "--out", tmp_path / "notes", check=False)
     assert result.returncode == 2 and "not a page written by `zoo export --web`" in result.stderr
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
-    inside = zoo_cli("export", "cgan_fashion_mnist", "--web", "--out",
+    inside = zoo_run("export", "cgan_fashion_mnist", "--web", "--out",
                      os.path.join(zoo.shipped.folder("cgan_fashion_mnist"), "web"), check=False)
     assert inside.returncode == 2 and "would write into" in inside.stderr

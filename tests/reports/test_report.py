@@ -11,18 +11,18 @@ from PIL import Image
 
 from export import browser
 from reports.report import write_report
-from tests.conftest import TINY_FLAGS, zoo_cli
+from tests.conftest import TINY_FLAGS, zoo_run
 
 
 @pytest.fixture(scope="module")
 def reported_run(tmp_path_factory):
     """A tiny run with metrics during training, an export and an evaluation, and its report."""
     run = tmp_path_factory.mktemp("report") / "dcgan"
-    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 3, "--steps-per-epoch", 2,
+    zoo_run("train", "--model", "dcgan", *TINY_FLAGS, "--epochs", 3, "--steps-per-epoch", 2,
             "--batch-size", 16, "--metrics", "fd,dc", "--metrics-samples", 100, "--out", run)
-    zoo_cli("export", run, "--variants", "float32,float16", "--fd-samples", 0)
-    zoo_cli("evaluate", run, "-n", 200, "--metrics", "fd,dc")
-    result = zoo_cli("report", run)
+    zoo_run("export", run, "--variants", "float32,float16", "--fd-samples", 0)
+    zoo_run("evaluate", run, "-n", 200, "--metrics", "fd,dc")
+    result = zoo_run("report", run)
     return run, run / "report.html", result.stdout
 
 

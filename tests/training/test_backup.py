@@ -64,8 +64,8 @@ def deterministic_ops():
 
 @pytest.mark.parametrize("name, overrides", [
     ("dcgan", {"ema_decay": 0.9, "diffaugment": "translation"}),
-    ("wgan_gp", {"critic_steps": 2}),
-    ("vae", None),
+    pytest.param("wgan_gp", {"critic_steps": 2}, marks=pytest.mark.slow),  # the slow tier: the other games
+    pytest.param("vae", None, marks=pytest.mark.slow),
     ("cgan", None),
 ])
 def test_interrupted_fit_resumes_mid_epoch_to_identical_state(tmp_path, name, overrides):

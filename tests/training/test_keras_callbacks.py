@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.conftest import tiny_images, tiny_labels, tiny_model
+from tests.conftest import families, tiny_images, tiny_labels, tiny_model
 
 D_LR, G_LR = 4e-4, 1e-4  # a GAN's two rates
 VAE_LR = 1e-3  # a one-optimizer model's rate
@@ -104,7 +104,7 @@ class Family:
         return (model or self.model).sample(4, seed=0).numpy()
 
 
-@pytest.fixture(params=zoo.names())
+@pytest.fixture(params=families())
 def family(request):
     return Family.get(request.param)
 

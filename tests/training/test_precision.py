@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from tests.conftest import TINY, TINY_FLAGS, tiny_images, zoo_cli
+from tests.conftest import TINY, TINY_FLAGS, tiny_images, zoo_run
 from training.train import dtype_policy
 
 COMPUTE = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
@@ -45,9 +45,9 @@ def test_a_mixed_precision_step_computes_in_16_bits_and_keeps_float32_variables(
 
 def test_zoo_train_records_its_precision_and_resume_keeps_it(tmp_path):
     out = str(tmp_path / "run")
-    zoo_cli("train", "--model", "dcgan", *TINY_FLAGS, "--batch-size", "8", "--steps-per-epoch", "2",
+    zoo_run("train", "--model", "dcgan", *TINY_FLAGS, "--batch-size", "8", "--steps-per-epoch", "2",
             "--precision", "mixed_bfloat16", "--out", out)
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["precision"] == "mixed_bfloat16"
-    refused = zoo_cli("train", "--resume", "--epochs", "2", "--precision", "mixed_float16", "--out", out, check=False)
+    refused = zoo_run("train", "--resume", "--epochs", "2", "--precision", "mixed_float16", "--out", out, check=False)
     assert refused.returncode == 2 and "drop --precision" in refused.stderr

@@ -30,7 +30,7 @@ def _toy_dataset(model, n=192, seed=0):
     return np.clip(_templates(low, high)[labels] + noise, low, high), labels
 
 
-@pytest.mark.parametrize("name,epochs", [("cgan", 20), ("cvae", 60)])
+@pytest.mark.parametrize("name,epochs", [("cgan", 20), pytest.param("cvae", 60, marks=pytest.mark.slow)])
 def test_conditional_models_draw_the_class_they_are_asked_for(name, epochs):
     keras.utils.set_random_seed(0)
     model = zoo.create(name, image_shape=(16, 16, 1), latent_dim=8, width=16, seed=0,

@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
 from export import export_run, latent_shape, open_saved_model, open_tflite
-from tests.conftest import tiny_images, tiny_labels, tiny_model
+from tests.conftest import families, tiny_images, tiny_labels, tiny_model
 from zoo import explore
 from zoo.images import from_uint8, to_uint8
 
@@ -28,7 +27,7 @@ def test_slerp_of_parallel_latents_is_the_straight_line():
     np.testing.assert_allclose(explore.slerp(a, 2 * a, [0.5]), [1.5 * a], rtol=1e-6)
 
 
-@pytest.fixture(scope="module", params=zoo.names())
+@pytest.fixture(scope="module", params=families())
 def generators(request, tmp_path_factory):
     """A tiny trained model of each registered family, its Keras generator and the generators of its
     SavedModel and float32 file."""

@@ -112,6 +112,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid_command_and_start(tmp_p
 
 
 @needs_flock
+@pytest.mark.slow  # kill -9 of a process
 def test_a_writer_killed_with_sigkill_leaves_no_lock_behind(tmp_path, holder):
     run = tmp_path / "run"
     process = holder(run)
