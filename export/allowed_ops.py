@@ -21,13 +21,14 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 #: Ops of the top-level graph and of every function a signature can reach.
 SERVING_OPS = frozenset({
-    "Abs", "AddV2", "All", "Assert", "BiasAdd", "BitwiseXor", "Cast",
-    "ConcatV2", "Const", "Conv2D", "Conv2DBackpropInput", "Cos", "Equal", "FloorDiv", "FloorMod",
-    "GatherV2", "Greater", "GreaterEqual", "Identity", "If", "LeakyRelu", "Less", "LessEqual",
-    "Log", "LogicalAnd", "MatMul", "Maximum", "Minimum", "Mul", "NoOp", "Pack", "Placeholder",
-    "Range", "ReadVariableOp", "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2",
-    "Shape", "Sigmoid", "Sqrt", "Squeeze", "StatefulPartitionedCall", "StridedSlice", "Sub", "Tanh",
-    "VarHandleOp",
+    "Abs", "AddV2", "All", "Assert", "BatchMatMulV2", "BiasAdd", "BitwiseXor", "BroadcastTo",
+    "Cast", "ConcatV2", "Const", "Conv2D", "Conv2DBackpropInput", "Cos", "Einsum", "Equal",
+    "ExpandDims", "FloorDiv", "FloorMod", "GatherV2", "Greater", "GreaterEqual", "Identity",
+    "IdentityN", "If", "LeakyRelu", "Less", "LessEqual", "Log", "LogicalAnd", "MatMul", "Maximum",
+    "Mean", "Minimum", "Mul", "Neg", "NoOp", "Pack", "Placeholder", "Range", "ReadVariableOp",
+    "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2", "Shape", "Sigmoid", "Sin",
+    "Softmax", "Sqrt", "Square", "SquaredDifference", "Squeeze", "StatefulPartitionedCall",
+    "StopGradient", "StridedSlice", "Sub", "Sum", "Tanh", "Tile", "VarHandleOp",
 })
 
 #: Ops of the saver's two graph nodes and of their `_traced_save` /

@@ -11,12 +11,14 @@ __version__ = "0.1.0"
 
 from zoo import (
     conditional,  # noqa: F401  (registers cgan, cvae)
+    flow,  # noqa: F401  (registers flow, cflow)
     gan,  # noqa: F401  (registers dcgan, lsgan, sngan)
     shipped,
     vae,  # noqa: F401  (registers vae, beta_vae, two_stage_vae)
     wgan,  # noqa: F401  (registers wgan_gp)
 )
 from zoo.conditional import ConditionalGAN, ConditionalVAE
+from zoo.flow import ConditionalFlowMatching, FlowMatching
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset, preset_learning_rates
@@ -26,9 +28,11 @@ from zoo.wgan import WGANGP
 
 __all__ = [
     "BetaVAE",
+    "ConditionalFlowMatching",
     "ConditionalGAN",
     "ConditionalVAE",
     "DCGAN",
+    "FlowMatching",
     "GAN",
     "LSGAN",
     "SNGAN",

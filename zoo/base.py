@@ -353,7 +353,7 @@ class GenerativeModel(keras.Model):
         labels = keras.ops.convert_to_tensor(labels, "int32")
         return network([z, labels], training=training)
 
-    def sample(self, n, seed=0, truncation=1.0, labels=None):
+    def sample(self, n, seed=0, truncation=1.0, labels=None, **options):
         """Generates `n` uint8 images; image `i` comes from latent seed `seed + i`.
 
         Args:
@@ -365,6 +365,8 @@ class GenerativeModel(keras.Model):
             labels: conditional models only: the class of each image (a
                 sequence of `n` ints, or one int for all); by default image
                 `i` gets class `(seed + i) % num_classes`.
+            **options: options of the family's sampler, passed to `generate`
+                (a flow's `steps`, `solver` and `guidance`).
 
         Returns:
             uint8 tensor `(n, H, W, C)`, generated `SAMPLE_BATCH` images at a
@@ -397,5 +399,5 @@ class GenerativeModel(keras.Model):
             seeds = range(seed + start, seed + min(start + SAMPLE_BATCH, n))
             z = self.latents(seeds) * truncation
             part_labels = None if labels is None else labels[start : start + len(seeds)]
-            parts.append(to_uint8(self.generate(z, part_labels), self.pixel_range))
+            parts.append(to_uint8(self.generate(z, part_labels, **options), self.pixel_range))
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)

@@ -14,7 +14,8 @@ from zoo.registry import register
 from zoo.vae import VAE
 
 
-def _check_num_classes(num_classes):
+def check_num_classes(num_classes):
+    """`num_classes` as an int >= 2."""
     return check_integer("num_classes", num_classes, 2, "an integer >= 2 (the dataset's classes)")
 
 
@@ -47,7 +48,7 @@ class ConditionalGAN(DCGAN):
 
     def __init__(self, *args, num_classes=10, **kwargs):
         # Set before the base constructor, which builds the networks.
-        self.num_classes = _check_num_classes(num_classes)
+        self.num_classes = check_num_classes(num_classes)
         super().__init__(*args, **kwargs)
 
     def _check_options(self):
@@ -88,7 +89,7 @@ class ConditionalVAE(VAE):
     """
 
     def __init__(self, *args, num_classes=10, **kwargs):
-        self.num_classes = _check_num_classes(num_classes)
+        self.num_classes = check_num_classes(num_classes)
         super().__init__(*args, **kwargs)
 
     def get_config(self):

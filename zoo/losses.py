@@ -173,3 +173,13 @@ def gaussian_reconstruction_loss(targets, means, log_gamma):
         size *= dim
     squared = ops.sum(ops.square(targets - means), axis=axes)
     return 0.5 * squared * ops.exp(-log_gamma) + 0.5 * size * (log_gamma + math.log(2.0 * math.pi))
+
+
+def flow_interpolation(noise, images, t):
+    """The straight path from `noise` (t = 0) to `images` (t = 1) at times `t`: `(1 - t) * noise + t * images`."""
+    return (1.0 - t) * noise + t * images
+
+
+def flow_matching_loss(noise, images, predicted_velocity):
+    """Mean squared error of the predicted velocity against the path's: `images - noise` (Lipman et al. eq. 23)."""
+    return ops.mean(ops.square(predicted_velocity - (images - noise)))

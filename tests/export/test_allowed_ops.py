@@ -34,6 +34,7 @@ from zoo.files import file_digests, folder_digest
 OPTIONS = {
     "ema_decay": 0.9, "minibatch_stddev": True, "pack": 2, "latent_prior": "truncated_normal",
     "diffaugment": "color,translation,cutout", "r1_weight": 1.0, "label_smoothing": 0.1,
+    "attention": True, "solver": "heun",
 }
 
 

@@ -9,9 +9,10 @@ import zoo
 from zoo.registry import ModelFileError, constructor_arguments
 
 
-def test_registry_names_the_zoos_nine_families_and_the_tests_toys():
+def test_registry_names_the_zoos_eleven_families_and_the_tests_toys():
     zoos = {name for name in zoo.names() if zoo.get(name).__module__.startswith("zoo.")}
-    assert zoos == {"dcgan", "lsgan", "sngan", "wgan_gp", "cgan", "vae", "beta_vae", "cvae", "two_stage_vae"}
+    assert zoos == {"dcgan", "lsgan", "sngan", "wgan_gp", "cgan", "vae", "beta_vae", "cvae", "two_stage_vae",
+                    "flow", "cflow"}
     assert set(zoo.names()) - zoos == {"toy_grid", "toy_steps"}  # tests/toys.py
     assert zoo.get("wgan_gp") is zoo.WGANGP
 

@@ -15,6 +15,7 @@ import pytest
 
 import zoo
 from tests.conftest import tiny_images
+from zoo.flow import FlowMatching
 from zoo.gan import GAN
 from zoo.registry import constructor_arguments
 
@@ -129,6 +130,18 @@ BAD = {
         ("no", r"synchronized_batch_norm='no'; use True or False"),
         (None, r"synchronized_batch_norm=None; use True or False"),
     ],
+    "steps": [
+        (0, r"steps=0; use a number of ODE steps >= 1"),
+        (1001, r"steps=1001; use at most 1000 ODE steps"),
+        (2.5, r"steps=2\.5; use a number of ODE steps"),
+    ],
+    "solver": [
+        ("rk4", r"solver='rk4'; use one of 'euler', 'heun'"),
+        (None, r"solver=None; use one of"),
+    ],
+    "attention": [
+        ("yes", r"attention='yes'; use True or False"),
+    ],
     "num_classes": [
         (1, r"num_classes=1; use an integer >= 2"),
         (2.5, r"num_classes=2\.5; use an integer >= 2"),
@@ -138,6 +151,8 @@ BAD = {
 
 #: Values valid alone that a model cannot use: (model, argument, value, regex).
 BAD_FOR_MODEL = [
+    ("flow", "latent_dim", 8, r"latent_dim=8: a flow's latent is a noise image of image_shape \(256 values\)"),
+    ("flow", "latent_dim", 0, r"latent_dim=0: a flow's latent is a noise image"),
     ("lsgan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* LSGAN"),
     ("sngan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* SNGAN"),
     ("wgan_gp", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* WGANGP"),
@@ -166,6 +181,9 @@ EDGES = {
     "second_width": [1, 3.0],
     "second_depth": [1, np.int64(3)],
     "num_classes": [2, 10.0, np.int64(3)],
+    "steps": [1, 1000, 3.0],
+    "solver": ["euler", "heun"],
+    "attention": [False, True, np.True_],
     "gp_interval": [1, 3],
     "gp_batch_shrink": [1, 2],
     "architecture": ["dcgan", "keras_io"],
@@ -187,8 +205,8 @@ def _bad_cases():
     for name in zoo.names():
         for argument in constructor_arguments(zoo.get(name)):
             taker = _taker(zoo.get(name), argument)
-            if (taker, argument) in checked:
-                continue
+            if (taker, argument) in checked or (argument == "latent_dim" and issubclass(taker, FlowMatching)):
+                continue  # a flow's latent_dim is fixed by its image shape: BAD_FOR_MODEL
             checked.add((taker, argument))
             for value, pattern in BAD.get(argument, []):
                 yield pytest.param(name, argument, value, pattern, id=f"{name}-{argument}={value!r}")
@@ -216,6 +234,10 @@ def _edge_config(cls, k):
         if argument == "label_smoothing" and cls.discriminator_loss is not GAN.discriminator_loss:
             value = default
         if argument == "pack" and "num_classes" in constructor_arguments(cls):
+            value = default
+        if argument == "image_shape" and issubclass(cls, FlowMatching):  # the U-Net halves its sides twice
+            value = tuple(4 * -(-int(side) // 4) for side in value[:2]) + (value[2],)
+        if default is None and argument == "latent_dim":  # a latent the image shape fixes (a flow's noise image)
             value = default
         config[argument] = value
     # Combinations the networks cannot take (each refused in BAD_FOR_MODEL).

@@ -1,0 +1,122 @@
+"""Flow matching: its loss by hand, its ODE solvers on velocities with known solutions, its options."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+import zoo
+from tests.conftest import tiny_images, tiny_labels, tiny_model
+from zoo import losses
+
+
+def test_the_loss_is_the_squared_error_against_the_straight_path_velocity():
+    noise = np.array([[0.0, 1.0]], "float32")
+    images = np.array([[1.0, 1.0]], "float32")
+    # The path's velocity is images - noise = [1, 0]; predicting [1, 1] misses by [0, 1].
+    assert float(losses.flow_matching_loss(noise, images, np.array([[1.0, 1.0]], "float32"))) == 0.5
+    assert float(losses.flow_matching_loss(noise, images, np.array([[1.0, 0.0]], "float32"))) == 0.0
+    # A quarter of the way: 0.75 * noise + 0.25 * images.
+    np.testing.assert_allclose(losses.flow_interpolation(noise, images, 0.25), [[0.25, 1.0]])
+
+
+class _Velocity:
+    """A velocity field `v(x, t) = field(x, t)` standing in for the network; counts its calls."""
+
+    def __init__(self, field):
+        self.field, self.calls = field, 0
+
+    def __call__(self, inputs, training=False):
+        self.calls += 1
+        x, t = inputs[0], inputs[1]
+        return self.field(x, ops.reshape(t, (-1, 1, 1, 1)))
+
+
+def _flow_with(field, **options):
+    model = zoo.create("flow", **{**zoo.get("flow").TINY_CONFIG, "ema_decay": 0.0, **options})
+    velocity = _Velocity(field)
+    object.__setattr__(model, "velocity_network", velocity)  # what `generate` calls
+    return model, velocity
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_euler_and_heun_solve_dx_dt_equals_t_as_their_order_says(steps):
+    z = np.full((1, 16, 16, 1), -0.5, "float32")
+    euler, calls = _flow_with(lambda x, t: ops.zeros_like(x) + t)
+    # x(1) = x(0) + 1/2; Euler's left sums give x(0) + (steps - 1) / (2 steps).
+    np.testing.assert_allclose(euler.generate(z, steps=steps), z + (steps - 1) / (2 * steps), atol=1e-6)
+    assert calls.calls == steps
+    heun, calls = _flow_with(lambda x, t: ops.zeros_like(x) + t, solver="heun")
+    np.testing.assert_allclose(heun.generate(z, steps=steps), z + 0.5, atol=1e-6)  # exact on linear v
+    assert calls.calls == 2 * steps
+
+
+def test_a_straight_path_velocity_lands_on_its_end_in_one_step():
+    target = 0.3
+    model, _ = _flow_with(lambda x, t: (target - x) / (1.0 - t))  # the straight line to `target`
+    z = np.random.default_rng(0).normal(size=(2, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(model.generate(z, steps=1), np.full_like(z, target), atol=1e-6)
+
+
+def test_the_steps_are_unrolled_in_the_graph():
+    model = tiny_model("flow")
+    graph = tf.function(lambda z: model.generate(z, steps=3)).get_concrete_function(
+        tf.TensorSpec((1, *model.latent_shape), tf.float32)).graph
+    kinds = {op.type for op in graph.get_operations()}
+    assert not kinds & {"While", "StatelessWhile"}
+    assert model.contract.sampling_steps == 2 and model.contract.latent_shape == model.image_shape
+
+
+def test_sample_takes_steps_and_solver_and_the_default_is_the_models():
+    model = tiny_model("flow", ema_decay=0.0)  # the trained weights: an average of 1 step is the zero init
+    model.fit(tiny_images(model), batch_size=4, epochs=1, verbose=0)
+    default = model.sample(3, seed=7).numpy()
+    np.testing.assert_array_equal(default, model.sample(3, seed=7, steps=2, solver="euler"))
+    assert not np.array_equal(default, model.sample(3, seed=7, steps=5))
+    assert not np.array_equal(default, model.sample(3, seed=7, solver="heun"))
+
+
+def test_guidance_mixes_the_no_class_velocity_in():
+    model = tiny_model("cflow", ema_decay=0.0)
+    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=2, verbose=0)
+    plain = model.sample(4, seed=1, labels=[0, 1, 2, 0]).numpy()
+    np.testing.assert_array_equal(plain, model.sample(4, seed=1, labels=[0, 1, 2, 0], guidance=1.0))
+    assert not np.array_equal(plain, model.sample(4, seed=1, labels=[0, 1, 2, 0], guidance=3.0))
+    # Guidance 0 is the unconditional velocity: the label no longer matters.
+    np.testing.assert_array_equal(model.sample(2, seed=1, labels=[0, 0], guidance=0.0),
+                                  model.sample(2, seed=1, labels=[1, 2], guidance=0.0))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"steps": 0}, r"steps=0; use a number of ODE steps >= 1"),
+    ({"steps": 1001}, r"steps=1001; use at most 1000"),
+    ({"solver": "rk4"}, r"solver='rk4'; use one of 'euler', 'heun'"),
+    ({"guidance": 2.0}, r"guidance=2.0: classifier-free guidance needs a conditional flow"),
+])
+def test_bad_sampling_options_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_model("flow").sample(1, **options)
+
+
+def test_options_of_other_families_samplers_are_refused():
+    with pytest.raises(TypeError, match="steps"):
+        tiny_model("dcgan").sample(1, steps=4)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"latent_dim": 8}, r"latent_dim=8: a flow's latent is a noise image of image_shape \(256 values\)"),
+    ({"image_shape": (18, 18, 1)}, r"divisible by 4, e.g. \(20, 20\)"),
+])
+def test_the_constructor_refuses_what_the_network_cannot_be(config, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.create("flow", **{**zoo.get("flow").TINY_CONFIG, **config})
+
+
+def test_sampling_uses_the_average_and_without_average_the_trained_weights():
+    model = tiny_model("flow", ema_decay=0.5)
+    model.fit(tiny_images(model), batch_size=4, epochs=2, verbose=0)
+    trained = model.without_average()
+    assert trained.ema_decay == 0.0 and trained.ema_velocity is None
+    for a, b in zip(trained.velocity_network.weights, model.velocity_network.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(trained.sample(2, seed=0), model.sample(2, seed=0))

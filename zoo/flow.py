@@ -1,0 +1,334 @@
+"""Flow matching: a velocity network carries a noise image to an image along straight paths.
+
+Training regresses the velocity of the straight line from a noise image `x0`
+to a data image `x1` (rectified flow / conditional flow matching); sampling
+solves the ODE `dx/dt = v(x, t)` from `t = 0` (the seed's noise image) to
+`t = 1` in a fixed number of Euler or Heun steps. The steps are a Python
+loop of fixed length, so every exported graph holds them unrolled (no WHILE
+op, which the TFLite GPU delegate cannot run).
+
+References:
+    Lipman et al., "Flow Matching for Generative Modeling", ICLR 2023.
+    Liu et al., "Flow Straight and Fast: Learning to Generate and Transfer
+    Data with Rectified Flow", ICLR 2023.
+    Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo import losses
+from zoo.base import (
+    GenerativeModel,
+    check_flag,
+    check_integer,
+    check_number,
+    images_and_labels,
+    replica_draw,
+    replica_share,
+)
+from zoo.conditional import check_num_classes
+from zoo.latents import check_prior
+from zoo.registry import register
+
+#: ODE solvers `generate` knows: network calls per step.
+SOLVERS = {"euler": 1, "heun": 2}
+
+
+#: Most ODE steps `generate` unrolls (quality stops improving long before).
+MAX_STEPS = 1000
+
+
+def check_steps(steps):
+    """`steps` as an int in [1, MAX_STEPS]: ODE steps from noise to image."""
+    steps = check_integer("steps", steps, 1, "a number of ODE steps >= 1, e.g. 8")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps={steps}; use at most {MAX_STEPS} ODE steps (quality stops improving long before).")
+    return steps
+
+
+def check_solver(solver):
+    """`solver` if `generate` knows it (`SOLVERS`)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver={solver!r}; use one of {', '.join(map(repr, SOLVERS))}.")
+    return solver
+
+
+def time_embedding(t, dim):
+    """Sinusoidal features of times `t` `(batch, 1)` in [0, 1]: `(batch, dim)` (Vaswani et al.'s, on 1000 t)."""
+    half = dim // 2
+    frequencies = ops.exp(-math.log(10000.0) * ops.arange(half, dtype="float32") / half)
+    angles = 1000.0 * ops.cast(t, "float32") * frequencies[None, :]
+    return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+
+def _groups(channels):
+    return math.gcd(channels, 8)
+
+
+def _residual_block(x, embedding, channels, name):
+    """GroupNorm-swish-conv twice, the time (and class) embedding added between; a 1x1 skip if channels change."""
+    h = keras.layers.GroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm1")(x)
+    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1")(keras.activations.silu(h))
+    h = h + keras.layers.Dense(channels, name=f"{name}_embedding")(embedding)[:, None, None, :]
+    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm2")(h)
+    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv2")(keras.activations.silu(h))
+    if x.shape[-1] != channels:
+        x = keras.layers.Conv2D(channels, 1, name=f"{name}_skip")(x)
+    return x + h
+
+
+def _attention(x, name):
+    """Self-attention over the feature map's positions (one head per 32 channels), residual."""
+    height, width, channels = x.shape[1:]
+    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm")(x)
+    tokens = keras.layers.Reshape((height * width, channels))(h)
+    heads = max(1, channels // 32)
+    attended = keras.layers.MultiHeadAttention(heads, channels // heads, name=f"{name}_mha")(tokens, tokens)
+    return x + keras.layers.Reshape((height, width, channels))(attended)
+
+
+def velocity_unet(image_shape, width, num_classes=0, attention=True, name="velocity"):
+    """The velocity network `v(x, t[, label])`: a U-Net of two down-samplings with a time embedding.
+
+    Residual blocks with group norm at each resolution (widths `width`,
+    `2 * width`, `2 * width`), self-attention at the lowest one (7x7 for
+    28x28 images) and in the middle when `attention`; skips concatenated
+    on the way up. A conditional network adds a learnt class embedding to
+    the time embedding; class `num_classes` is "no class", the
+    unconditional velocity classifier-free guidance mixes in.
+    """
+    x_in = keras.Input(image_shape, name="x")
+    t_in = keras.Input((1,), name="t")
+    inputs = [x_in, t_in]
+    embedding_dim = 4 * width
+    embedding = keras.layers.Dense(embedding_dim, activation="silu", name="time_dense1")(
+        time_embedding(t_in, width))
+    embedding = keras.layers.Dense(embedding_dim, name="time_dense2")(embedding)
+    if num_classes:
+        label_in = keras.Input((), dtype="int32", name="label")
+        inputs.append(label_in)
+        embedding = embedding + keras.layers.Embedding(num_classes + 1, embedding_dim, name="class_embedding")(
+            label_in)
+    embedding = keras.activations.silu(embedding)
+
+    widths = (width, 2 * width, 2 * width)
+    h = keras.layers.Conv2D(width, 3, padding="same", name="conv_in")(x_in)
+    skips = [h]
+    for level, channels in enumerate(widths):
+        h = _residual_block(h, embedding, channels, f"down{level}")
+        if attention and level == len(widths) - 1:
+            h = _attention(h, f"down{level}_attention")
+        skips.append(h)
+        if level < len(widths) - 1:
+            h = keras.layers.Conv2D(channels, 3, strides=2, padding="same", name=f"downsample{level}")(h)
+            skips.append(h)
+    h = _residual_block(h, embedding, widths[-1], "middle1")
+    if attention:
+        h = _attention(h, "middle_attention")
+    h = _residual_block(h, embedding, widths[-1], "middle2")
+    for level, channels in reversed(list(enumerate(widths))):
+        for k in range(2):
+            h = keras.layers.Concatenate()([h, skips.pop()])
+            h = _residual_block(h, embedding, channels, f"up{level}_{k}")
+        if attention and level == len(widths) - 1:
+            h = _attention(h, f"up{level}_attention")
+        if level > 0:
+            h = keras.layers.UpSampling2D(2, name=f"upsample{level}")(h)
+            h = keras.layers.Conv2D(channels, 3, padding="same", name=f"upsample{level}_conv")(h)
+    h = keras.layers.GroupNormalization(_groups(width), name="norm_out")(h)
+    h = keras.layers.Conv2D(image_shape[-1], 3, padding="same", name="conv_out", kernel_initializer="zeros")(
+        keras.activations.silu(h))
+    velocity = keras.layers.Activation("linear", dtype="float32", name="velocity_out")(h)
+    return keras.Model(inputs, velocity, name=name)
+
+
+@register("flow")
+class FlowMatching(GenerativeModel):
+    """Flow matching (rectified flow) from a noise image, sampled by a fixed-step ODE solve.
+
+    Args:
+        image_shape: `(height, width, channels)`; height and width divisible
+            by 4 (the U-Net halves them twice).
+        width: channels of the U-Net's first level (then 2x, 2x).
+        attention: self-attention at the lowest resolution and the middle.
+        steps: ODE steps `sample` and `generate` take by default (exports
+            hold this many unrolled).
+        solver: "euler" (one network call per step) or "heun" (two; second order).
+        ema_decay: decay of the weight average sampling uses (0: off).
+        latent_prior: distribution of the noise image (`zoo.latents.PRIORS`).
+        latent_dim: not an option: the latent is a noise image of
+            `image_shape`; None or its size.
+        seed: seed of the training draws (noise images, times).
+
+    Example:
+        >>> model = zoo.create("flow")
+        >>> model.compile(**model.default_optimizers())
+        >>> model.fit(training.data.load("fashion_mnist", model=model), epochs=1)
+        >>> images = model.sample(16, seed=0, steps=16, solver="heun")
+    """
+
+    learning_rate = 5e-4
+    TINY_CONFIG = {"image_shape": (16, 16, 1), "width": 8, "steps": 2, "attention": False}
+
+    def __init__(self, image_shape=(28, 28, 1), width=32, attention=True, steps=8, solver="euler",
+                 ema_decay=0.999, latent_prior="normal", latent_dim=None, seed=None, **kwargs):
+        size = math.prod(int(side) for side in image_shape) if isinstance(image_shape, (tuple, list)) else None
+        if latent_dim is not None and latent_dim != size:
+            raise ValueError(
+                f"latent_dim={latent_dim!r}: a flow's latent is a noise image of image_shape "
+                f"({size} values); leave latent_dim out.")
+        super().__init__(image_shape, size or 1, seed=seed, **kwargs)
+        if self.image_shape[0] % 4 or self.image_shape[1] % 4:
+            raise ValueError(
+                f"image_shape={self.image_shape}: the U-Net halves height and width twice; use sides "
+                f"divisible by 4, e.g. {(4 * -(-self.image_shape[0] // 4), 4 * -(-self.image_shape[1] // 4))}.")
+        self.width = check_integer("width", width, 1, "an integer >= 1, e.g. 32")
+        self.attention = check_flag("attention", attention)
+        self.sampling_steps = check_steps(steps)
+        self.solver = check_solver(solver)
+        self.ema_decay = check_number(
+            "ema_decay", ema_decay, lambda d: 0 <= d < 1, "a decay in [0, 1) (0 is off), e.g. 0.999")
+        self.latent_prior = check_prior(latent_prior)
+        self.velocity_network = velocity_unet(self.image_shape, self.width, self.num_classes, self.attention)
+        self.ema_velocity = None
+        if self.ema_decay:
+            self.ema_velocity = keras.models.clone_model(self.velocity_network)
+            self.ema_velocity.name = "ema_velocity"
+            self.ema_velocity.set_weights(self.velocity_network.get_weights())
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def latent_shape(self):
+        """The noise image: `image_shape`."""
+        return tuple(self.image_shape)
+
+    @property
+    def velocity(self):
+        """The velocity network sampling uses: the weight average when `ema_decay` > 0."""
+        return self.ema_velocity if self.ema_velocity is not None else self.velocity_network
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width, attention=self.attention, steps=self.sampling_steps, solver=self.solver,
+                      ema_decay=self.ema_decay, latent_prior=self.latent_prior)
+        return config
+
+    def call(self, inputs, training=False):
+        """The velocity at `(x, t[, label])`."""
+        return self.velocity_network(inputs, training=training)
+
+    def _velocity(self, network, x, t, labels, guidance):
+        """`v(x, t)`; with a guidance scale other than 1, `v_none + guidance * (v_class - v_none)`."""
+        n = ops.shape(x)[0]
+        times = ops.full((n, 1), t, dtype="float32")
+        if not self.num_classes:
+            return network([x, times])
+        if guidance == 1.0:
+            return network([x, times, labels])
+        none = ops.full_like(labels, self.num_classes)
+        both = network([ops.concatenate([x, x], 0), ops.concatenate([times, times], 0),
+                        ops.concatenate([labels, none], 0)])
+        conditional, unconditional = both[:n], both[n:]
+        return unconditional + guidance * (conditional - unconditional)
+
+    def generate(self, z, labels=None, training=False, steps=None, solver=None, guidance=1.0):
+        """Noise images `z` -> images: `steps` Euler or Heun steps of `dx/dt = v(x, t)` from t = 0 to 1.
+
+        Args:
+            z: noise images `(n, *image_shape)` (`latents(seeds)`).
+            labels: int classes `(n,)` of a conditional model.
+            steps: ODE steps (default the model's `steps`): a Python int,
+                unrolled into the graph.
+            solver: "euler" or "heun" (default the model's).
+            guidance: classifier-free guidance scale of a conditional model
+                (1: the conditional velocity alone).
+        """
+        steps = self.sampling_steps if steps is None else check_steps(steps)
+        solver = self.solver if solver is None else check_solver(solver)
+        guidance = check_number("guidance", guidance, lambda g: g >= 0, "a guidance scale >= 0 (1 is off), e.g. 2")
+        if guidance != 1.0 and not self.num_classes:
+            raise ValueError(f"guidance={guidance}: classifier-free guidance needs a conditional flow; leave it at 1.")
+        if self.num_classes:
+            if labels is None:
+                raise ValueError(f"{type(self).__name__} is conditional: pass one label in "
+                                 f"[0, {self.num_classes}) per latent.")
+            labels = ops.convert_to_tensor(labels, "int32")
+        elif labels is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional; do not pass labels.")
+        network = self.velocity
+        x = ops.convert_to_tensor(z, "float32")
+        dt = 1.0 / steps
+        for step in range(steps):  # a fixed Python loop: unrolled in every traced graph
+            t = step * dt
+            v = self._velocity(network, x, t, labels, guidance)
+            if solver == "heun":
+                v_end = self._velocity(network, x + dt * v, t + dt, labels, guidance)
+                v = 0.5 * (v + v_end)
+            x = x + dt * v
+        return ops.clip(x, *self.pixel_range)
+
+    def without_average(self):
+        """This flow with `ema_decay=0` and the trained network's weights, or None without `ema_decay`."""
+        if self.ema_velocity is None:
+            return None
+        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
+        copy.velocity_network.set_weights(self.velocity_network.get_weights())
+        return copy
+
+    def compute_loss_of(self, images, labels, training):
+        n = ops.shape(images)[0]
+        noise = self.random_latents(n)
+        t = replica_draw(lambda k: keras.random.uniform((k, 1), seed=self.seed_generator), n)
+        if labels is not None and training:
+            # Classifier-free guidance: 10% of the examples learn the "no class" velocity.
+            dropped = replica_draw(lambda k: keras.random.uniform((k,), seed=self.seed_generator), n) < 0.1
+            labels = ops.where(dropped, self.num_classes, labels)
+        between = losses.flow_interpolation(noise, images, t[:, :, None, None])
+        inputs = [between, t] if labels is None else [between, t, labels]
+        predicted = self.velocity_network(inputs, training=training)
+        return losses.flow_matching_loss(noise, images, ops.cast(predicted, "float32"))
+
+    def train_step(self, data):
+        images, labels = images_and_labels(data, self)
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss_of(images, labels, training=True)
+            scaled = self.optimizer.scale_loss(replica_share(loss))
+        weights = self.velocity_network.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        if self.ema_velocity is not None:
+            for average, current in zip(self.ema_velocity.weights, self.velocity_network.weights):
+                average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
+        self.loss_tracker.update_state(loss)
+        return self.metric_results()
+
+    def test_step(self, data):
+        images, labels = images_and_labels(data, self)
+        self.loss_tracker.update_state(self.compute_loss_of(images, labels, training=False))
+        return self.metric_results()
+
+
+@register("cflow")
+class ConditionalFlowMatching(FlowMatching):
+    """Class-conditional flow matching with classifier-free guidance (`sample(..., guidance=2.0)`).
+
+    Args:
+        num_classes: classes of the labels (>= 2).
+        Others as `FlowMatching`.
+    """
+
+    def __init__(self, *args, num_classes=10, **kwargs):
+        self.num_classes = check_num_classes(num_classes)
+        super().__init__(*args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes)
+        return config
