@@ -337,6 +337,23 @@ class GenerativeModel(keras.Model):
             return None
         return self.generator
 
+    def mixes_classes(self):
+        """Whether `generate_mixed` works: a conditional model whose labels enter through `label_embedding`."""
+        network = self.image_network()
+        return bool(self.num_classes) and network is not None and has_layer(network, "label_embedding")
+
+    def generate_mixed(self, z, class_weights):
+        """Latents and class weights `(n, num_classes)` -> images in `pixel_range`.
+
+        The label embedding is replaced by the weights' mix of the classes'
+        embeddings (`class_mixing_network`): one-hot weights give exactly
+        that class's images, and moving the weight from class a to class b
+        morphs one into the other (`zoo.explore.class_morph`).
+        """
+        if not self.mixes_classes():
+            raise ValueError(f"{type(self).__name__} does not mix classes; it needs a label_embedding layer.")
+        return class_mixing_network(self.image_network())([z, class_weights])
+
     def _apply(self, network, z, labels, training):
         """`network(z)` or `network([z, labels])`, checking labels against `num_classes`."""
         if not self.num_classes:
@@ -401,3 +418,32 @@ class GenerativeModel(keras.Model):
             part_labels = None if labels is None else labels[start : start + len(seeds)]
             parts.append(to_uint8(self.generate(z, part_labels, **options), self.pixel_range))
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+
+def has_layer(network, name):
+    return any(layer.name == name for layer in network.layers)
+
+
+def class_mixing_network(generator):
+    """A conditional network taking class weights `(batch, num_classes)` instead of its last input, the label.
+
+    The label embedding `E` (the layer `label_embedding`, `(num_classes,
+    latent_dim)`) becomes a bias-free dense layer with kernel `E`, so
+    weights `w` give `w @ E`: a one-hot `w` is exactly the label's
+    embedding, and `(1 - t) onehot(a) + t onehot(b)` walks from class a to
+    class b. Every other layer is shared with `generator`, not copied.
+    """
+    embedding = generator.get_layer("label_embedding")
+
+    def replace(layer):
+        if layer is not embedding:
+            return layer
+        mixture = keras.layers.Dense(embedding.output_dim, use_bias=False, name="label_mixture")
+        mixture.build((None, embedding.input_dim))
+        mixture.set_weights(embedding.get_weights())
+        return mixture
+
+    # The label is the network's last input; the others keep their shapes.
+    inputs = [keras.Input(tensor.shape[1:], name=f"input{i}") for i, tensor in enumerate(generator.inputs[:-1])]
+    inputs.append(keras.Input((embedding.input_dim,), name="class_weights"))
+    return keras.models.clone_model(generator, input_tensors=inputs, clone_function=replace)

@@ -86,10 +86,8 @@ class Generator:
         is_autoencoder = contract.encodes
 
         mix_classes = None
-        network = model.image_network()
-        if contract.num_classes and network is not None and _has_layer(network, "label_embedding"):
-            network = class_mixing_network(network)
-            mix_classes = _in_chunks(lambda z, weights: to_images(network([_tensor(z), _tensor(weights)])))
+        if contract.num_classes and model.mixes_classes():
+            mix_classes = _in_chunks(lambda z, weights: to_images(model.generate_mixed(_tensor(z), _tensor(weights))))
         return cls(
             latent_shape=contract.latent_shape,
             num_classes=contract.num_classes,
@@ -161,34 +159,6 @@ def _in_chunks(function):
 
 def _tensor(value):
     return None if value is None else keras.ops.convert_to_tensor(value)
-
-
-def _has_layer(network, name):
-    return any(layer.name == name for layer in network.layers)
-
-
-def class_mixing_network(generator):
-    """A conditional generator taking class weights `(batch, num_classes)` instead of a label.
-
-    The label embedding `E` (the layer `label_embedding`, `(num_classes,
-    latent_dim)`) becomes a bias-free dense layer with kernel `E`, so
-    weights `w` give `w @ E`: a one-hot `w` is exactly the label's
-    embedding, and `(1 - t) onehot(a) + t onehot(b)` walks from class a to
-    class b. Every other layer is shared with `generator`, not copied.
-    """
-    embedding = generator.get_layer("label_embedding")
-
-    def replace(layer):
-        if layer is not embedding:
-            return layer
-        mixture = keras.layers.Dense(embedding.output_dim, use_bias=False, name="label_mixture")
-        mixture.build((None, embedding.input_dim))
-        mixture.set_weights(embedding.get_weights())
-        return mixture
-
-    inputs = [keras.Input(generator.inputs[0].shape[1:], name="z"),
-              keras.Input((embedding.input_dim,), name="class_weights")]
-    return keras.models.clone_model(generator, input_tensors=inputs, clone_function=replace)
 
 
 def slerp(a, b, t):

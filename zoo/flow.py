@@ -26,6 +26,7 @@ from zoo.base import (
     check_flag,
     check_integer,
     check_number,
+    class_mixing_network,
     images_and_labels,
     replica_draw,
     replica_share,
@@ -111,7 +112,7 @@ def velocity_unet(image_shape, width, num_classes=0, attention=True, name="veloc
     if num_classes:
         label_in = keras.Input((), dtype="int32", name="label")
         inputs.append(label_in)
-        embedding = embedding + keras.layers.Embedding(num_classes + 1, embedding_dim, name="class_embedding")(
+        embedding = embedding + keras.layers.Embedding(num_classes + 1, embedding_dim, name="label_embedding")(
             label_in)
     embedding = keras.activations.silu(embedding)
 
@@ -263,17 +264,35 @@ class FlowMatching(GenerativeModel):
             labels = ops.convert_to_tensor(labels, "int32")
         elif labels is not None:
             raise ValueError(f"{type(self).__name__} is unconditional; do not pass labels.")
-        network = self.velocity
+        return self._solve(lambda x, t: self._velocity(self.velocity, x, t, labels, guidance), z, steps, solver)
+
+    def _solve(self, velocity, z, steps, solver):
+        """x(1) of `dx/dt = velocity(x, t)` from `x(0) = z`, in `steps` steps of `solver`, clipped to `pixel_range`."""
         x = ops.convert_to_tensor(z, "float32")
         dt = 1.0 / steps
         for step in range(steps):  # a fixed Python loop: unrolled in every traced graph
             t = step * dt
-            v = self._velocity(network, x, t, labels, guidance)
+            v = velocity(x, t)
             if solver == "heun":
-                v_end = self._velocity(network, x + dt * v, t + dt, labels, guidance)
-                v = 0.5 * (v + v_end)
+                v = 0.5 * (v + velocity(x + dt * v, t + dt))
             x = x + dt * v
         return ops.clip(x, *self.pixel_range)
+
+    def mixes_classes(self):
+        return bool(self.num_classes)
+
+    def generate_mixed(self, z, class_weights):
+        """`GenerativeModel.generate_mixed`: the ODE solved with the classes' embeddings mixed by the weights."""
+        if not self.num_classes:
+            return super().generate_mixed(z, class_weights)
+        network = class_mixing_network(self.velocity)
+        weights = ops.convert_to_tensor(class_weights, "float32")
+        weights = ops.concatenate([weights, ops.zeros_like(weights[:, :1])], axis=-1)  # none of "no class"
+
+        def velocity(x, t):
+            return network([x, ops.full((ops.shape(x)[0], 1), t, dtype="float32"), weights])
+
+        return self._solve(velocity, z, self.sampling_steps, self.solver)
 
     def without_average(self):
         """This flow with `ema_decay=0` and the trained network's weights, or None without `ema_decay`."""
