@@ -158,7 +158,8 @@ def policy_of(variant):
 # Each returns the section's Markdown below its title, from `results` ({file name: parsed JSON}).
 
 
-TRAIN_THROUGHPUT = ("train_throughput_cpu2.json", "train_throughput_precision_cpu2.json")
+TRAIN_THROUGHPUT = ("train_throughput_cpu2.json", "train_throughput_precision_cpu2.json",
+                    "train_throughput_flow_width16_cpu2.json", "train_throughput_flow_width32_cpu2.json")
 
 
 def by_policy(result):
@@ -184,13 +185,16 @@ measured in one run."""]
                  "--repeats", len(measured[models[0]][base]["images_per_s"]), "--models", ",".join(models)]
         if policies != ["float32"]:
             words += ["--precisions", ",".join(policies)]
+        overrides = data.get("overrides", {})
+        for key, value in overrides.items():
+            words += ["--set", f"{key}={value}"]
         if len(policies) == 1:
             title = f"Each model at {base}"
             body = table(["model", f"images/s (median), batch {data['batch_size']}", "samples (images/s)"],
                          [[f"`{model}`", number(r[base]["images_per_s_median"]), samples(r[base]["images_per_s"])]
                           for model, r in measured.items()], "lrl")
         else:
-            title = " against ".join(policies)
+            title = " against ".join(policies) + "".join(f", {key}={value}" for key, value in overrides.items())
             rows = []
             for model, r in measured.items():
                 medians = [r[p]["images_per_s_median"] for p in policies]

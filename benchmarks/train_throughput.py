@@ -8,10 +8,11 @@ once per policy and their epochs alternate, so the machine's drift hits
 them alike.
 
     python benchmarks/train_throughput.py [--batch-size 128] [--steps 20] [--repeats 5]
-        [--models dcgan,vae] [--precisions float32,mixed_bfloat16]
+        [--models dcgan,vae] [--precisions float32,mixed_bfloat16] [--set width=16 ...]
 """
 
 import argparse
+import ast
 import json
 import os
 import statistics
@@ -41,10 +42,10 @@ class EpochTimer(keras.callbacks.Callback):
         self.history.append(time.perf_counter() - self._start)
 
 
-def measure(model_name, batch_size, steps, repeats, precisions):
-    """Median images/s of `model_name` under each dtype policy, their epochs alternating."""
+def measure(model_name, batch_size, steps, repeats, precisions, overrides=None):
+    """Median images/s of `model_name` (its preset, then `overrides`) under each dtype policy, epochs alternating."""
     preset = f"{model_name}_fashion_mnist"
-    arguments = zoo.preset(preset)[1] if preset in zoo.PRESETS else {}
+    arguments = {**(zoo.preset(preset)[1] if preset in zoo.PRESETS else {}), **(overrides or {})}
     keras.utils.set_random_seed(0)
     models = {}
     for precision in precisions:
@@ -74,15 +75,19 @@ def main():
     parser.add_argument("--precisions", default="float32",
                         help="comma list of Keras dtype policies, alternated epoch by epoch "
                         "(e.g. float32,mixed_bfloat16)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a constructor argument over the preset's (a Python literal), e.g. width=16")
     args = parser.parse_args()
+    overrides = {key: ast.literal_eval(value) for key, _, value in (item.partition("=") for item in args.set)}
     results = {
-        name: measure(name, args.batch_size, args.steps, args.repeats, args.precisions.split(","))
+        name: measure(name, args.batch_size, args.steps, args.repeats, args.precisions.split(","), overrides)
         for name in args.models.split(",")
     }
     print(json.dumps({
         "benchmark": "train_throughput",
         "batch_size": args.batch_size,
         "steps_per_sample": args.steps,
+        **({"overrides": overrides} if overrides else {}),
         **environment(),
         "results": results,
     }, indent=2))
