@@ -72,5 +72,5 @@ def test_load_reports_truncated_weights(tmp_path):
 
 
 def test_conditional_names_are_the_families_that_take_classes():
-    assert zoo.registry.conditional_names() == ["cgan", "cvae"]
+    assert zoo.registry.conditional_names() == ["cflow", "cgan", "cvae"]
     assert all(zoo.create(name, **zoo.get(name).TINY_CONFIG).num_classes for name in zoo.registry.conditional_names())
