@@ -96,6 +96,23 @@ def add_artifact_flags(parser):
                         help="export version of --artifact (default: the latest)")
 
 
+def add_sampling_flags(parser, what="images are made"):
+    """`--steps`, `--solver`, `--guidance`: options of a multi-step sampler (the contract's `sampling_options`)."""
+    parser.add_argument("--steps", type=positive, metavar="N",
+                        help=f"multi-step samplers: the steps {what} with (default: the model's)")
+    parser.add_argument("--solver", metavar="NAME",
+                        help="multi-step samplers: the ODE solver, euler or heun (default: the model's)")
+    parser.add_argument("--guidance", type=float, metavar="SCALE",
+                        help="conditional multi-step samplers: the classifier-free guidance scale (1: off; "
+                        "default: the model's)")
+
+
+def sampling_options(args):
+    """`{option: value}` of the sampler flags given (`add_sampling_flags`)."""
+    given = {"steps": args.steps, "solver": args.solver, "guidance": args.guidance}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def add_scale_flag(parser, default):
     """`--scale K`: nearest-neighbour enlargement of the images a command writes."""
     parser.add_argument("--scale", type=positive, default=default, metavar="K",
@@ -124,8 +141,12 @@ def open_artifact(run, artifact, version=None):
     return open_tflite(run, manifest, variant or "float32").signatures, manifest
 
 
-def open_generator(run, artifact, version=None):
-    """`(zoo.explore.Generator, model or None)` for a run's artifact (see `open_artifact`)."""
+def open_generator(run, artifact, version=None, sampling=None):
+    """`(zoo.explore.Generator, model or None)` for a run's artifact (see `open_artifact`).
+
+    `sampling`: sampler options (`sampling_options`) the Keras model samples
+    with; an exported artifact holds its export's and takes no others.
+    """
     import zoo
     from zoo.explore import Generator
     from zoo.run_folder import RunFolder
@@ -133,8 +154,20 @@ def open_generator(run, artifact, version=None):
     signatures, manifest = open_artifact(run, artifact, version)
     if signatures is None:
         model = zoo.load(RunFolder(run).model)
+        try:
+            model = model.with_sampling(**(sampling or {}))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         return Generator.from_model(model), model
     from export.reading import latent_shape
+
+    exported = manifest.get("contract", {}).get("sampling_options", {})
+    differ = {name: value for name, value in (sampling or {}).items() if exported.get(name) != value}
+    if differ:
+        flags = " ".join(f"--{name} {value}" for name, value in differ.items())
+        holds = ", ".join(f"{name} {value}" for name, value in exported.items()) or "no sampler options"
+        raise UsageError(f"{flags}: the exported {artifact} holds {holds} (its card's contract); export "
+                         f"again with {flags}, or use --artifact keras.")
 
     return Generator.from_signatures(signatures, latent_shape(manifest), manifest["image"]["num_classes"],
                                      manifest["image"]["shape"]), None

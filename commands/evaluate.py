@@ -5,10 +5,12 @@ import json
 from commands.common import (
     UsageError,
     add_artifact_flags,
+    add_sampling_flags,
     model_folder,
     open_generator,
     output_path,
     positive,
+    sampling_options,
     writing,
 )
 
@@ -36,7 +38,8 @@ def _evaluate(args, out):
     except ValueError as error:
         raise UsageError(str(error)) from None
     run = load_run_config(args.run)
-    generator, model = open_generator(args.run, args.artifact, args.export_version)
+    sampling = sampling_options(args)
+    generator, model = open_generator(args.run, args.artifact, args.export_version, sampling)
     check_samples(args.n, generator.image_shape, f"-n {args.n}")
     generate = seeded(generator)
     reconstruct = evaluation.model_reconstructor(model) if model is not None else None
@@ -54,6 +57,8 @@ def _evaluate(args, out):
         atomic_write_json(output_path(args.run, RunFolder.NEAREST_TRAIN),
                           {"artifact": args.artifact, "seed": args.seed, "nearest_train_index": nearest})
     result["artifact"] = args.artifact
+    if model is not None and model.contract.sampling_options:
+        result["sampling"] = model.contract.sampling_options
     atomic_write_json(out, result)
     print(json.dumps(result, indent=2))
 
@@ -70,6 +75,7 @@ def add_parser(commands):
                           "plus reconstruction for VAEs)")
     evaluate.add_argument("-n", "--n", type=positive, default=10000, help="images per set (default: 10000)")
     add_artifact_flags(evaluate)
+    add_sampling_flags(evaluate)
     evaluate.add_argument("--extractor", default="domain",
                           help="domain (the dataset's classifier, default), fid:GRAPH.pb (the 2015 FID "
                           "Inception network), inception[:imagenet|:FILE|:random] (Keras InceptionV3), "

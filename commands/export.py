@@ -5,12 +5,14 @@ import os
 
 from commands.common import (
     UsageError,
+    add_sampling_flags,
     inside,
     model_folder,
     native_stderr_to_devnull,
     non_negative,
     output_path,
     positive,
+    sampling_options,
     writing,
 )
 
@@ -84,7 +86,7 @@ def _export(args):
     # The int8 calibrator prints from C++ ("fully_quantize: 0, ..."); errors arrive as exceptions.
     with contextlib.nullcontext() if args.verbose else native_stderr_to_devnull():
         manifest = export_run(args.run, version=args.version or 1, force=args.force, fd=fd, dataset=dataset,
-                              variants=variants)
+                              variants=variants, sampling=sampling_options(args))
     version = manifest["version"]
     print(f"exported version {version} of {args.run} ({fd_note}):")
     print(f"  SavedModel  {manifest['saved_model']['path']}/  signatures: {', '.join(manifest['signatures'])}")
@@ -133,6 +135,7 @@ def add_parser(commands):
                         help="also write quantized variants that fail their quality threshold")
     export.add_argument("--variants", metavar="NAME[,NAME...]",
                         help="TFLite variants to convert (default: all; float32 is always written)")
+    add_sampling_flags(export, "the exported files sample")
     export.add_argument("--fd-samples", type=non_negative, default=10000, metavar="N",
                         help="images for each variant's FD against the test split (default: 10000; "
                         "0: gate on PSNR and pixel differences only)")

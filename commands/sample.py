@@ -3,12 +3,14 @@
 from commands.common import (
     UsageError,
     add_artifact_flags,
+    add_sampling_flags,
     add_scale_flag,
     integers,
     model_folder,
     open_generator,
     output_path,
     positive,
+    sampling_options,
     writing,
 )
 
@@ -27,7 +29,7 @@ def _sample(args, out):
     from zoo import explore
     from zoo.latents import labels_from_seeds
 
-    generator, _ = open_generator(args.run, args.artifact, args.export_version)
+    generator, _ = open_generator(args.run, args.artifact, args.export_version, sampling_options(args))
     labels, columns = None, None
     if args.labels is not None:
         if not generator.num_classes:
@@ -69,6 +71,7 @@ def add_parser(commands):
     sample.add_argument("--labels", type=integers, metavar="K[,K...]",
                         help="conditional models: the class of every image (3), or classes to "
                         "repeat, one per grid column (0,1,2); default: every class in turn")
+    add_sampling_flags(sample)
     add_scale_flag(sample, 1)
     sample.add_argument("--captions", action="store_true",
                         help="write each image's seed (#S) and, for conditional models, class (cK) under it")

@@ -26,9 +26,10 @@ SERVING_OPS = frozenset({
     "ExpandDims", "FloorDiv", "FloorMod", "GatherV2", "Greater", "GreaterEqual", "Identity",
     "IdentityN", "If", "LeakyRelu", "Less", "LessEqual", "Log", "LogicalAnd", "MatMul", "Maximum",
     "Mean", "Minimum", "Mul", "Neg", "NoOp", "Pack", "Placeholder", "Range", "ReadVariableOp",
-    "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2", "Shape", "Sigmoid", "Sin",
+    "RealDiv", "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2", "Shape", "Sigmoid", "Sin",
     "Softmax", "Sqrt", "Square", "SquaredDifference", "Squeeze", "StatefulPartitionedCall",
     "StopGradient", "StridedSlice", "Sub", "Sum", "Tanh", "Tile", "VarHandleOp",
+    "While",
 })
 
 #: Ops of the saver's two graph nodes and of their `_traced_save` /

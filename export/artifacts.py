@@ -5,7 +5,9 @@ Layout of version N in a run folder:
     saved_model/N/                      TF Serving version directory; assets.extra/
                                         holds model_card.json and tf_serving_warmup_requests
     tflite/N/generator_<variant>.tflite one file per variant that passed its gate
-                                        (each embeds the model card as metadata)
+                                        (each embeds the model card as metadata);
+                                        generator_<S>steps_<variant>.tflite for a
+                                        sampler of S steps
     exports/N/model_card.json           the version's manifest and model card: contract,
                                         digests, parity and quantization figures
 
@@ -107,7 +109,8 @@ def versions(run_dir):
     return sorted(found)
 
 
-def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_runs=200, variants=None):
+def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_runs=200, variants=None,
+               sampling=None):
     """Exports `run_dir/model.keras` as version `version`; returns its manifest (the model card).
 
     Args:
@@ -124,6 +127,9 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
         latency_runs: timed invokes per variant.
         variants: names of the `export.tflite.VARIANTS` to convert (default:
             all); float32 is always among them.
+        sampling: sampler options every artifact is made with (the
+            contract's `sampling_options`, e.g. `{"steps": 4}`; default the
+            model's): `generate` and the TFLite files hold that many steps.
 
     Raises:
         ExportError: the model cannot be loaded or converted, or the
@@ -142,6 +148,10 @@ def export_run(run_dir, version=1, force=False, fd=None, dataset=None, latency_r
     try:
         model = zoo.load(model_file)
     except zoo.registry.ModelFileError as error:
+        raise ExportError(str(error)) from None
+    try:
+        model = model.with_sampling(**(sampling or {}))
+    except ValueError as error:
         raise ExportError(str(error)) from None
     context = {
         "model_sha256": sha256_file(model_file),
@@ -479,8 +489,8 @@ def _tflite_variants(model, new, tflite_path, lite, context, reference, keras_fd
             **op_report(content),
         }
         if entry["written"]:
-            contents[variant.filename] = content
-            entry["path"] = f"{tflite_path}/{variant.filename}"
+            contents[variant.filename(model.contract)] = content
+            entry["path"] = f"{tflite_path}/{variant.filename(model.contract)}"
         variants[variant.name] = entry
     return contents, variants
 

@@ -114,9 +114,11 @@ def warmup_records(model, signatures, path):
 
 
 def example_input(model, spec):
-    """A valid value for one signature input: seed 0, class 0, truncation 0.7, zero latents or images."""
+    """A valid value for one signature input: seed 0, class 0, truncation 0.7, the default steps, zeros, or images."""
     if spec.name == "truncation":
         return np.float32(0.7)
+    if spec.name == "steps":
+        return np.int32(model.contract.sampling_options["steps"])
     shape = [1 if size is None else size for size in spec.shape]
     if spec.name == "images":
         return np.asarray(model.sample(shape[0], seed=0), np.uint8)

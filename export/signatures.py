@@ -8,8 +8,13 @@
 | `encode` (VAEs) | `images` uint8 `(N, H, W, C)` [+ `label`] | `z_mean`, `z_log_var` | all |
 | `reconstruct` (VAEs) | `images` uint8 [+ `label`] | `images` uint8 | all |
 | `generate_truncated` | `seed`, `truncation` float32 scalar [+ `label`] | `images` | SavedModel |
+| `generate_steps` (multi-step samplers) | `seed`, `steps` int32 scalar [+ `label`] | `images` | SavedModel |
 
-`label` is int32 `(N,)`, conditional models only. `generate` makes its latents
+`label` is int32 `(N,)`, conditional models only. `generate_steps` exists
+for models whose contract has the sampling option `steps`: it runs the
+sampler's steps as a loop in the graph (`tf.while_loop`), any count per
+request; every other signature (and every TFLite file) holds the export's
+step count unrolled. `generate` makes its latents
 in the graph with `zoo.latents.latents_from_seeds`, the function `model.sample`
 uses, so seed `s` gives the same image from Keras, a SavedModel and a `.tflite`
 file. The SavedModel's batch is dynamic (at most `MAX_BATCH`); TFLite files have
@@ -17,7 +22,7 @@ a static batch of 1.
 
 Inputs are checked inside the graph. A SavedModel answers a seed outside
 `[0, 2^31 - 1)`, a label outside `[0, num_classes)`, a truncation outside
-(0, 1], a batch above `MAX_BATCH` or inputs of unequal batches with
+(0, 1], a step count outside [1, `MAX_SAMPLING_STEPS`], a batch above `MAX_BATCH` or inputs of unequal batches with
 INVALID_ARGUMENT and a message naming the input (wrong dtypes and shapes are
 refused by the signature itself). A TFLite graph may only hold builtin ops, so
 there the same value checks make the invoke fail ("gather index out of
@@ -29,6 +34,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from zoo.base import MAX_SAMPLING_STEPS
 from zoo.images import from_uint8, to_uint8
 from zoo.latents import SEED_LIMIT
 
@@ -104,7 +110,7 @@ class Graph:
         self.model = model
         self.integer_tail = integer_tail
 
-    def pixels(self, z, label, decoding=False):
+    def pixels(self, z, label, decoding=False, **options):
         """uint8 images of latents `z` (and labels): `model.generate`'s, or with `decoding` `model.decode`'s.
 
         The plain tail is `to_uint8(model.generate(z))`. Full-integer conversion
@@ -119,8 +125,9 @@ class Graph:
         """
         tail = _integer_tail(self.model, decoding) if self.integer_tail else None
         if tail is None:
-            sampler = self.model.decode if decoding else self.model.generate
-            return to_uint8(sampler(z, label, training=False), self.model.pixel_range)
+            if decoding:
+                return to_uint8(self.model.decode(z, label, training=False), self.model.pixel_range)
+            return to_uint8(self.model.generate(z, label, training=False, **options), self.model.pixel_range)
         trunk, last, scale = tail
         features = trunk(z if label is None else [z, label], training=False)
         logits = keras.ops.conv_transpose(
@@ -164,6 +171,11 @@ class Graph:
         return self._require(
             label, (label >= 0) & (label < self.num_classes),
             f"label outside [0, {self.num_classes}): use a class of this model; got", label)
+
+    def steps(self, steps):
+        return self._require(
+            steps, (steps >= 1) & (steps <= MAX_SAMPLING_STEPS),
+            f"steps outside [1, {MAX_SAMPLING_STEPS}]: use a number of sampling steps, e.g. 8; got", steps)
 
     def truncation(self, truncation):
         return self._require(
@@ -235,6 +247,12 @@ def generate_truncated(model, graph, seed, truncation, label=None):
     return {"images": graph.pixels(z, _labels(graph, rest[0] if rest else None))}
 
 
+def generate_steps(model, graph, seed, steps, label=None):
+    seed, *rest = graph.batch(seed, *([] if label is None else [label]))
+    z = _latents(model, graph, seed)
+    return {"images": graph.pixels(z, _labels(graph, rest[0] if rest else None), steps=graph.steps(steps))}
+
+
 def latents(model, graph, seed):
     (seed,) = graph.batch(seed)
     return {"z": _latents(model, graph, seed)}
@@ -262,6 +280,10 @@ def _is_autoencoder(model):
     return model.contract.encodes
 
 
+def _takes_steps(model):
+    return "steps" in model.contract.sampling_options
+
+
 SIGNATURES = (
     Signature("serving_default", lambda m: {**_latent_spec(m), **_label_input(m)}, _image_spec, serving_default),
     Signature("generate", lambda m: {**_seed_spec(m), **_label_input(m)}, _image_spec, generate),
@@ -274,6 +296,8 @@ SIGNATURES = (
     Signature("generate_truncated",
               lambda m: {**_seed_spec(m), "truncation": (tf.float32, None), **_label_input(m)},
               _image_spec, generate_truncated, targets=(SAVED_MODEL,)),
+    Signature("generate_steps", lambda m: {**_seed_spec(m), "steps": (tf.int32, None), **_label_input(m)},
+              _image_spec, generate_steps, targets=(SAVED_MODEL,), applies=_takes_steps),
 )
 
 

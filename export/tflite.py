@@ -42,7 +42,8 @@ class Variant:
     |pixel - Keras pixel| in uint8 steps (its "per-image max difference").
 
     Attributes:
-        name: file `generator_<name>.tflite`.
+        name: file `generator_<name>.tflite` (`generator_<N>steps_<name>.tflite`
+            for a sampler of N steps, see `filename`).
         quantization: None, "float16", "dynamic_range" or "int8".
         p99_abs_diff: largest 99th percentile of the per-image max difference
             over the held-out seeds.
@@ -64,9 +65,10 @@ class Variant:
     max_fd_increase: float
     batch_size: int | None = 1
 
-    @property
-    def filename(self):
-        return f"generator_{self.name}.tflite"
+    def filename(self, contract):
+        """The file's name for a model of `contract`: the step count of a multi-step sampler is in it."""
+        steps = contract.sampling_steps
+        return f"generator_{self.name}.tflite" if steps is None else f"generator_{steps}steps_{self.name}.tflite"
 
     def thresholds(self):
         return {"p99_abs_diff": self.p99_abs_diff, "max_abs_diff": self.max_abs_diff,

@@ -102,6 +102,13 @@ class ModelContract:
             (`decode`): an autoencoder.
         sampling_steps: None when one network call turns a latent into an
             image (`generate`); N when sampling takes N steps of a network.
+        sampling_options: the options of the sampler and their defaults, e.g.
+            `{"steps": 8, "solver": "euler"}`: what `sample(..., **options)`,
+            `generate(..., **options)` and `with_sampling(**options)` take
+            (`zoo sample --steps`, an export's `--steps`). With `steps`,
+            `generate` also takes `steps` as an int32 scalar tensor (a loop
+            in the graph: the SavedModel's `generate_steps`), up to
+            `MAX_SAMPLING_STEPS`.
     """
 
     latent_shape: tuple
@@ -111,11 +118,16 @@ class ModelContract:
     pixel_range: tuple
     encodes: bool = False
     sampling_steps: Optional[int] = None
+    sampling_options: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self):
         """The contract as plain JSON values (tuples as lists)."""
         return {key: list(value) if isinstance(value, tuple) else value
                 for key, value in dataclasses.asdict(self).items()}
+
+
+#: Most sampling steps a multi-step sampler takes (`ModelContract.sampling_options`).
+MAX_SAMPLING_STEPS = 1000
 
 
 def replica_draw(draw, batch_size):
@@ -286,7 +298,43 @@ class GenerativeModel(keras.Model):
         return ModelContract(
             latent_shape=tuple(self.latent_shape), latent_prior=self.latent_prior, num_classes=self.num_classes,
             image_shape=tuple(self.image_shape), pixel_range=tuple(self.pixel_range), encodes=self.encodes,
-            sampling_steps=self.sampling_steps)
+            sampling_steps=self.sampling_steps, sampling_options=self.sampling_options)
+
+    @property
+    def sampling_options(self):
+        """The sampler's options and their defaults (`ModelContract.sampling_options`); none here."""
+        return {}
+
+    def check_sampling(self, options):
+        """Raises a ValueError naming any of `options` (a dict) the sampler does not take."""
+        unknown = sorted(set(options) - set(self.sampling_options))
+        if unknown:
+            takes = ", ".join(sorted(self.sampling_options)) or "none (one network call per image)"
+            raise ValueError(
+                f"{type(self).__name__} has no sampler option {', '.join(unknown)}; its sampler options: {takes}.")
+
+    def with_sampling(self, **options):
+        """This model with other sampler defaults (`ModelContract.sampling_options`), sharing nothing mutable.
+
+        The options are constructor arguments of families that have them, so
+        the copy is `from_config` with them and this model's weights; with no
+        options, the model itself. What `sample`, `evaluate` and `export`
+        use the options through.
+
+        Raises:
+            ValueError: an option the sampler does not take, or a bad value.
+
+        Example:
+            >>> model.with_sampling(steps=16, solver="heun").contract.sampling_steps
+            16
+        """
+        if not options:
+            return self
+        self.check_sampling(options)
+        copy = type(self).from_config({**self.get_config(), **options})
+        copy.set_weights(self.get_weights())
+        copy.seed_generator.state.assign(self.seed_generator.state)
+        return copy
 
     def latents(self, seeds):
         """The latents of int `seeds` `(n,)`: `(n, *latent_shape)`, the same in Keras and every export.
@@ -382,8 +430,8 @@ class GenerativeModel(keras.Model):
             labels: conditional models only: the class of each image (a
                 sequence of `n` ints, or one int for all); by default image
                 `i` gets class `(seed + i) % num_classes`.
-            **options: options of the family's sampler, passed to `generate`
-                (a flow's `steps`, `solver` and `guidance`).
+            **options: options of the model's sampler, passed to `generate`
+                (the contract's `sampling_options`, e.g. `steps`).
 
         Returns:
             uint8 tensor `(n, H, W, C)`, generated `SAMPLE_BATCH` images at a
@@ -403,6 +451,7 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"truncation={truncation}; use psi in (0, 1] (1 is off).")
         n = check_integer("n", n, 1, "a positive number of images")
         check_seeds(seed, n)
+        self.check_sampling(options)
         height, width, channels = self.image_shape
         # The batches' uint8 images and their concatenation, the result.
         check_memory(2 * n * height * width * channels,

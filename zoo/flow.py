@@ -22,6 +22,7 @@ from keras import ops
 
 from zoo import losses
 from zoo.base import (
+    MAX_SAMPLING_STEPS,
     GenerativeModel,
     check_flag,
     check_integer,
@@ -39,16 +40,21 @@ from zoo.registry import register
 SOLVERS = {"euler": 1, "heun": 2}
 
 
-#: Most ODE steps `generate` unrolls (quality stops improving long before).
-MAX_STEPS = 1000
-
-
 def check_steps(steps):
-    """`steps` as an int in [1, MAX_STEPS]: ODE steps from noise to image."""
+    """`steps` as an int in [1, MAX_SAMPLING_STEPS]: ODE steps from noise to image."""
     steps = check_integer("steps", steps, 1, "a number of ODE steps >= 1, e.g. 8")
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps={steps}; use at most {MAX_STEPS} ODE steps (quality stops improving long before).")
+    if steps > MAX_SAMPLING_STEPS:
+        raise ValueError(
+            f"steps={steps}; use at most {MAX_SAMPLING_STEPS} ODE steps (quality stops improving long before).")
     return steps
+
+
+def check_guidance(guidance, num_classes):
+    """`guidance` as a float >= 0; other than 1 only for a conditional flow."""
+    guidance = check_number("guidance", guidance, lambda g: g >= 0, "a guidance scale >= 0 (1 is off), e.g. 2")
+    if guidance != 1.0 and not num_classes:
+        raise ValueError(f"guidance={guidance}: classifier-free guidance needs a conditional flow; leave it at 1.")
+    return guidance
 
 
 def check_solver(solver):
@@ -159,6 +165,8 @@ class FlowMatching(GenerativeModel):
         steps: ODE steps `sample` and `generate` take by default (exports
             hold this many unrolled).
         solver: "euler" (one network call per step) or "heun" (two; second order).
+        guidance: classifier-free guidance scale a conditional flow samples
+            with by default (1: off).
         ema_decay: decay of the weight average sampling uses (0: off).
         latent_prior: distribution of the noise image (`zoo.latents.PRIORS`).
         latent_dim: not an option: the latent is a noise image of
@@ -175,7 +183,7 @@ class FlowMatching(GenerativeModel):
     learning_rate = 5e-4
     TINY_CONFIG = {"image_shape": (16, 16, 1), "width": 8, "steps": 2, "attention": False}
 
-    def __init__(self, image_shape=(28, 28, 1), width=32, attention=True, steps=8, solver="euler",
+    def __init__(self, image_shape=(28, 28, 1), width=32, attention=True, steps=8, solver="euler", guidance=1.0,
                  ema_decay=0.999, latent_prior="normal", latent_dim=None, seed=None, **kwargs):
         size = math.prod(int(side) for side in image_shape) if isinstance(image_shape, (tuple, list)) else None
         if latent_dim is not None and latent_dim != size:
@@ -191,6 +199,7 @@ class FlowMatching(GenerativeModel):
         self.attention = check_flag("attention", attention)
         self.sampling_steps = check_steps(steps)
         self.solver = check_solver(solver)
+        self.guidance = check_guidance(guidance, self.num_classes)
         self.ema_decay = check_number(
             "ema_decay", ema_decay, lambda d: 0 <= d < 1, "a decay in [0, 1) (0 is off), e.g. 0.999")
         self.latent_prior = check_prior(latent_prior)
@@ -208,6 +217,11 @@ class FlowMatching(GenerativeModel):
         return tuple(self.image_shape)
 
     @property
+    def sampling_options(self):
+        options = {"steps": self.sampling_steps, "solver": self.solver}
+        return {**options, "guidance": self.guidance} if self.num_classes else options
+
+    @property
     def velocity(self):
         """The velocity network sampling uses: the weight average when `ema_decay` > 0."""
         return self.ema_velocity if self.ema_velocity is not None else self.velocity_network
@@ -219,7 +233,7 @@ class FlowMatching(GenerativeModel):
     def get_config(self):
         config = super().get_config()
         config.update(width=self.width, attention=self.attention, steps=self.sampling_steps, solver=self.solver,
-                      ema_decay=self.ema_decay, latent_prior=self.latent_prior)
+                      guidance=self.guidance, ema_decay=self.ema_decay, latent_prior=self.latent_prior)
         return config
 
     def call(self, inputs, training=False):
@@ -240,23 +254,26 @@ class FlowMatching(GenerativeModel):
         conditional, unconditional = both[:n], both[n:]
         return unconditional + guidance * (conditional - unconditional)
 
-    def generate(self, z, labels=None, training=False, steps=None, solver=None, guidance=1.0):
+    def generate(self, z, labels=None, training=False, steps=None, solver=None, guidance=None):
         """Noise images `z` -> images: `steps` Euler or Heun steps of `dx/dt = v(x, t)` from t = 0 to 1.
 
         Args:
             z: noise images `(n, *image_shape)` (`latents(seeds)`).
             labels: int classes `(n,)` of a conditional model.
-            steps: ODE steps (default the model's `steps`): a Python int,
-                unrolled into the graph.
+            steps: ODE steps (default the model's `steps`). A Python int is
+                unrolled into the graph; an int32 scalar tensor runs a loop
+                (`tf.while_loop`: the SavedModel's `generate_steps`), its
+                range checked by the caller.
             solver: "euler" or "heun" (default the model's).
             guidance: classifier-free guidance scale of a conditional model
-                (1: the conditional velocity alone).
+                (default the model's; 1: the conditional velocity alone).
         """
-        steps = self.sampling_steps if steps is None else check_steps(steps)
+        if steps is None:
+            steps = self.sampling_steps
+        elif not tf.is_tensor(steps):
+            steps = check_steps(steps)
         solver = self.solver if solver is None else check_solver(solver)
-        guidance = check_number("guidance", guidance, lambda g: g >= 0, "a guidance scale >= 0 (1 is off), e.g. 2")
-        if guidance != 1.0 and not self.num_classes:
-            raise ValueError(f"guidance={guidance}: classifier-free guidance needs a conditional flow; leave it at 1.")
+        guidance = self.guidance if guidance is None else check_guidance(guidance, self.num_classes)
         if self.num_classes:
             if labels is None:
                 raise ValueError(f"{type(self).__name__} is conditional: pass one label in "
@@ -267,15 +284,26 @@ class FlowMatching(GenerativeModel):
         return self._solve(lambda x, t: self._velocity(self.velocity, x, t, labels, guidance), z, steps, solver)
 
     def _solve(self, velocity, z, steps, solver):
-        """x(1) of `dx/dt = velocity(x, t)` from `x(0) = z`, in `steps` steps of `solver`, clipped to `pixel_range`."""
-        x = ops.convert_to_tensor(z, "float32")
-        dt = 1.0 / steps
-        for step in range(steps):  # a fixed Python loop: unrolled in every traced graph
-            t = step * dt
+        """x(1) of `dx/dt = velocity(x, t)` from `x(0) = z`, in `steps` steps of `solver`, clipped to `pixel_range`.
+
+        A Python int `steps` is a fixed Python loop, unrolled in every traced
+        graph (no WHILE op, which the TFLite GPU delegate cannot run); a
+        tensor is a loop in the graph.
+        """
+        def step(i, x, dt):
+            t = i * dt if isinstance(i, int) else ops.cast(i, "float32") * dt
             v = velocity(x, t)
             if solver == "heun":
                 v = 0.5 * (v + velocity(x + dt * v, t + dt))
-            x = x + dt * v
+            return x + dt * v
+
+        x = ops.convert_to_tensor(z, "float32")
+        if tf.is_tensor(steps):
+            dt = 1.0 / ops.cast(steps, "float32")
+            x = ops.fori_loop(0, steps, lambda i, x: step(i, x, dt), x)
+        else:
+            for i in range(steps):
+                x = step(i, x, 1.0 / steps)
         return ops.clip(x, *self.pixel_range)
 
     def mixes_classes(self):

@@ -91,7 +91,7 @@ def test_guidance_mixes_the_no_class_velocity_in():
     ({"steps": 0}, r"steps=0; use a number of ODE steps >= 1"),
     ({"steps": 1001}, r"steps=1001; use at most 1000"),
     ({"solver": "rk4"}, r"solver='rk4'; use one of 'euler', 'heun'"),
-    ({"guidance": 2.0}, r"guidance=2.0: classifier-free guidance needs a conditional flow"),
+    ({"guidance": 2.0}, r"FlowMatching has no sampler option guidance"),
 ])
 def test_bad_sampling_options_are_refused_by_name(options, message):
     with pytest.raises(ValueError, match=message):
@@ -99,8 +99,41 @@ def test_bad_sampling_options_are_refused_by_name(options, message):
 
 
 def test_options_of_other_families_samplers_are_refused():
-    with pytest.raises(TypeError, match="steps"):
+    with pytest.raises(ValueError, match=r"DCGAN has no sampler option steps; its sampler options: none"):
         tiny_model("dcgan").sample(1, steps=4)
+    with pytest.raises(ValueError, match=r"no sampler option guidance; its sampler options: solver, steps"):
+        tiny_model("flow").with_sampling(guidance=2.0)
+
+
+def test_the_contract_lists_the_sampler_options_and_with_sampling_changes_their_defaults():
+    model = tiny_model("cflow")
+    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
+    assert model.contract.sampling_options == {"steps": 2, "solver": "euler", "guidance": 1.0}
+    assert tiny_model("flow").contract.sampling_options == {"steps": 2, "solver": "euler"}
+    assert tiny_model("dcgan").contract.sampling_options == {} and tiny_model("dcgan").with_sampling() is not None
+    other = model.with_sampling(steps=3, solver="heun", guidance=2.0)
+    assert other.contract.sampling_steps == 3
+    assert other.contract.sampling_options == {"steps": 3, "solver": "heun", "guidance": 2.0}
+    labels = [0, 1, 2]
+    np.testing.assert_array_equal(other.sample(3, seed=4, labels=labels),
+                                  model.sample(3, seed=4, labels=labels, steps=3, solver="heun", guidance=2.0))
+    # A copy: training it leaves the original as it was.
+    before = model.sample(3, seed=4, labels=labels).numpy()
+    other.velocity_network.weights[0].assign(other.velocity_network.weights[0] + 1.0)
+    np.testing.assert_array_equal(before, model.sample(3, seed=4, labels=labels))
+    assert model.with_sampling() is model
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun"])
+def test_a_tensor_step_count_loops_in_the_graph_and_matches_the_unrolled_steps(solver):
+    model = tiny_model("cflow", solver=solver)
+    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
+    z, labels = model.latents(range(3)), tf.constant([0, 1, 2])
+    looped = tf.function(lambda z, steps: model.generate(z, labels, steps=steps))
+    graph = looped.get_concrete_function(tf.TensorSpec(z.shape, tf.float32), tf.TensorSpec((), tf.int32)).graph
+    assert {op.type for op in graph.get_operations()} & {"While", "StatelessWhile"}
+    for steps in (1, 3):
+        np.testing.assert_allclose(looped(z, tf.constant(steps)), model.generate(z, labels, steps=steps), atol=1e-6)
 
 
 @pytest.mark.parametrize("config, message", [

@@ -142,6 +142,10 @@ BAD = {
     "attention": [
         ("yes", r"attention='yes'; use True or False"),
     ],
+    "guidance": [
+        (-1.0, r"guidance=-1\.0; use a guidance scale >= 0 \(1 is off\)"),
+        ("2", r"guidance='2'; use a guidance scale"),
+    ],
     "num_classes": [
         (1, r"num_classes=1; use an integer >= 2"),
         (2.5, r"num_classes=2\.5; use an integer >= 2"),
@@ -153,6 +157,7 @@ BAD = {
 BAD_FOR_MODEL = [
     ("flow", "latent_dim", 8, r"latent_dim=8: a flow's latent is a noise image of image_shape \(256 values\)"),
     ("flow", "latent_dim", 0, r"latent_dim=0: a flow's latent is a noise image"),
+    ("flow", "guidance", 2.0, r"guidance=2\.0: classifier-free guidance needs a conditional flow"),
     ("lsgan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* LSGAN"),
     ("sngan", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* SNGAN"),
     ("wgan_gp", "label_smoothing", 0.1, r"label_smoothing applies to the non-saturating loss .* WGANGP"),
@@ -184,6 +189,7 @@ EDGES = {
     "steps": [1, 1000, 3.0],
     "solver": ["euler", "heun"],
     "attention": [False, True, np.True_],
+    "guidance": [1, 0.0, 7.5],  # other than 1 only for a conditional flow
     "gp_interval": [1, 3],
     "gp_batch_shrink": [1, 2],
     "architecture": ["dcgan", "keras_io"],
@@ -237,6 +243,8 @@ def _edge_config(cls, k):
             value = default
         if argument == "image_shape" and issubclass(cls, FlowMatching):  # the U-Net halves its sides twice
             value = tuple(4 * -(-int(side) // 4) for side in value[:2]) + (value[2],)
+        if argument == "guidance" and "num_classes" not in constructor_arguments(cls):
+            value = default  # classifier-free guidance needs classes (BAD_FOR_MODEL)
         if default is None and argument == "latent_dim":  # a latent the image shape fixes (a flow's noise image)
             value = default
         config[argument] = value
