@@ -18,7 +18,7 @@ from zoo import (
     wgan,  # noqa: F401  (registers wgan_gp)
 )
 from zoo.conditional import ConditionalGAN, ConditionalVAE
-from zoo.flow import ConditionalFlowMatching, FlowMatching
+from zoo.flow import ConditionalFlowMatching, DistilledFlow, FlowMatching
 from zoo.gan import DCGAN, GAN, LSGAN, SNGAN
 from zoo.latents import latents_from_seeds
 from zoo.presets import PRESETS, preset, preset_learning_rates
@@ -29,6 +29,7 @@ from zoo.wgan import WGANGP
 __all__ = [
     "BetaVAE",
     "ConditionalFlowMatching",
+    "DistilledFlow",
     "ConditionalGAN",
     "ConditionalVAE",
     "DCGAN",

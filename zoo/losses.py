@@ -183,3 +183,8 @@ def flow_interpolation(noise, images, t):
 def flow_matching_loss(noise, images, predicted_velocity):
     """Mean squared error of the predicted velocity against the path's: `images - noise` (Lipman et al. eq. 23)."""
     return ops.mean(ops.square(predicted_velocity - (images - noise)))
+
+
+def velocity_regression_loss(predicted_velocity, target_velocity):
+    """Mean squared error of a velocity against a target velocity (a distilled teacher's)."""
+    return ops.mean(ops.square(predicted_velocity - target_velocity))

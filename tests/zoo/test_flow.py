@@ -153,3 +153,55 @@ def test_sampling_uses_the_average_and_without_average_the_trained_weights():
     for a, b in zip(trained.velocity_network.weights, model.velocity_network.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not np.array_equal(trained.sample(2, seed=0), model.sample(2, seed=0))
+
+
+def _trained_teacher(tmp_path, name="flow", **overrides):
+    teacher = tiny_model(name, **overrides)
+    teacher.fit(tiny_images(teacher), tiny_labels(), batch_size=4, epochs=2, verbose=0)
+    path = tmp_path / f"{name}.keras"
+    teacher.save(path)
+    return teacher, path
+
+
+@pytest.mark.parametrize("solver, expected", [("euler", 0.25), ("heun", 0.5)])
+def test_a_distilled_step_targets_two_teacher_steps(tmp_path, solver, expected):
+    _, path = _trained_teacher(tmp_path)
+    student = zoo.create("distilled_flow", teacher=str(path), steps=2, teacher_solver=solver)
+    object.__setattr__(student, "teacher_velocity", _Velocity(lambda x, t: ops.zeros_like(x) + t))
+    x = np.zeros((2, 16, 16, 1), "float32")
+    t = np.array([[0.0], [0.5]], "float32")
+    # Two steps of h / 2 = 1/4 on dx/dt = t: Euler's left sums give t + h / 4, Heun the exact t + h / 2.
+    target = student.teacher_target(x, t)
+    np.testing.assert_allclose(target[:, 0, 0, 0], t[:, 0] + expected * 0.5, atol=1e-6)
+
+
+def test_the_student_starts_as_its_teachers_sampler_and_keeps_its_teacher_when_saved(tmp_path):
+    teacher, path = _trained_teacher(tmp_path, ema_decay=0.5)
+    student = zoo.create("distilled_flow", teacher=str(path), steps=1)
+    assert student.width == teacher.width and student.image_shape == teacher.image_shape
+    for network in (student.teacher_velocity, student.velocity_network, student.ema_velocity):
+        for a, b in zip(network.weights, teacher.ema_velocity.weights):  # the teacher's sampling weights
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(student.sample(2, seed=3), teacher.sample(2, seed=3, steps=1))
+    student.compile(**student.default_optimizers())
+    before = [w.numpy() for w in student.teacher_velocity.weights]
+    student.fit(tiny_images(student), batch_size=4, epochs=1, verbose=0)
+    for a, b in zip(student.teacher_velocity.weights, before):  # the teacher does not learn
+        np.testing.assert_array_equal(a.numpy(), b)
+    student.save(tmp_path / "student.keras")
+    loaded = zoo.load(tmp_path / "student.keras")
+    assert loaded.get_config()["teacher"] is None
+    for a, b in zip(loaded.teacher_velocity.weights, before):
+        np.testing.assert_array_equal(a.numpy(), b)
+    np.testing.assert_array_equal(loaded.sample(2, seed=3), student.sample(2, seed=3))
+
+
+def test_a_teacher_it_cannot_distil_is_refused_by_name(tmp_path):
+    _, conditional = _trained_teacher(tmp_path, "cflow")
+    with pytest.raises(ValueError, match=r"is a ConditionalFlowMatching; distil an unconditional flow"):
+        zoo.create("distilled_flow", teacher=str(conditional))
+    _, path = _trained_teacher(tmp_path)
+    with pytest.raises(ValueError, match=r"width=16: the student has its teacher's architecture \(width=8\)"):
+        zoo.create("distilled_flow", teacher=str(path), width=16)
+    with pytest.raises(zoo.registry.ModelFileError, match="no model file"):
+        zoo.create("distilled_flow", teacher=str(tmp_path / "none.keras"))

@@ -9,10 +9,10 @@ import zoo
 from zoo.registry import ModelFileError, constructor_arguments
 
 
-def test_registry_names_the_zoos_eleven_families_and_the_tests_toys():
+def test_registry_names_the_zoos_twelve_families_and_the_tests_toys():
     zoos = {name for name in zoo.names() if zoo.get(name).__module__.startswith("zoo.")}
     assert zoos == {"dcgan", "lsgan", "sngan", "wgan_gp", "cgan", "vae", "beta_vae", "cvae", "two_stage_vae",
-                    "flow", "cflow"}
+                    "flow", "cflow", "distilled_flow"}
     assert set(zoo.names()) - zoos == {"toy_grid", "toy_steps"}  # tests/toys.py
     assert zoo.get("wgan_gp") is zoo.WGANGP
 

@@ -142,6 +142,13 @@ BAD = {
     "attention": [
         ("yes", r"attention='yes'; use True or False"),
     ],
+    "teacher": [
+        (5, r"teacher=5; use the path of a flow's .keras file or run folder"),
+        ("no/such/flow.keras", r"no model file at 'no/such/flow.keras'"),
+    ],
+    "teacher_solver": [
+        ("rk4", r"solver='rk4'; use one of 'euler', 'heun'"),
+    ],
     "guidance": [
         (-1.0, r"guidance=-1\.0; use a guidance scale >= 0 \(1 is off\)"),
         ("2", r"guidance='2'; use a guidance scale"),
@@ -189,7 +196,9 @@ EDGES = {
     "steps": [1, 1000, 3.0],
     "solver": ["euler", "heun"],
     "attention": [False, True, np.True_],
-    "guidance": [1, 0.0, 7.5],  # other than 1 only for a conditional flow
+    "guidance": [1, 0.0, 7.5],
+    "teacher": [None],  # a teacher file: tests/zoo/test_flow.py
+    "teacher_solver": ["euler", "heun"],  # other than 1 only for a conditional flow
     "gp_interval": [1, 3],
     "gp_batch_shrink": [1, 2],
     "architecture": ["dcgan", "keras_io"],
