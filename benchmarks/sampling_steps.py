@@ -1,6 +1,7 @@
 """Quality against sampling steps: FD and coverage of a multi-step sampler at each step count and solver.
 
-    python benchmarks/sampling_steps.py runs/flow [--steps 1,2,4,8,16,32] [--solvers euler,heun] [-n 10000] [--out rows.jsonl]
+    python benchmarks/sampling_steps.py runs/flow [--steps 1,2,4,8,16,32] [--solvers euler,heun] [-n 10000]
+        [--out rows.jsonl]
 
 Loads the run's `model.keras` (any model whose contract has the sampler
 option `steps`), and for every solver and step count samples `-n` images
