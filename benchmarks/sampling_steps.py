@@ -40,11 +40,15 @@ def main():
     parser.add_argument("--solvers", default="euler,heun")
     parser.add_argument("-n", type=int, default=10000, help="images per measurement (default: the protocol's 10,000)")
     parser.add_argument("--metrics", default="fd,dc", help="evaluator metrics (default: fd,dc)")
+    parser.add_argument("--trained-weights", action="store_true",
+                        help="sample from the trained weights instead of their average (model.without_average())")
     parser.add_argument("--out", help="JSON lines file the rows are appended to as they are measured")
     args = parser.parse_args()
 
     run = load_run_config(args.run)
     model = zoo.load(RunFolder(args.run).model)
+    if args.trained_weights:
+        model = model.without_average() or model
     if "steps" not in model.contract.sampling_options:
         parser.error(f"{args.run}: {type(model).__name__}'s sampler takes no steps (its contract's sampling_options: "
                      f"{model.contract.sampling_options})")
@@ -63,7 +67,8 @@ def main():
             seconds = time.perf_counter() - start
             result = evaluation.evaluate(generate, extractor, run.dataset, metrics=metrics, n=args.n,
                                          data_dir=run.data_dir)
-            row = {"solver": solver, "steps": steps, "network_calls": steps * (2 if solver == "heun" else 1),
+            row = {"run": args.run, "weights": "trained" if args.trained_weights else "average",
+                   "solver": solver, "steps": steps, "network_calls": steps * (2 if solver == "heun" else 1),
                    "ms_per_image_keras_batch256": round(1000 * seconds / 256, 3),
                    **{key: result[key] for key in ("fd", "coverage", "density", "class_accuracy") if key in result}}
             print(json.dumps(row), flush=True)

@@ -510,6 +510,14 @@ def check_conditional(namespace, cwd):
     assert floats.dtype.name == "float32" and float(floats.numpy().min()) >= -1.0
 
 
+def check_flow(namespace, cwd):
+    model, fast = namespace["model"], namespace["fast"]
+    assert namespace["images"].shape == namespace["better"].shape == (4, 28, 28, 1)
+    assert model.contract.sampling_options == {"steps": 8, "solver": "euler"}
+    assert fast.contract.sampling_options == {"steps": 2, "solver": "euler"}
+    np.testing.assert_array_equal(fast.sample(2, seed=5), model.sample(2, seed=5, steps=2))
+
+
 def check_explore(namespace, cwd):
     frames, lite_frames = namespace["frames"], namespace["lite_frames"]
     assert frames.shape == (96, 28, 28, 1) and frames.dtype.name == "uint8"
@@ -551,6 +559,7 @@ CHECKS = {
     "train-export-sample": check_train_export_sample,
     "fit-script": check_fit_script,
     "conditional": check_conditional,
+    "flow": check_flow,
     "explore": check_explore,
     "metrics-callback": check_metrics_callback,
     "check-sha256": check_sha256,

@@ -443,6 +443,12 @@ class DistilledFlow(FlowMatching):
         # The teacher's weights are this model's own (`teacher_velocity`), saved with it.
         return {**super().get_config(), "teacher": None, "teacher_solver": self.teacher_solver}
 
+    def without_average(self):
+        copy = super().without_average()
+        if copy is not None:
+            copy.teacher_velocity.set_weights(self.teacher_velocity.get_weights())
+        return copy
+
     def teacher_target(self, x, t):
         """The velocity of two teacher steps of `h / 2` from `x` at times `t` `(n, 1)`: `(x' - x) / h`."""
         h = 1.0 / self.sampling_steps

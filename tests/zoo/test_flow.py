@@ -194,6 +194,9 @@ def test_the_student_starts_as_its_teachers_sampler_and_keeps_its_teacher_when_s
     for a, b in zip(loaded.teacher_velocity.weights, before):
         np.testing.assert_array_equal(a.numpy(), b)
     np.testing.assert_array_equal(loaded.sample(2, seed=3), student.sample(2, seed=3))
+    for copy in (loaded.without_average(), loaded.with_sampling(steps=2)):  # copies keep the teacher too
+        for a, b in zip(copy.teacher_velocity.weights, before):
+            np.testing.assert_array_equal(a.numpy(), b)
 
 
 def test_a_teacher_it_cannot_distil_is_refused_by_name(tmp_path):
