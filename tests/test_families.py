@@ -41,7 +41,8 @@ def test_a_run_logs_the_familys_losses_and_its_model_file_samples_as_its_export(
     assert card["latent"]["shape"] == list(model.contract.latent_shape)
     assert sorted(card["signatures"]) == sorted(
         ["serving_default", "generate", "latents", "generate_truncated"]
-        + (["encode", "reconstruct"] if model.contract.encodes else []))
+        + (["encode", "reconstruct"] if model.contract.encodes else [])
+        + (["generate_steps"] if "steps" in model.contract.sampling_options else []))
 
 
 def _pixels(path):

@@ -120,7 +120,8 @@ def test_every_variant_records_ops_xnnpack_latency_and_its_own_file(every_varian
             assert entry.get("failed") or entry.get("reason"), name
             continue
         content = (run / entry["path"]).read_bytes()
-        assert entry["path"] == f"tflite/1/generator_{name}.tflite"
+        steps = model.contract.sampling_steps  # a multi-step sampler's count is in the name
+        assert entry["path"] == f"tflite/1/generator_{'' if steps is None else f'{steps}steps_'}{name}.tflite"
         assert entry["bytes"] == len(content) and entry["sha256"] == hashlib.sha256(content).hexdigest()
         assert {"CONV_2D", "TRANSPOSE_CONV"} & set(entry["ops"]) and "FLEX" not in "".join(entry["ops"])
         assert set(entry["xnnpack_delegated"]) <= set(entry["ops"])
@@ -132,7 +133,7 @@ def test_every_variant_records_ops_xnnpack_latency_and_its_own_file(every_varian
     int8 = manifest["tflite"]["int8"]
     # Full integer: the network's compute ops run in int8, inputs stay float32 and images uint8.
     assert int8["ops"].get("QUANTIZE", 0) >= 1
-    details = signature_runners(run / "tflite" / "1" / "generator_float32.tflite")["serving_default"].details
+    details = signature_runners(run / manifest["tflite"]["float32"]["path"])["serving_default"].details
     assert details["z"]["dtype"] == np.float32
 
 
@@ -187,18 +188,20 @@ def test_exported_artifacts_match_keras_in_a_process_without_the_project(exporte
     np.save(scratch / "expected.npy", expected)
     (scratch / "check.py").write_text(CLEAN_CHECK)
     result = subprocess.run(
-        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch)],
+        [sys.executable, "-I", str(scratch / "check.py"), str(run), str(scratch),
+         read_manifest(str(run))["tflite"]["float32"]["path"]],
         capture_output=True, text=True, cwd=str(scratch), timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["project_imported"] is False
-    signatures = {"serving_default", "generate", "latents", "generate_truncated"}
-    if hasattr(model, "encoder"):
+    signatures = {"serving_default", "generate", "latents"}
+    if model.contract.encodes:
         signatures |= {"encode", "reconstruct"}
-    assert set(report["saved_model_signatures"]) == signatures
-    assert set(report["tflite_signatures"]) == signatures - {"generate_truncated"}
+    served_only = {"generate_truncated"} | ({"generate_steps"} if "steps" in model.contract.sampling_options else set())
+    assert set(report["saved_model_signatures"]) == signatures | served_only
+    assert set(report["tflite_signatures"]) == signatures
     assert report["generate_input"] == ["int32", [None]] and report["output"] == ["uint8", [10, *model.image_shape]]
     assert report["saved_model_diff"] <= 1 and report["tflite_diff"] <= 1
     assert report["flex_ops"] == []
@@ -210,7 +213,7 @@ CLEAN_CHECK = textwrap.dedent("""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    run, scratch = sys.argv[1:3]
+    run, scratch, tflite_file = sys.argv[1:4]
     seeds, labels, expected = (np.load(f"{scratch}/{name}.npy") for name in ("seeds", "labels", "expected"))
     loaded = tf.saved_model.load(run + "/saved_model/1")
     signature = loaded.signatures["generate"]
@@ -219,7 +222,7 @@ CLEAN_CHECK = textwrap.dedent("""
     if "label" in inputs:  # conditional generators
         feeds["label"] = labels.astype(np.int32)
     served = signature(**{k: tf.constant(v) for k, v in feeds.items()})["images"].numpy()
-    interpreter = Interpreter(model_path=run + "/tflite/1/generator_float32.tflite", num_threads=2)
+    interpreter = Interpreter(model_path=f"{run}/{tflite_file}", num_threads=2)
     runner = interpreter.get_signature_runner("generate")
     tflite = np.concatenate([runner(**{k: v[i : i + 1] for k, v in feeds.items()})["images"]
                              for i in range(len(seeds))])
