@@ -8,8 +8,9 @@ option `steps`), and for every solver and step count samples `-n` images
 (seeds 0 .. n - 1) with `model.with_sampling(steps=..., solver=...)` and
 measures them with the project's evaluator (`zoo evaluate`'s: the domain
 extractor against the test split), and the seconds per image Keras took at
-batch 256. Prints one JSON object; a row is appended to `--out` as it is
-measured, so an interrupted run keeps what it finished.
+batch 256, beside the run's training record (epochs, batches, wall time).
+Prints one JSON object; a row is appended to `--out` as it is measured, so
+an interrupted run keeps what it finished.
 """
 
 import argparse
@@ -22,8 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from environment import environment  # noqa: E402
 
 import zoo  # noqa: E402
+from commands.ship import training_record  # noqa: E402
 from evaluation import evaluate as evaluation  # noqa: E402
 from evaluation.features import get_extractor  # noqa: E402
+from training.callbacks import read_history  # noqa: E402
 from training.train import load_run_config  # noqa: E402
 from zoo.explore import Generator, seeded  # noqa: E402
 from zoo.run_folder import RunFolder  # noqa: E402
@@ -31,6 +34,13 @@ from zoo.run_folder import RunFolder  # noqa: E402
 
 def integers(text):
     return [int(part) for part in text.split(",")]
+
+
+def trained(run_dir, run):
+    """How much training the measured weights had: epochs, batches per epoch and batch size, wall time."""
+    record = training_record(run_dir, run, read_history(RunFolder(run_dir).history))
+    return {"epochs": record["epochs"], "steps_per_epoch": run.steps_per_epoch, "batch_size": run.batch_size,
+            "wall_time_seconds": record["wall_time_seconds"]}
 
 
 def main():
@@ -77,7 +87,8 @@ def main():
                 with open(args.out, "a") as f:
                     f.write(json.dumps(row) + "\n")
     print(json.dumps({"benchmark": "sampling_steps", "run": args.run, "model": model.registry_name,
-                      "config": model.get_config() | {"name": None}, "n": args.n, "rows": rows,
+                      "config": model.get_config() | {"name": None}, "n": args.n,
+                      "trained": trained(args.run, run), "rows": rows,
                       "environment": environment()}, indent=2, default=str))
 
 

@@ -488,6 +488,40 @@ train and export a run (`zoo train --preset PRESET --out RUN`, then
     return out
 
 
+SAMPLING_STEPS = ("sampling_steps_flow_sizing_width16_cpu2.json", "sampling_steps_flow_sizing_width32_cpu2.json")
+
+
+def sampling_steps(results):
+    out = ["""FD, coverage and density of a multi-step sampler (`flow`) at the project's
+protocol (10,000 generated images against the 10,000 test images, domain
+extractor) for each ODE solver and step count, beside the milliseconds per
+image Keras takes at batch 256 and how much training the weights had. The
+sizing runs trained the two widths side by side on the 2 CPUs, one thread
+each, and were measured on their trained weights (`--trained-weights`: an
+average over a few epochs still leans on its zero start). The run folders
+are not kept in the repository: to reproduce, train a run with the settings
+shown and name it."""]
+    for name in SAMPLING_STEPS:
+        data = results[name]
+        config, trained = data["config"], data["trained"]
+        rows = data["rows"]
+        words = [data["run"], "--steps", ",".join(sorted({str(r["steps"]) for r in rows}, key=int)),
+                 "--solvers", ",".join(dict.fromkeys(r["solver"] for r in rows)), "-n", data["n"]]
+        if {r["weights"] for r in rows} == {"trained"}:
+            words.append("--trained-weights")
+        out += [f"### `{data['model']}`, width {config['width']}, {trained['epochs']} epochs",
+                fence(command("sampling_steps.py", *words)),
+                recorded_on(name, data),
+                (f"Trained {trained['epochs']} epochs of {integer(trained['steps_per_epoch'])} batches of "
+                 f"{trained['batch_size']} ({integer(trained['epochs'] * trained['steps_per_epoch'])} steps) in "
+                 f"{number(trained['wall_time_seconds'] / 60)} minutes."),
+                table(["solver", "steps", "network calls", "FD", "coverage", "density", "ms per image (Keras)"],
+                      [[r["solver"], r["steps"], r["network_calls"], fd(r["fd"]), number(r["coverage"], 3),
+                        number(r["density"], 3), number(r["ms_per_image_keras_batch256"], 2)] for r in rows],
+                      "lrrrrrr")]
+    return out
+
+
 WEB_PAGE = ("web_page_dcgan_cpu2.json", "web_page_cgan_cpu2.json")
 
 
@@ -631,6 +665,7 @@ SECTIONS = (
     ("Every model on the same budget", equal_budget, EQUAL_BUDGET, "equal_budget.py"),
     ("LiteRT latency of the exported files", tflite_latency, TFLITE_LATENCY, "tflite_latency.py"),
     ("The browser page", web_page, WEB_PAGE, "web_page.py"),
+    ("Flow matching: quality against sampler steps", sampling_steps, SAMPLING_STEPS, "sampling_steps.py"),
     ("Evaluation speed", evaluate_speed, EVALUATE_SPEED, "evaluate_speed.py"),
     ("Kill and resume", kill_resume, ("kill_resume_cpu2.json",), "kill_resume.py"),
 )

@@ -56,18 +56,23 @@ def without_optimizer(model):
     return copy
 
 
-def _epoch_wall_times(logs_dir):
-    """`(start, [(epoch, wall_time)])` from the run's TensorBoard training events."""
+def _training_seconds(logs_dir):
+    """Seconds the run trained: for each process that wrote TensorBoard training events (the first
+    `zoo train` and every `--resume`), its first event to its last epoch's end, summed, so the time
+    between an interrupted process and its resume is not counted."""
     import tensorflow as tf
 
     train_dir = os.path.join(logs_dir, "train")
-    start, ends = None, {}
+    total, measured = 0.0, False
     for name in sorted(os.listdir(train_dir)) if os.path.isdir(train_dir) else []:
+        start, end = None, None
         for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
             start = event.wall_time if start is None else min(start, event.wall_time)
             if any(value.tag.startswith("epoch_") for value in event.summary.value):
-                ends[event.step + 1] = max(ends.get(event.step + 1, 0.0), event.wall_time)
-    return start, sorted(ends.items())
+                end = event.wall_time if end is None else max(end, event.wall_time)
+        if end is not None:
+            total, measured = total + end - start, True
+    return round(total, 1) if measured else None
 
 
 def _cpu_name():
@@ -90,7 +95,6 @@ def training_record(run_dir, run, history):
     ]
     curve = [row for row in curve if "val_fd" in row]
     best = min(curve, key=lambda row: row["val_fd"]) if curve else None
-    start, ends = _epoch_wall_times(RunFolder(run_dir).logs)
     with open(RunFolder(run_dir).config) as f:
         commands = json.load(f).get("commands", [])
     return {
@@ -102,9 +106,10 @@ def training_record(run_dir, run, history):
         "kept_because": f"lowest val_fd ({RunFolder.BEST})" if best else f"last epoch ({RunFolder.MODEL})",
         "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} test images, "
                                  "domain extractor (biased above the 10k protocol)", "rows": curve},
-        "wall_time_seconds": round(ends[-1][1] - start, 1) if ends else None,
-        "wall_time_measured": "from the run's first TensorBoard event to its last epoch's, metric "
-                              "measurements included; the CPU may have been shared with other work",
+        "wall_time_seconds": _training_seconds(RunFolder(run_dir).logs),
+        "wall_time_measured": "each training process's first TensorBoard event to its last epoch's, summed over "
+                              "the first run and its resumes; metric measurements included; the CPU may have "
+                              "been shared with other work",
         "hardware": {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "accelerator": None},
         "optimizer_state": "left out of model.keras to save space; compile before training it further",
     }
