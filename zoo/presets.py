@@ -24,7 +24,7 @@ PRESETS = {
     "two_stage_vae_fashion_mnist": ("two_stage_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32,
                                                       "second_width": 256, "second_depth": 2}),
     # Flow matching at 28x28: a 1.1M-parameter U-Net (width 32, attention at
-    # 7x7 and 14x14; 8 Euler steps). Width 32 reached a lower FD than width 16
+    # 7x7; 8 Euler steps). Width 32 reached a lower FD than width 16
     # in about the same CPU time with half the steps (benchmarks/README.md,
     # "Flow matching: quality against sampler steps").
     "flow_fashion_mnist": ("flow", {"image_shape": (28, 28, 1), "width": 32, "attention": True, "steps": 8}),
