@@ -43,7 +43,8 @@ def write_saved_model(model, path, target=SAVED_MODEL, batch_size=None, extra_fi
     # Keras wrapper and as its tf.Variable (keras-team/keras#23553).
     for signature in signatures_for(model, target):
         archive.add_endpoint(signature.name, signature.tf_function(model, target, batch_size, integer_tail))
-    archive.write_out(path, verbose=False)
+    # Inference only: no gradient functions (tracing them is a third of a multi-step sampler's save time).
+    archive.write_out(path, verbose=False, options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
     for name, content in (extra_files or {}).items():
         write_durably(os.path.join(path, ASSETS_EXTRA, name), content)
 
