@@ -493,11 +493,11 @@ SAMPLING_STEPS = ("sampling_steps_flow_sizing_width16_cpu2.json", "sampling_step
 
 def sampling_steps(results):
     out = ["""FD, coverage and density of a multi-step sampler (`flow`) at the project's
-protocol (10,000 generated images against the 10,000 test images, domain
-extractor) for each ODE solver and step count, beside the milliseconds per
-image Keras takes at batch 256 and how much training the weights had. The
-sizing runs trained the two widths side by side on the 2 CPUs, one thread
-each, and were measured on their trained weights (`--trained-weights`: an
+protocol (generated images against the test split, domain extractor; the
+count is in each command's `-n`) for each ODE solver and step count, beside
+the milliseconds per image Keras takes on a full batch and how much training
+the weights had. The sizing runs trained the two widths side by side on the
+machine's CPUs, one thread each, and were measured on their trained weights (`--trained-weights`: an
 average over a few epochs still leans on its zero start). The run folders
 are not kept in the repository: to reproduce, train a run with the settings
 shown and name it."""]

@@ -27,8 +27,8 @@ SERVING_OPS = frozenset({
     "IdentityN", "If", "LeakyRelu", "Less", "LessEqual", "Log", "LogicalAnd", "MatMul", "Maximum",
     "Mean", "Minimum", "Mul", "Neg", "NoOp", "Pack", "Placeholder", "Range", "ReadVariableOp",
     "RealDiv", "Relu", "Reshape", "RightShift", "Round", "Rsqrt", "SelectV2", "Shape", "Sigmoid", "Sin",
-    "Softmax", "Sqrt", "Square", "SquaredDifference", "Squeeze", "StatefulPartitionedCall",
-    "StopGradient", "StridedSlice", "Sub", "Sum", "Tanh", "Tile", "VarHandleOp",
+    "Softmax", "Sqrt", "SquaredDifference", "Squeeze", "StatefulPartitionedCall",
+    "StopGradient", "StridedSlice", "Sub", "Tanh", "Tile", "VarHandleOp",
     "While",
 })
 

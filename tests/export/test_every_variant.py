@@ -15,7 +15,7 @@ import pytest
 import zoo
 from export import artifacts, open_saved_model, open_tflite, read_manifest
 from export.tflite import VARIANTS, read_card, signature_runners
-from tests.export.test_export import SEEDS, _seed_inputs
+from tests.export.test_export import SEEDS, seed_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def every_variant(request, tmp_path_factory):
 
 def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant(every_variant):
     run, model, manifest = every_variant
-    inputs = _seed_inputs(model, SEEDS)
+    inputs = seed_inputs(model, SEEDS)
     expected = model.sample(len(SEEDS), seed=0, labels=inputs.get("label")).numpy().astype(int)
     z = model.latents(SEEDS).numpy()
     served = open_saved_model(str(run), manifest).signatures
@@ -70,7 +70,7 @@ def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant
             assert difference.max() <= 1, variant.name
         # The figures in the card are the ones measured.
         recorded = manifest["tflite"][variant.name]["quality"]
-        quality = _seed_inputs(model, artifacts.QUALITY_SEEDS)
+        quality = seed_inputs(model, artifacts.QUALITY_SEEDS)
         measured = artifacts.difference_figures(
             signatures["generate"](**quality)["images"],
             model.sample(len(artifacts.QUALITY_SEEDS), seed=0, labels=quality.get("label")).numpy())
@@ -78,8 +78,8 @@ def test_seed_gives_the_same_image_in_keras_saved_model_and_every_tflite_variant
         # The gate's figures are the held-out seeds', as measured, and within the variant's thresholds.
         held_out = artifacts.HELD_OUT_SEEDS
         figures = artifacts.held_out_figures(
-            signatures["generate"](**_seed_inputs(model, held_out))["images"],
-            model.sample(len(held_out), seed=held_out.start, labels=_seed_inputs(model, held_out).get("label")).numpy())
+            signatures["generate"](**seed_inputs(model, held_out))["images"],
+            model.sample(len(held_out), seed=held_out.start, labels=seed_inputs(model, held_out).get("label")).numpy())
         entry = manifest["tflite"][variant.name]
         assert {key: entry["held_out"][key] for key in figures} == figures, variant.name
         assert figures["per_image_max_abs_diff"]["p99"] <= variant.p99_abs_diff, variant.name
@@ -119,7 +119,7 @@ def test_dynamic_batch_file_takes_any_batch(every_variant):
     if not entry["written"]:
         pytest.skip(f"did not convert with a dynamic batch: {entry.get('reason')}")
     runner = signature_runners(run / entry["path"])["generate"]
-    inputs = _seed_inputs(model, range(5, 12))
+    inputs = seed_inputs(model, range(5, 12))
     expected = model.sample(7, seed=5, labels=inputs.get("label")).numpy().astype(int)
     assert np.abs(runner(**inputs)["images"] - expected).max() <= 1
 

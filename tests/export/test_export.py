@@ -32,7 +32,8 @@ def exported_run(request, tmp_path_factory):
     return run, model
 
 
-def _seed_inputs(model, seeds):
+def seed_inputs(model, seeds):
+    """The `generate` inputs of `seeds`: int32 seeds, and a conditional model's labels of those seeds."""
     inputs = {"seed": np.asarray(seeds, np.int32)}
     if model.num_classes:
         inputs["label"] = labels_from_seeds(seeds, model.num_classes)
