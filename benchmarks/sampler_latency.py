@@ -19,13 +19,13 @@ import json
 import os
 import statistics
 import tempfile
-import time
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from environment import environment  # noqa: E402
+from tflite_latency import round_robin_ms  # noqa: E402
 
 import zoo  # noqa: E402
 from export.saved_model import write_saved_model  # noqa: E402
@@ -81,14 +81,7 @@ def main():
                 files[key] = (runner, inputs)
                 rows.append({"width": width, "steps": steps, "quantization": quantization,
                              "parameters": parameters, "bytes": len(content)})
-    times = {key: [] for key in files}
-    for round_number in range(args.rounds + 1):  # round 0 warms up
-        for key, (runner, inputs) in files.items():
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                runner(**inputs)
-                if round_number:
-                    times[key].append((time.perf_counter() - start) * 1000.0)
+    times = round_robin_ms(files, args.rounds, args.runs)
     for row in rows:
         samples = times[(row["width"], row["steps"], row["quantization"])]
         deciles = statistics.quantiles(samples, n=10)

@@ -25,6 +25,20 @@ from export import read_manifest  # noqa: E402
 from export.tflite import interpreter  # noqa: E402
 
 
+def round_robin_ms(runners, rounds, runs):
+    """`{key: [ms per invoke]}` of `runners` (`{key: (runner, inputs)}`), `runs` invokes of each in turn
+    per round after a warm-up round, so every runner sees the same machine load."""
+    times = {key: [] for key in runners}
+    for round_number in range(rounds + 1):  # round 0 warms up
+        for key, (runner, inputs) in runners.items():
+            for _ in range(runs):
+                start = time.perf_counter()
+                runner(**inputs)
+                if round_number:
+                    times[key].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run folder with an export (zoo export RUN)")
@@ -44,14 +58,7 @@ def main():
                 inputs = {key: np.zeros(detail["shape"], detail["dtype"])
                           for key, detail in runner.get_input_details().items()}
                 runners[(name, signature)] = (runner, inputs)
-    times = {key: [] for key in runners}
-    for round_number in range(args.rounds + 1):  # round 0 warms up
-        for key, (runner, inputs) in runners.items():
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                runner(**inputs)
-                if round_number:
-                    times[key].append((time.perf_counter() - start) * 1000)
+    times = round_robin_ms(runners, args.rounds, args.runs)
     results = {}
     for (name, signature), measured in times.items():
         deciles = statistics.quantiles(measured, n=10)
