@@ -43,12 +43,17 @@ def _evaluate(args, out):
     check_samples(args.n, generator.image_shape, f"-n {args.n}")
     generate = seeded(generator)
     reconstruct = evaluation.model_reconstructor(model) if model is not None else None
-    extractor = get_extractor(args.extractor, run.dataset)
+    extractor = get_extractor(args.extractor or run.extractor, run.dataset)
+    split = args.split or run.held_out_split
+    if split is None:
+        raise UsageError(f"{run.dataset!r} has one split, and {args.run!r} was trained without a "
+                         "--validation-split to hold images out; pass the held-out slice, e.g. --split "
+                         "'train[90%:]' (an evaluation against images it trained on flatters it).")
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
     try:
         result = evaluation.evaluate(
             generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
-            split=args.split, data_dir=run.data_dir, reconstruct=reconstruct,
+            split=split, data_dir=run.data_dir, reconstruct=reconstruct,
         )
     except evaluation.MetricUnavailableError as error:
         raise UsageError(str(error)) from None
@@ -76,10 +81,12 @@ def add_parser(commands):
     evaluate.add_argument("-n", "--n", type=positive, default=10000, help="images per set (default: 10000)")
     add_artifact_flags(evaluate)
     add_sampling_flags(evaluate)
-    evaluate.add_argument("--extractor", default="domain",
-                          help="domain (the dataset's classifier, default), fid:GRAPH.pb (the 2015 FID "
+    evaluate.add_argument("--extractor",
+                          help="domain (the dataset's classifier), fid:GRAPH.pb (the 2015 FID "
                           "Inception network), inception[:imagenet|:FILE|:random] (Keras InceptionV3), "
-                          "or a folder written by train-classifier")
-    evaluate.add_argument("--split", default="test", help="real reference split (default: test)")
+                          "or a folder written by train-classifier (default: the run's, domain unless "
+                          "`zoo train --extractor` named another)")
+    evaluate.add_argument("--split", help="real reference split (default: test; for an image folder, the "
+                          "run's --validation-split)")
     evaluate.add_argument("--seed", type=int, default=0, help="first latent seed (default: 0)")
     evaluate.set_defaults(handler=run)

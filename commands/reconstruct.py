@@ -13,20 +13,24 @@ from commands.common import (
 )
 
 
-def real_images(run, shape, n, images_folder=None, split="test"):
-    """The first `n` images of the run's dataset split (or of an image folder) in `shape`, uint8, with labels."""
+def real_images(run, shape, n, images_folder=None, split=None):
+    """The first `n` images of a split of the run's dataset (or of an image folder) in `shape`, uint8, with
+    labels (-1 where there are none).
+
+    The split defaults to the run's held-out one (`test`, or an image
+    folder's validation split), else a folder's whole `train`.
+    """
     import numpy as np
 
     from training import data
     from training.train import load_run_config
 
     if images_folder is not None:
-        source, split = data.FOLDER_PREFIX + images_folder, "train"
+        source, split, data_dir = data.FOLDER_PREFIX + images_folder, data.FOLDER_SPLIT, None
     else:
-        source = load_run_config(run).dataset
-        if source.startswith(data.FOLDER_PREFIX):
-            split = "train"  # an image folder has one split
-    data_dir = None if images_folder is not None else load_run_config(run).data_dir
+        config = load_run_config(run)
+        source, data_dir = config.dataset, config.data_dir
+        split = split or config.held_out_split or data.FOLDER_SPLIT
     # Pixel range (0, 255): the images come back resized and converted, still on the uint8 scale.
     batches = data.load(source, split, image_shape=tuple(shape), pixel_range=(0.0, 255.0), batch_size=n,
                         shuffle=False, data_dir=data_dir)
@@ -87,9 +91,11 @@ def add_parser(commands):
     parser.add_argument("run", help="run folder, or a shipped model's name (see `zoo list`)")
     parser.add_argument("-n", "--n", type=positive, default=16, help="number of images (default: 16)")
     parser.add_argument("--images", metavar="FOLDER",
-                        help="JPEG/PNG files to reconstruct instead of the dataset (first N, sorted by path; "
-                        "centre-cropped and resized to the model's shape)")
-    parser.add_argument("--split", default="test", help="dataset split (default: test)")
+                        help="JPEG/PNG files to reconstruct instead of the dataset (a folder as `zoo train` "
+                        "reads one: its first N in split order, centre-cropped and resized to the model's "
+                        "shape, with their classes if it has class subfolders)")
+    parser.add_argument("--split", help="dataset split (default: the run's held-out one: test, or an image "
+                        "folder's --validation-split)")
     parser.add_argument("--labels", type=integers, metavar="K[,K...]",
                         help="conditional models: the class of images that have none (one, or one per image)")
     add_scale_flag(parser, 4)

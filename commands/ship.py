@@ -120,6 +120,10 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
     run = load_run_config(run_dir)
+    split = run.held_out_split
+    if split is None:
+        raise ValueError(f"{run_dir!r} was trained on {run.dataset!r} without a --validation-split: a shipped "
+                         "card's figures need held-out images.")
     source = RunFolder(run_dir)
     history = read_history(source.history)
     staging = RunFolder(_staging(out, name))
@@ -128,9 +132,9 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     model = without_optimizer(zoo.load(source.best if os.path.exists(source.best) else source.model))
     ema_fd = None
     if drop_ema:
-        extractor = get_extractor("domain", run.dataset)
+        extractor = get_extractor(run.extractor, run.dataset)
         ema_fd = evaluation.evaluate(evaluation.model_generator(model), extractor, run.dataset, metrics=("fd",),
-                                     n=n, seed=0, split="test", data_dir=run.data_dir)["fd"]
+                                     n=n, seed=0, split=split, data_dir=run.data_dir)["fd"]
         model = model.without_average()
     model.save(staging.model)
 
@@ -138,12 +142,12 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
     dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
     export_card = export_run(staging.path, version=1, fd=fd, dataset=dataset, variants=list(variants))
 
-    extractor = get_extractor("domain", run.dataset)
+    extractor = get_extractor(run.extractor, run.dataset)
     reconstruct = evaluation.model_reconstructor(model)
     measured = evaluation.evaluate(
         evaluation.model_generator(model), extractor, run.dataset,
         metrics=METRICS + (("reconstruction",) if reconstruct else ()), n=n, seed=0,
-        split="test", data_dir=run.data_dir, reconstruct=reconstruct)
+        split=split, data_dir=run.data_dir, reconstruct=reconstruct)
     measured.pop("nearest_train_index", None)
     if ema_fd is not None:
         measured["fd_of_dropped_ema"] = ema_fd
@@ -152,7 +156,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
         # What the weight average buys: the same FD of the network being trained.
         measured["fd_without_ema"] = evaluation.evaluate(
             evaluation.model_generator(raw), extractor, run.dataset, metrics=("fd",), n=n, seed=0,
-            split="test", data_dir=run.data_dir)["fd"]
+            split=split, data_dir=run.data_dir)["fd"]
     labels = [i % model.num_classes for i in range(64)] if model.num_classes else None
     write_png(staging.join(RunFolder.SAMPLES_GRID),
               make_grid(model.sample(64, seed=0, labels=labels).numpy(), columns=model.num_classes or None))

@@ -155,9 +155,11 @@ def run(args):
             metrics=args.metrics or [],
             metrics_every=args.metrics_every,
             metrics_samples=args.metrics_samples,
+            extractor=args.extractor,
             data_dir=args.data_dir,
             out=args.out,
         )
+        _check_held_out(run)
     if train(run, resume=args.resume, overwrite=args.overwrite, backup_every=args.backup_every,
              metric_callbacks=metric_callbacks, command=["zoo", *args.argv]):
         strategy = distribute.make_strategy(run.strategy)
@@ -167,6 +169,26 @@ def run(args):
             kind, index = distribute.task()
             print(f"{kind} {index}: trained its share; the chief writes {args.out}")
 
+
+def _check_held_out(run):
+    """Before any training: an image folder's metrics need held-out images, and the run's extractor."""
+    from training import data
+
+    if not run.dataset.startswith(data.FOLDER_PREFIX):
+        return
+    if run.metrics and not run.validation_split:
+        raise UsageError(f"--metrics on {run.dataset!r} need images held out from training: pass "
+                         "--split 'train[:90%]' --validation-split 'train[90%:]' (an image folder's one "
+                         "split, train, sliced).")
+    if run.validation_split:
+        data.check_held_out(run.dataset, run.split, run.validation_split)
+    if run.metrics:
+        from evaluation.features import ExtractorUnavailableError, get_extractor
+
+        try:
+            get_extractor(run.extractor, run.dataset)
+        except ExtractorUnavailableError as error:
+            raise UsageError(str(error)) from None
 
 
 def add_parser(commands):
@@ -181,9 +203,14 @@ def add_parser(commands):
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a constructor argument, e.g. --set latent_dim=128 "
                        "--set image_shape=32,32,3 (repeatable)")
-    train.add_argument("--dataset", default="fashion_mnist", help="TFDS dataset name (default: fashion_mnist)")
-    train.add_argument("--split", default="train", help="TFDS split to train on (default: train)")
-    train.add_argument("--validation-split", help="TFDS split for validation_data, e.g. test")
+    train.add_argument("--dataset", default="fashion_mnist",
+                       help="TFDS dataset name, or folder:PATH (images in one subfolder per class, or flat) "
+                       "(default: fashion_mnist)")
+    train.add_argument("--split", default="train",
+                       help="split to train on, e.g. train or train[:90%%] (default: train)")
+    train.add_argument("--validation-split",
+                       help="split for validation_data, e.g. test; for an image folder, the held-out slice "
+                       "that --metrics and `zoo evaluate` compare with, e.g. train[90%%:]")
     train.add_argument("--epochs", type=positive, help="epochs to train in total (default: 1)")
     train.add_argument("--batch-size", type=positive, default=128, help="default: 128")
     train.add_argument("--steps-per-epoch", type=positive, help="batches per epoch (default: the whole split)")
@@ -198,6 +225,10 @@ def add_parser(commands):
                        help="measure the metrics every K epochs (default: 1)")
     train.add_argument("--metrics-samples", type=positive, default=2000, metavar="N",
                        help="generated and real images per measurement (default: 2000)")
+    train.add_argument("--extractor", default="domain", metavar="EXTRACTOR",
+                       help="feature extractor of --metrics and of `zoo evaluate`: domain (the dataset's "
+                       "shipped classifier, default) or a folder written by `zoo train-classifier` "
+                       "(needed for an image folder)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS's own)")
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--deterministic", action="store_true",

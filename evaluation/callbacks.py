@@ -16,13 +16,14 @@ class GeneratorMetrics(keras.callbacks.Callback):
     use them: list this callback before them in `callbacks`.
 
     Args:
-        dataset: TFDS name of the real data.
+        dataset: TFDS name of the real data, or `folder:PATH`.
         metrics: metric names of `evaluation.evaluate.METRICS`.
         n: generated (and real) images per evaluation.
         every: evaluate after every `every`-th epoch.
         extractor: an extractor, or a name for `features.get_extractor`.
         seed: first latent seed (the same images' latents every time).
-        split: real reference split.
+        split: real reference split, held out from training (a slice of an
+            image folder's `train`, e.g. "train[90%:]").
 
     Example:
         >>> model.fit(ds, epochs=20, callbacks=[
@@ -40,6 +41,9 @@ class GeneratorMetrics(keras.callbacks.Callback):
         if unknown:
             computable = sorted(set(METRICS) - {"reconstruction"})
             raise ValueError(f"GeneratorMetrics cannot compute {unknown}; use {computable}")
+        if not split:
+            raise ValueError(f"GeneratorMetrics on {dataset!r} needs a split held out from training, e.g. "
+                             "split='train[90%:]' (`zoo train`: --validation-split).")
         self.dataset, self.metrics, self.n, self.every = dataset, tuple(metrics), n, every
         self.extractor, self.seed, self.split, self.data_dir = extractor, seed, split, data_dir
         self.verbose = verbose
@@ -156,8 +160,9 @@ def metric_callbacks(run, folder, best):
         folder: the `zoo.run_folder.RunFolder` the run writes.
         best: the best FD of the history a resumed run continues, or None.
     """
-    callbacks = [GeneratorMetrics(run.dataset, run.metrics, n=run.metrics_samples,
-                                  every=run.metrics_every, data_dir=run.data_dir, verbose=0)]
+    callbacks = [GeneratorMetrics(run.dataset, run.metrics, n=run.metrics_samples, every=run.metrics_every,
+                                  extractor=run.extractor, split=run.held_out_split, data_dir=run.data_dir,
+                                  verbose=0)]
     if "fd" in run.metrics:
         callbacks.append(BestModelCheckpoint(folder.best, monitor="val_fd", mode="min",
                                              initial_value_threshold=best))

@@ -37,32 +37,49 @@ def build_classifier(image_shape, num_classes, feature_dim=128):
 
 
 def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None,
-                     train_split="train", test_split="test"):
+                     train_split="train", test_split="test", image_shape=None):
     """Trains the domain classifier of `dataset`; writes classifier.keras and model_card.json.
 
     Args:
-        dataset: labelled TFDS dataset.
+        dataset: a labelled TFDS dataset, or `folder:PATH` with one subfolder per class.
         out: folder to write.
         epochs, batch_size, seed: training settings, recorded in the card.
         data_dir: TFDS data directory.
         command: the command line to record in the card.
         train_split, test_split: splits to train on and to measure the
-            accuracy on (slices such as "train[:512]" make a quick test).
+            accuracy on (slices such as "train[:512]" make a quick test; an
+            image folder's are two slices of `train` that share no image).
+        image_shape: `(H, W, C)` to resize the images to: needed for a
+            folder, the dataset's own by default for TFDS (the shape the
+            evaluated models generate).
 
     Returns:
         The card: dataset, test accuracy, training settings, sha256.
     """
     keras.utils.set_random_seed(seed)
-    builder = data.prepare(dataset, data_dir)
-    _, label_key = data.image_and_label_keys(builder)
-    if label_key is None:
-        raise data.DatasetUnavailableError(
-            f"dataset {dataset!r} has no labels to train a classifier on."
-        )
-    num_classes = builder.info.features[label_key].num_classes
-    image_shape = tuple(builder.info.features[data.image_and_label_keys(builder)[0]].shape)
-    train = data.load(dataset, train_split, batch_size=batch_size, seed=seed, data_dir=data_dir)
-    test = data.load(dataset, test_split, batch_size=1000, data_dir=data_dir)
+    names = data.class_names(dataset, data_dir)
+    if dataset.startswith(data.FOLDER_PREFIX):
+        if image_shape is None:
+            raise ValueError("a folder's classifier needs the image_shape its images are resized to")
+        if not names or len(names) < 2:
+            raise data.DatasetUnavailableError(
+                f"{dataset!r} has {'one class folder' if names else 'no class subfolders'}; a classifier "
+                "needs two classes or more, each in a subfolder of its own.")
+        data.check_held_out(dataset, train_split, test_split)
+        num_classes = len(names)
+    else:
+        builder = data.prepare(dataset, data_dir)
+        image_key, label_key = data.image_and_label_keys(builder)
+        if label_key is None:
+            raise data.DatasetUnavailableError(
+                f"dataset {dataset!r} has no labels to train a classifier on."
+            )
+        num_classes = builder.info.features[label_key].num_classes
+        image_shape = image_shape or tuple(builder.info.features[image_key].shape)
+    image_shape = tuple(image_shape)
+    train = data.load(dataset, train_split, image_shape=image_shape, batch_size=batch_size, seed=seed,
+                      data_dir=data_dir)
+    test = data.load(dataset, test_split, image_shape=image_shape, batch_size=1000, data_dir=data_dir)
     model = build_classifier(image_shape, num_classes)
     check_batch(batch_size, model, f"--batch-size {batch_size}")
     model.compile(
@@ -83,9 +100,9 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
         inference.save(temporary)
     card = cards.new_card(
         "classifier",
-        name=f"{dataset}_classifier",
+        name=f"{data.short_name(dataset)}_classifier",
         version=1,
-        dataset=cards.dataset_entry(dataset, getattr(builder.info.features[label_key], "names", None)),
+        dataset=cards.dataset_entry(dataset, names),
         training={"command": command, "config": {
             "train_split": train_split, "test_split": test_split, "epochs": epochs,
             "batch_size": batch_size, "seed": seed}},

@@ -49,16 +49,18 @@ def cache_dir():
     return pathlib.Path(os.environ.get("ZOO_CACHE_DIR", default))
 
 
-def real_features(extractor, dataset, split, n, data_dir=None):
+def real_features(extractor, dataset, split, n, data_dir=None, image_shape=None):
     """Features and probabilities of the first `n` images of a split (None: all), cached.
 
     The cache key holds the dataset, split, extractor name, the sha256 of its
     weights and `n`, so a retrained extractor never reuses stale statistics.
     An extractor whose `weights_sha256` is not a sha256 (64 hex digits) names
-    no particular weights, so its features are recomputed, never cached.
+    no particular weights, and an image folder's files can change under the
+    same name, so their features are recomputed, never cached. A folder's
+    images are resized to `image_shape` (the generated images' shape).
     """
-    if not _is_sha256(extractor.weights_sha256):
-        images, _ = data.load_images(dataset, split, n, data_dir)
+    if not _is_sha256(extractor.weights_sha256) or dataset.startswith(data.FOLDER_PREFIX):
+        images, _ = data.load_images(dataset, split, n, data_dir, image_shape)
         return extractor(images)
     key = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}-{n or 'all'}"
     path = cache_dir() / (key.replace("/", "_").replace(":", "_") + ".npz")
@@ -176,7 +178,7 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
               "n": int(len(fake_images)), "dataset": dataset, "split": split, "seed": seed}
     needs_features = set(metrics) - {"reconstruction"}
     if needs_features:
-        real, _ = real_features(extractor, dataset, split, n, data_dir)
+        real, _ = real_features(extractor, dataset, split, n, data_dir, fake_images.shape[1:])
         fake, fake_probabilities = extractor(fake_images)
         result["n_real"] = int(len(real))
     step("features")
@@ -189,13 +191,13 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
 
     def memorised():
         # Nearest neighbours among the whole training split.
-        train, _ = real_features(extractor, dataset, "train", None, data_dir)
+        train, _ = real_features(extractor, dataset, "train", None, data_dir, fake_images.shape[1:])
         found = collapse.memorisation(fake, train, real)
         return {**{k: found[k] for k in METRICS["memorisation"]},
                 "nearest_train_index": found["nearest_train_index"]}
 
     def reconstructed():
-        images, labels = data.load_images(dataset, split, n, data_dir)
+        images, labels = data.load_images(dataset, split, n, data_dir, fake_images.shape[1:])
         return reconstruction_metrics(*reconstruct(images, labels))
 
     def classes():
@@ -226,21 +228,27 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
 def export_fd(run, n):
     """`fd(generate)` for `export_run`: the evaluator's FD at `n` images, or None where it cannot run.
 
-    FD needs the run's dataset to have a domain extractor and a test split;
-    without them the variants are gated by PSNR and pixel differences only.
+    FD needs the run's extractor (a TFDS dataset's domain classifier, or the
+    one `--extractor` named) and its held-out split; without them the
+    variants are gated by PSNR and pixel differences only.
     """
     from evaluation.features import ExtractorUnavailableError, get_extractor
 
     if not n or run is None:
         return None, "FD not measured (--fd-samples 0)" if not n else "FD not measured (no config.json)"
+    split = run.held_out_split
+    if split is None:
+        return None, f"FD not measured: {run.dataset!r} was trained without a --validation-split to compare with"
     try:
-        extractor = get_extractor("domain", run.dataset)
-        real_features(extractor, run.dataset, "test", n, data_dir=run.data_dir)
+        extractor = get_extractor(run.extractor, run.dataset)
+        if not run.dataset.startswith(data.FOLDER_PREFIX):  # read (and cached) now: a missing split says so here
+            real_features(extractor, run.dataset, split, n, data_dir=run.data_dir)
     except (ExtractorUnavailableError, data.DatasetUnavailableError) as error:
         return None, f"FD not measured: {error}"
 
     def fd(generate):
         return evaluate(generate, extractor, run.dataset, metrics=["fd"], n=n, seed=0,
-                        split="test", data_dir=run.data_dir)["fd"]
+                        split=split, data_dir=run.data_dir)["fd"]
 
-    return fd, f"FD on {n} images vs the {run.dataset} test split (domain extractor)"
+    kind = "domain" if run.extractor == "domain" else extractor.name
+    return fd, f"FD on {n} images vs the {run.dataset} {split} split ({kind} extractor)"

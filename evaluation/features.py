@@ -312,6 +312,12 @@ def get_extractor(name, dataset):
     `inception` / `inception:imagenet`, `inception:random`,
     `inception:/path/weights.h5`, or a classifier folder."""
     if name in (None, "domain"):
+        if dataset.startswith("folder:"):
+            raise ExtractorUnavailableError(
+                f"{dataset!r} has no shipped domain classifier; train one on its training part, e.g. `zoo "
+                f"train-classifier --dataset {dataset} --split 'train[:90%]' --test-split 'train[90%:]' "
+                "--image-shape 28,28,1 --out CLASSIFIER`, and pass its folder (zoo train/evaluate --extractor "
+                "CLASSIFIER).")
         return domain_extractor(dataset)
     if name.startswith("fid:"):
         return FIDInceptionExtractor(name.partition(":")[2])

@@ -188,26 +188,53 @@ def digests(folder):
 
 
 def write_image_folder(root):
-    """Writes 6 PNG + 2 JPEG images of varied sizes in nested folders under `root`, plus 2 broken ones and junk.
+    """Writes a flat (unlabelled) folder: 6 PNG + 2 JPEG images of varied sizes, 2 broken ones and junk.
 
     Of the 10 image files, `truncated.png` (a real PNG signature cut off) and
-    `broken.png` do not decode; `notes.txt` is not an image.
+    `broken.png` do not decode; `notes.txt` is not an image, and the
+    subfolder `thumbs/` holds no image, so it is no class.
     """
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    (root / "a" / "b").mkdir(parents=True)
+    (root / "thumbs").mkdir(parents=True)
+    (root / "thumbs" / "index.txt").write_text("not an image")
     for i in range(6):
         image = rng.integers(0, 256, (40 + i, 30 + 2 * i, 3), dtype=np.uint8)
-        (root / "a" / f"img{i}.PNG").write_bytes(tf.io.encode_png(image).numpy())
+        (root / f"img{i}.PNG").write_bytes(tf.io.encode_png(image).numpy())
     for i in range(2):
         image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
-        (root / "a" / "b" / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
+        (root / f"photo{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
     (root / "broken.png").write_bytes(b"not really a png")
     # A real PNG signature, cut off after 40 bytes: only decoding finds it.
     truncated = tf.io.encode_png(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).numpy()[:40]
-    (root / "a" / "truncated.png").write_bytes(truncated)
+    (root / "truncated.png").write_bytes(truncated)
     (root / "notes.txt").write_text("ignored")
+
+
+def write_labelled_folder(root, per_class=(12, 8, 10), size=(20, 24)):
+    """Writes a folder of class subfolders `cat/`, `dog/`, `fox/`, as `image_dataset_from_directory` reads.
+
+    Class `k` has `per_class[k]` PNG images of one grey level, 40 + 80 k
+    (so a test can tell the classes apart), of `size` pixels (height,
+    width); a third of each class's files sit one folder deeper
+    (`cat/more/...`), and a hidden folder `.cache/` with images is no class.
+
+    Returns:
+        The class names, sorted: `["cat", "dog", "fox"]`.
+    """
+    import tensorflow as tf
+
+    names = ["cat", "dog", "fox"][: len(per_class)]
+    for index, (name, count) in enumerate(zip(names, per_class)):
+        (root / name / "more").mkdir(parents=True)
+        image = np.full((*size, 1), 40 + 80 * index, np.uint8)
+        for i in range(count):
+            sub = root / name / ("more" if i % 3 == 2 else "")
+            (sub / f"{name}{i:02d}.png").write_bytes(tf.io.encode_png(image).numpy())
+    (root / ".cache").mkdir()
+    (root / ".cache" / "x.png").write_bytes(tf.io.encode_png(np.zeros((4, 4, 1), np.uint8)).numpy())
+    return names
 
 
 @pytest.fixture(scope="session")

@@ -56,9 +56,22 @@ def _foreign_keras_file(run, tmp):
 
 
 def _image_folder(kind):
+    """An image folder `TMP/images`: empty, of broken files, flat, mixing flat and class images, of one
+    class, or with an empty class."""
     def damage(run, tmp):
+        import io
+
+        from PIL import Image
+
         folder = tmp / "images"
         folder.mkdir()
+        png = io.BytesIO()
+        Image.new("L", (8, 8), 128).save(png, format="PNG")
+        places = {"empty": [], "broken": [], "flat": ["a.png", "b.png"], "mixed": ["a.png", "cat/b.png", "dog/c.png"],
+                  "one class": ["cat/a.png", "cat/b.png"], "empty class": ["cat/a.png", "dog/notes.txt"]}[kind]
+        for place in places:
+            (folder / place).parent.mkdir(exist_ok=True)
+            (folder / place).write_bytes(png.getvalue() if place.endswith(".png") else b"text")
         if kind == "broken":
             for i in range(3):
                 (folder / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
@@ -226,7 +239,24 @@ CASES = [
     ("images that do not decode", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--out", "TMP/new"],
      _image_folder("broken"), "none of the 3 image files"),
     ("conditional model without labels", ["train", "--model", "cgan", *TINY, "--dataset", "folder:TMP/images",
-                                          "--out", "TMP/new"], _image_folder("broken"), "needs class labels"),
+                                          "--out", "TMP/new"], _image_folder("flat"), "needs class labels"),
+    ("flat and class images mixed", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--out", "TMP/new"],
+     _image_folder("mixed"), "mixes 1 image files at its top level"),
+    ("a class folder without images", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--out", "TMP/new"],
+     _image_folder("empty class"), "class folder 'dog'"),
+    ("conditional model on one class", ["train", "--model", "cgan", *TINY, "--dataset", "folder:TMP/images",
+                                        "--out", "TMP/new"], _image_folder("one class"), "one class folder, 'cat'"),
+    ("a folder split that is no slice of train", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--split",
+                                                  "test", "--out", "TMP/new"], _image_folder("flat"),
+     "one split, 'train', which slices"),
+    ("folder metrics without held-out images", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--metrics", "fd",
+                                                "--out", "TMP/new"], _image_folder("flat"), "need images held out"),
+    ("held-out slice overlapping the training slice", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--split",
+                                                       "train", "--validation-split", "train[50%:]",
+                                                       "--out", "TMP/new"], _image_folder("flat"), "share 1 images"),
+    ("no domain classifier for a folder", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--split", "train[:50%]",
+                                           "--validation-split", "train[50%:]", "--metrics", "fd", "--out",
+                                           "TMP/new"], _image_folder("flat"), "has no shipped domain classifier"),
     ("truncated dataset files", [*TRAIN, "--data-dir", "TMP/tfds", "--out", "TMP/new"], _damaged_tfds,
      "damaged or truncated"),
     # Output folders that cannot be written.

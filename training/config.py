@@ -43,10 +43,20 @@ class RunConfig:
     metrics: list = dataclasses.field(default_factory=list)
     metrics_every: int = 1
     metrics_samples: int = 2000
+    #: The feature extractor of its metrics and of `zoo evaluate`: "domain"
+    #: (the dataset's shipped classifier) or a folder written by `zoo
+    #: train-classifier` (`evaluation.features.get_extractor`).
+    extractor: str = "domain"
     grid_size: int = 64
     grid_seed: int = 0
     data_dir: Optional[str] = None
     out: str = "runs/run"
+
+    @property
+    def held_out_split(self):
+        """The split metrics and evaluation compare with: a TFDS dataset's `test`, an image folder's
+        `validation_split` (None if it has none: a folder's one split is `train`)."""
+        return self.validation_split if self.dataset.startswith("folder:") else "test"
 
     def to_json(self, **extra):
         """JSON text of the settings plus `extra` (e.g. versions, command)."""

@@ -232,11 +232,18 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
     remove_stale_temporaries(out)
     remove_stale_temporaries(folder.samples)
     backup.path = folder.backup  # restored from run.out; written where this process writes
-    commands = []
+    commands, class_names = [], data.class_names(run.dataset, run.data_dir)
     if resume and os.path.exists(folder.config):
         with open(folder.config) as f:
-            commands = json.load(f).get("commands", [])
-    atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [command]))
+            stored = json.load(f)
+        commands = stored.get("commands", [])
+        if stored.get("class_names", class_names) != class_names:
+            raise RunFolderError(
+                f"the classes of {run.dataset!r} changed since {run.out!r} started "
+                f"({stored['class_names']} then, {class_names} now), so its labels would mean other "
+                "classes; restore the folder's class subfolders, or start a new run.")
+    atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [command],
+                                            class_names=class_names))
     callbacks = [
         TerminateOnNonFinite(),
         AtomicModelCheckpoint(folder.model),

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from training.data.folders import FOLDER_PREFIX, decode_folder_image, folder_images
+from training.data.folders import FOLDER_PREFIX, decode_folder_image, read_folder
 from training.data.tfds import (
     DatasetUnavailableError,
     check_split,
@@ -30,20 +30,32 @@ class LabelMismatchError(ZooError, ValueError):
     """A conditional model was given data without (the right number of) class labels."""
 
 
-def check_labels_for(model, name, builder=None):
-    """Refuses data a conditional `model` cannot learn from; no-op if unconditional."""
+def check_labels_for(model, name, builder=None, folder=None):
+    """Refuses data a conditional `model` cannot learn from; no-op if unconditional.
+
+    Args:
+        model: a zoo model.
+        name: the dataset's name, for the message.
+        builder: its TFDS builder, or
+        folder: its `training.data.folders.ImageFolder`.
+    """
     if not model.num_classes:
         return
-    feature = None
-    if builder is not None:
+    classes = None
+    if folder is not None:
+        classes = len(folder.class_names) if folder.class_names else None
+        if classes == 1:
+            raise LabelMismatchError(
+                f"{name!r} has one class folder, {folder.class_names[0]!r}, and {model.registry_name!r} is "
+                "conditional: it needs two classes or more, each in a subfolder of its own.")
+    elif builder is not None:
         _, label_key = image_and_label_keys(builder)
-        feature = builder.info.features[label_key] if label_key else None
-    classes = getattr(feature, "num_classes", None)
+        classes = getattr(builder.info.features[label_key] if label_key else None, "num_classes", None)
     if classes is None:
         raise LabelMismatchError(
             f"{model.registry_name!r} is conditional and needs class labels, but {name!r} has "
-            "none; use a labelled TFDS dataset (fashion_mnist, mnist, cifar10) or an "
-            "unconditional model."
+            "none; use a folder with one subfolder per class, a labelled TFDS dataset (fashion_mnist, "
+            "mnist, cifar10) or an unconditional model."
         )
     if classes != model.num_classes:
         raise LabelMismatchError(
@@ -115,23 +127,20 @@ class _Examples:
 
 def _examples(name, split, image_shape, data_dir, model=None):
     if name.startswith(FOLDER_PREFIX):
-        if model is not None:
-            check_labels_for(model, name)
-        if split != "train":
-            raise DatasetUnavailableError(
-                f"an image folder has one split, 'train'; got split {split!r}."
-            )
         if image_shape is None:
             raise ValueError("folder datasets need an image_shape (or a model) to resize to")
+        folder = read_folder(name[len(FOLDER_PREFIX):])
+        if model is not None:
+            check_labels_for(model, name, folder=folder)
+        files, labels = folder.split(split)
         height, width, channels = image_shape
-        files = folder_images(name[len(FOLDER_PREFIX):], channels)
 
         def decode(filename):
             return decode_folder_image(filename, height, width, channels)
 
-        labels = tf.fill([len(files)], tf.constant(-1, tf.int64))
+        count, files, labels = len(files), tf.constant(files), tf.constant(labels, tf.int64)
         dataset = tf.data.Dataset.from_tensor_slices((files, labels))
-        return _Examples(dataset, decode, len(files), in_memory=False, table=(tf.constant(files), labels))
+        return _Examples(dataset, decode, count, in_memory=False, table=(files, labels))
 
     builder = prepare(name, data_dir)
     image_key, label_key = image_and_label_keys(builder)
