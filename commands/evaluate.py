@@ -43,12 +43,12 @@ def _evaluate(args, out):
     check_samples(args.n, generator.image_shape, f"-n {args.n}")
     generate = seeded(generator)
     reconstruct = evaluation.model_reconstructor(model) if model is not None else None
-    extractor = get_extractor(args.extractor or run.extractor, run.dataset)
     split = args.split or run.held_out_split
     if split is None:
         raise UsageError(f"{run.dataset!r} has one split, and {args.run!r} was trained without a "
                          "--validation-split to hold images out; pass the held-out slice, e.g. --split "
                          "'train[90%:]' (an evaluation against images it trained on flatters it).")
+    extractor = get_extractor(args.extractor or run.extractor, run.dataset)
     metrics = metrics or evaluation.default_metrics(extractor, autoencoder=reconstruct is not None)
     try:
         result = evaluation.evaluate(

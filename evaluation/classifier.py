@@ -79,7 +79,8 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
     image_shape = tuple(image_shape)
     train = data.load(dataset, train_split, image_shape=image_shape, batch_size=batch_size, seed=seed,
                       data_dir=data_dir)
-    test = data.load(dataset, test_split, image_shape=image_shape, batch_size=1000, data_dir=data_dir)
+    test = data.load(dataset, test_split, image_shape=image_shape, batch_size=1000, shuffle=False,
+                     data_dir=data_dir)
     model = build_classifier(image_shape, num_classes)
     check_batch(batch_size, model, f"--batch-size {batch_size}")
     model.compile(
