@@ -1,6 +1,8 @@
 """`zoo interpolate`, `reconstruct`, `traverse`, `sample --scale/--captions` and `report` on shipped models,
 as a user runs them."""
 
+import pathlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,7 +107,17 @@ def test_reconstruct_an_image_folder_needs_classes_for_a_conditional_vae(tmp_pat
             "--out", "mine.png", cwd=tmp_path)
     grid = np.asarray(Image.open(tmp_path / "mine.png"))
     assert grid.shape == (2 * 30 + 2, 3 * 30 + 2)
-    np.testing.assert_array_equal(grid[2:30, 32:60], np.full((28, 28), 60))  # grey, resized to 28x28
+    from training import data
+
+    column = [pathlib.Path(f).name for f in data.read_folder(str(folder)).files].index("1.png")  # split order
+    np.testing.assert_array_equal(grid[2:30, 2 + 30 * column : 30 + 30 * column], np.full((28, 28), 60))
+    # Class subfolders give the classes: no --labels needed.
+    for k in range(3):
+        (folder / f"class{k}").mkdir()
+        (folder / f"{k}.png").rename(folder / f"class{k}" / f"{k}.png")
+    zoo_run("reconstruct", "cvae_fashion_mnist", "--images", folder, "--scale", 1, "--out", "classes.png",
+            cwd=tmp_path)
+    assert np.asarray(Image.open(tmp_path / "classes.png")).shape == (2 * 30 + 2, 3 * 30 + 2)
 
 
 def test_traverse_writes_one_row_per_dimension(tmp_path):
