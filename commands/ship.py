@@ -104,8 +104,9 @@ def training_record(run_dir, run, history):
         "epochs": len(history.get("epoch", [])),
         "kept_epoch": best["epoch"] if best else len(history.get("epoch", [])),
         "kept_because": f"lowest val_fd ({RunFolder.BEST})" if best else f"last epoch ({RunFolder.MODEL})",
-        "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} test images, "
-                                 "domain extractor (biased above the 10k protocol)", "rows": curve},
+        "fd_curve": {"protocol": f"{run.metrics_samples} generated vs {run.metrics_samples} {run.held_out_split} "
+                                 f"images, {run.extractor} extractor (biased above the card's metrics at more "
+                                 "images)", "rows": curve},
         "wall_time_seconds": _training_seconds(RunFolder(run_dir).logs),
         "wall_time_measured": "each training process's first TensorBoard event to its last epoch's, summed over "
                               "the first run and its resumes; metric measurements included; the CPU may have "
@@ -162,8 +163,10 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
               make_grid(model.sample(64, seed=0, labels=labels).numpy(), columns=model.num_classes or None))
 
     card = dict(export_card, name=name)
-    card["metrics"] = {**measured, "protocol": f"{n} generated (seeds 0..{n - 1}) vs {n} {run.dataset} test "
-                                               "images, domain extractor (zoo evaluate)"}
+    extractor_kind = "domain" if run.extractor == "domain" else f"the {run.extractor} domain"
+    card["metrics"] = {**measured, "protocol": f"{n} generated (seeds 0..{n - 1}) vs {measured['n_real']} "
+                                               f"{run.dataset} {split} images, {extractor_kind} extractor "
+                                               "(zoo evaluate)"}
     card["training"] = training_record(run_dir, run, history)
     card["export"] = RunFolder.export_paths(export_card["version"]).manifest
     if drop_ema:

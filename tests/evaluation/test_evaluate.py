@@ -178,3 +178,14 @@ def test_class_accuracy_of_a_conditional_generator(extractor):
     unconditional = evaluation.evaluate(lambda n, s: images[s : s + n], extractor, "fashion_mnist",
                                         metrics=["classes"], n=100)
     assert "class_accuracy" not in unconditional
+
+
+def test_a_shipped_classifier_is_an_extractor_by_its_name(extractor):
+    from evaluation.features import ExtractorUnavailableError, get_extractor
+
+    by_name = get_extractor("fashion_mnist_classifier", "mnist")
+    assert by_name.weights_sha256 == extractor.weights_sha256 and by_name.name == extractor.name
+    with pytest.raises(ExtractorUnavailableError, match="has no shipped domain classifier; train one"):
+        get_extractor("domain", "folder:/some/photos")
+    with pytest.raises(ExtractorUnavailableError, match="unknown extractor 'nothing_classifier'"):
+        get_extractor("nothing_classifier", "mnist")
