@@ -165,6 +165,8 @@ def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks, comm
         raise RunFolderError(f"nothing to resume: {run.out!r} holds no run.")
 
     trained = _trained(folder) if resume else None
+    if resume:
+        _check_classes(run, folder)
     if trained is not None:
         reached = trained["epoch"] + (1 if trained["batch"] else 0)  # epochs begun
         if reached > run.epochs:
@@ -197,6 +199,21 @@ def _train(run, resume, overwrite, verbose, backup_every, metric_callbacks, comm
     with distribute.writable_folder(run.out, chief, RunFolder.STATE) as written:
         return _fit(run, model, backup, position, trained, strategy, resume, overwrite and chief, verbose,
                     RunFolder(written), metric_callbacks, command)
+
+
+def _check_classes(run, folder):
+    """Refuses to resume a run whose dataset's classes changed (an image folder's class subfolders)."""
+    if not os.path.exists(folder.config):
+        return
+    with open(folder.config) as f:
+        stored = json.load(f).get("class_names")
+    if stored is None:
+        return
+    now = data.class_names(run.dataset, run.data_dir)
+    if stored != now:
+        raise RunFolderError(
+            f"the classes of {run.dataset!r} changed since {run.out!r} started ({stored} then, {now} now), so "
+            "its labels would mean other classes; restore the folder's class subfolders, or start a new run.")
 
 
 def _fit(run, model, backup, position, trained, strategy, resume, overwrite, verbose, folder, metric_callbacks,
@@ -232,16 +249,11 @@ def _fit(run, model, backup, position, trained, strategy, resume, overwrite, ver
     remove_stale_temporaries(out)
     remove_stale_temporaries(folder.samples)
     backup.path = folder.backup  # restored from run.out; written where this process writes
-    commands, class_names = [], data.class_names(run.dataset, run.data_dir)
+    commands = []
     if resume and os.path.exists(folder.config):
         with open(folder.config) as f:
-            stored = json.load(f)
-        commands = stored.get("commands", [])
-        if stored.get("class_names", class_names) != class_names:
-            raise RunFolderError(
-                f"the classes of {run.dataset!r} changed since {run.out!r} started "
-                f"({stored['class_names']} then, {class_names} now), so its labels would mean other "
-                "classes; restore the folder's class subfolders, or start a new run.")
+            commands = json.load(f).get("commands", [])
+    class_names = data.class_names(run.dataset, run.data_dir)
     atomic_write(folder.config, run.to_json(environment=environment(), commands=commands + [command],
                                             class_names=class_names))
     callbacks = [

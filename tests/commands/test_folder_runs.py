@@ -62,3 +62,17 @@ def test_evaluating_a_folder_run_without_held_out_images_says_what_to_pass(label
     result = zoo_run("evaluate", out, "-n", 12, check=False)
     assert result.returncode == 2 and "pass the held-out slice, e.g. --split 'train[90%:]'" in result.stderr
     assert not (out / "metrics.json").exists()
+
+
+def test_a_run_whose_folder_gained_a_class_is_not_resumed(tmp_path):
+    write_labelled_folder(tmp_path / "pets", per_class=(8, 8))
+    out = tmp_path / "run"
+    zoo_run("train", "--model", "cgan", *TINY_FLAGS, "--set", "num_classes=2", "--dataset",
+            f"folder:{tmp_path / 'pets'}", "--batch-size", 8, "--out", out)
+    before = (out / "config.json").read_text()
+    (tmp_path / "pets" / "bird").mkdir()
+    (tmp_path / "pets" / "dog" / "dog00.png").rename(tmp_path / "pets" / "bird" / "bird.png")
+    result = zoo_run("train", "--resume", "--out", out, "--epochs", 2, check=False)
+    assert result.returncode == 2 and "the classes of" in result.stderr
+    assert "(['cat', 'dog'] then, ['bird', 'cat', 'dog'] now)" in result.stderr
+    assert (out / "config.json").read_text() == before
