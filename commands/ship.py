@@ -8,7 +8,8 @@ The folder gets the run's best model (`best.keras`, kept by `val_fd`, else
 passes its gate, the export's card), a 64-image `samples.png`, and a
 `model_card.json`: the export's card plus the evaluator's metrics at the
 project's protocol (10,000 generated images vs the 10,000 test images,
-domain extractor), how FD moved over training, the hardware and wall time,
+domain extractor; for an image folder, its held-out slice through the
+run's extractor), how FD moved over training, the hardware and wall time,
 and the sha256 of every file. It is built beside `--out` and renamed into
 place, so a failure leaves no half-written model.
 
@@ -44,7 +45,7 @@ METRICS = ("fd", "dc", "pr", "classes")
 #: LiteRT files shipped: the float32 reference and the full-integer file
 #: (for NPUs and integer-only accelerators, and the fastest on CPUs). float16,
 #: dynamic_int8 and float32_dynamic_batch pass their gates too but are left
-#: out so that four models fit the 40 MB of `saved_models/`; `zoo export` of
+#: out so that the shipped models fit the 60 MB of `saved_models/`; `zoo export` of
 #: a copy of the folder makes them.
 SHIPPED_VARIANTS = ("float32", "int8")
 
@@ -116,8 +117,13 @@ def training_record(run_dir, run, history):
     }
 
 
-def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False):
-    """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card."""
+def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False, dataset_source=None,
+         dataset_licence=None):
+    """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card.
+
+    `dataset_source` and `dataset_licence` say, for an image folder, where its
+    images came from and under which licence (the card's `dataset`).
+    """
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
     run = load_run_config(run_dir)
@@ -141,6 +147,10 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False)
 
     fd, _ = evaluation.export_fd(run, n)
     dataset = dataset_entry(run.dataset, data.class_names(run.dataset, run.data_dir))
+    if dataset_source:
+        dataset["source"] = dataset_source
+    if dataset_licence:
+        dataset["licence"] = dataset_licence
     export_card = export_run(staging.path, version=1, fd=fd, dataset=dataset, variants=list(variants))
 
     extractor = get_extractor(run.extractor, run.dataset)
@@ -224,7 +234,7 @@ def _finish(staging, out, card, variants):
     """Completes `card` with the variants left out and every file's sha256, writes it, renames `staging` to `out`."""
     card["variants_left_out"] = {
         "names": [v.name for v in VARIANTS if v.name not in variants],
-        "why": "size: the shipped folders share a 40 MB budget; copy the folder and `zoo export` the copy "
+        "why": "size: the shipped folders share a 60 MB budget; copy the folder and `zoo export` the copy "
                "to make them"}
     files = sorted(os.path.relpath(os.path.join(root, f), staging)
                    for root, _, names in os.walk(staging) for f in names)
@@ -245,6 +255,8 @@ def main(argv=None):
                         help=f"LiteRT variants to ship (default: {','.join(SHIPPED_VARIANTS)})")
     parser.add_argument("--drop-ema", action="store_true",
                         help="ship the trained generator instead of its EMA copy (GANs with ema_decay)")
+    parser.add_argument("--dataset-source", help="where an image folder's images came from, for the card")
+    parser.add_argument("--dataset-licence", help="their licence, for the card")
     parser.add_argument("--reexport", action="store_true",
                         help="RUN is a shipped folder whose training run is gone: export its model.keras "
                              "again, keeping its card's metrics and training record")
@@ -253,7 +265,7 @@ def main(argv=None):
         card = reexport(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","))
     else:
         card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","),
-                    drop_ema=args.drop_ema)
+                    drop_ema=args.drop_ema, dataset_source=args.dataset_source, dataset_licence=args.dataset_licence)
     print(json.dumps({"name": card["name"], "metrics": card["metrics"],
                       "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
     return 0

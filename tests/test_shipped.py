@@ -24,7 +24,7 @@ from zoo.latents import labels_from_seeds
 #: The issue's minimum: an unconditional GAN, a conditional GAN, a VAE and a conditional VAE.
 EXPECTED = {"dcgan_fashion_mnist", "cgan_fashion_mnist", "two_stage_vae_fashion_mnist", "cvae_fashion_mnist"}
 SEEDS = range(16)
-LIMIT_BYTES = 40 * 2**20
+LIMIT_BYTES = 60 * 2**20  # issue 23: saved_models may grow to 60 MB in all
 #: Seeds no export measured, tuned or calibrated on: after the quality (0..99), FD (0..9,999),
 #: calibration (10**6..) and held-out (2 * 10**6..) seeds.
 FRESH_SEEDS = range(3 * 10**6, 3 * 10**6 + 2000)
