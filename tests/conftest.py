@@ -1,4 +1,6 @@
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -9,10 +11,12 @@ import pytest  # noqa: E402
 
 import zoo  # noqa: E402
 from tests import toys  # noqa: E402
-from training.kill_resume import tiny_flags  # noqa: E402
 
 # The test-only families join the registry before any test collects its models from it.
 toys.register()
+
+#: The checkout's root.
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true",
@@ -152,27 +156,53 @@ def exported_run(tmp_path_factory):
     return run
 
 
-@pytest.fixture(scope="session")
-def family_run(tmp_path_factory):
-    """`run(name)`: a run folder of the registered family `name`, trained by `zoo train` and exported.
+#: `python -c FAMILY_RUN NAME OUT`: `zoo train` of a family's `TINY_CONFIG` (2 epochs of 2 steps on
+#: Fashion-MNIST), then `zoo export` of every variant.
+FAMILY_RUN = """
+import sys
 
-    Its `TINY_CONFIG`, 2 epochs of 2 steps on Fashion-MNIST, then `zoo export`
-    (float32); made once per test process and shared: copy it before
-    changing anything in it but the files the image commands write.
+from commands.cli import main
+from tests import toys
+from training.kill_resume import tiny_flags
+
+toys.register()
+
+name, out = sys.argv[1:]
+status = main(["train", "--model", name, *tiny_flags(name), "--split", "train[:64]", "--batch-size", "16",
+               "--epochs", "2", "--steps-per-epoch", "2", "--out", out])
+sys.exit(status or main(["export", out, "--fd-samples", "0"]))
+"""
+
+
+@pytest.fixture(scope="session")
+def family_run(tmp_path_factory, worker_id):
+    """`run(name)`: a run folder of the registered family `name`, trained by `zoo train` and exported whole.
+
+    Made once for the whole test session (`FAMILY_RUN`): the first test
+    process that asks makes it while the others wait, and all of them read
+    it. It is made in a Python process of its own: the TFLite converter keeps
+    what it allocated for the process's life, gigabytes over a multi-step
+    sampler's unrolled graphs and every variant. Copy it before changing
+    anything in it but the files the image commands write (their run lock
+    keeps two test processes from writing it at once).
     """
-    runs = {}
+    import fcntl
+
+    # Shared by the test processes of one session (pytest-xdist's workers have a base folder each).
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    (shared / "family_runs").mkdir(exist_ok=True)
 
     def run(name):
-        if name not in runs:
-            folder = tmp_path_factory.mktemp(name) / "run"
-            status, _, err = zoo_main("train", "--model", name, *tiny_flags(name), "--split", "train[:64]",
-                                      "--batch-size", "16", "--epochs", "2", "--steps-per-epoch", "2",
-                                      "--out", folder)
-            assert status == 0, err
-            status, _, err = zoo_main("export", folder, "--variants", "float32", "--fd-samples", "0")
-            assert status == 0, err
-            runs[name] = folder
-        return runs[name]
+        folder = shared / "family_runs" / name
+        with open(shared / "family_runs" / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not (folder / "exports" / "1" / "model_card.json").is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a run a failed process left half-made
+                result = subprocess.run([sys.executable, "-c", FAMILY_RUN, name, str(folder)], capture_output=True,
+                                        text=True, timeout=1800, cwd=ROOT,
+                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                assert result.returncode == 0, result.stderr[-3000:]
+        return folder
 
     return run
 

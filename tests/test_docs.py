@@ -349,7 +349,12 @@ def test_readme_table_lists_every_model_family_with_its_shipped_models():
     (table,) = [t for t in tables("README.md") if t[0][:4] == ["model", "what", "paper", "shipped model"]]
     assert {row[0].strip("`") for row in table[1:]} == families
     shipped = {row[3].strip("`"): row[0].strip("`") for row in table[1:] if row[3] != "-"}
+    # Models shipped on other data than Fashion-MNIST have a table of their own, below it.
+    (other,) = [t for t in tables("README.md") if t[0][:3] == ["shipped model", "model", "trained on"]]
+    shipped.update({row[0].strip("`"): row[1].strip("`") for row in other[1:]})
     assert shipped == {name: zoo.shipped.card(name)["model"] for name in zoo.shipped.names()}
+    assert all(zoo.shipped.card(row[3].strip("`"))["dataset"]["name"] == "fashion_mnist"
+               for row in table[1:] if row[3] != "-")
 
 
 # Blocks that need what this machine lacks: checked as far as they can be ----------

@@ -1,13 +1,9 @@
 """Every TFLite variant of every registered family: the seed contract, the gates' figures, the ops and
 latency, the dynamic-batch file, the model card in every artifact (the slow tier; a family's export is
-made once, in a process of its own)."""
+the session's shared `family_run`)."""
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -20,33 +16,10 @@ from tests.export.test_export import SEEDS, seed_inputs
 pytestmark = pytest.mark.slow
 
 
-EXPORT_IN_A_FRESH_PROCESS = textwrap.dedent("""
-    import sys
-    from export import export_run
-    from tests.conftest import tiny_images, tiny_labels, tiny_model
-
-    name, run = sys.argv[1:]
-    model = tiny_model(name)
-    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
-    model.save(f"{run}/model.keras")
-    export_run(run, variants=None, latency_runs=5)
-""")
-
-
 @pytest.fixture(scope="module", params=zoo.names())
-def every_variant(request, tmp_path_factory):
-    """A trained tiny export of every registered family, all variants.
-
-    Made in a process of its own: the TFLite converter keeps what it allocated
-    for the process's life (gigabytes over a multi-step sampler's unrolled
-    graphs and five variants), which would pile up in this test worker.
-    """
-    run = tmp_path_factory.mktemp(request.param)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    result = subprocess.run([sys.executable, "-c", EXPORT_IN_A_FRESH_PROCESS, request.param, str(run)],
-                            capture_output=True, text=True, cwd=root, timeout=1800,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == 0, result.stderr[-3000:]
+def every_variant(request, family_run):
+    """A tiny run of every registered family, exported whole (the session's shared `family_run`)."""
+    run = family_run(request.param)
     return run, zoo.load(run / "model.keras"), read_manifest(str(run))
 
 

@@ -25,11 +25,11 @@ def _export(name, run, variants=("float32",), **overrides):
     return model, export_run(str(run), variants=variants, latency_runs=5)
 
 
-@pytest.fixture(scope="module", params=families())
-def exported_run(request, tmp_path_factory):
-    run = tmp_path_factory.mktemp(request.param)
-    model, _ = _export(request.param, run)
-    return run, model
+@pytest.fixture(params=families())
+def exported_run(request, family_run):
+    """A tiny run of every registered family, exported whole (the session's shared `family_run`)."""
+    run = family_run(request.param)
+    return run, zoo.load(run / "model.keras")
 
 
 def seed_inputs(model, seeds):
