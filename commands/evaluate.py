@@ -53,7 +53,7 @@ def _evaluate(args, out):
     try:
         result = evaluation.evaluate(
             generate, extractor, run.dataset, metrics=metrics, n=args.n, seed=args.seed,
-            split=split, data_dir=run.data_dir, reconstruct=reconstruct,
+            split=split, data_dir=run.data_dir, reconstruct=reconstruct, train_split=run.split,
         )
     except evaluation.MetricUnavailableError as error:
         raise UsageError(str(error)) from None

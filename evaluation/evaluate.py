@@ -138,7 +138,7 @@ def parse_metrics(text):
 
 
 def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, seed=0,
-             split="test", data_dir=None, reconstruct=None, progress=None):
+             split="test", data_dir=None, reconstruct=None, progress=None, train_split="train"):
     """Computes `metrics` for a generator; returns a flat dict of floats.
 
     Args:
@@ -156,6 +156,8 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
             another resolution or channel count sees resized real images.
         progress: called with a stage name after generation, after feature
             extraction and after each metric (`2 + len(metrics)` calls).
+        train_split: the images the generator trained on, which
+            "memorisation" searches (an image folder's training slice).
 
     Returns:
         dict with the keys of the requested metrics plus `extractor`,
@@ -191,7 +193,7 @@ def evaluate(generate, extractor, dataset, metrics=DEFAULT_METRICS, n=10000, see
 
     def memorised():
         # Nearest neighbours among the whole training split.
-        train, _ = real_features(extractor, dataset, "train", None, data_dir, fake_images.shape[1:])
+        train, _ = real_features(extractor, dataset, train_split, None, data_dir, fake_images.shape[1:])
         found = collapse.memorisation(fake, train, real)
         return {**{k: found[k] for k in METRICS["memorisation"]},
                 "nearest_train_index": found["nearest_train_index"]}

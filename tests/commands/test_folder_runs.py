@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import TINY_FLAGS, write_labelled_folder, zoo_run
+from zoo.run_folder import RunFolder
 
 HELD_OUT = ["--split", "train[:80%]", "--validation-split", "train[80%:]"]
 
@@ -43,9 +44,12 @@ def test_a_conditional_run_on_a_folder_is_measured_on_its_held_out_slice(labelle
     history = json.loads((out / "history.json").read_text())
     assert len(history["val_fd"]) == 2 and 0 <= history["val_class_accuracy"][-1] <= 1
     # `zoo evaluate` compares with the held-out slice, through the run's extractor, by default.
-    zoo_run("evaluate", out, "-n", 12, "--metrics", "fd,classes")
+    zoo_run("evaluate", out, "-n", 12, "--metrics", "fd,classes,memorisation")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["split"] == "train[80%:]" and metrics["n_real"] == 12
+    # Memorisation searches the 48 images of the training slice, not the held-out ones.
+    nearest = json.loads((out / RunFolder.NEAREST_TRAIN).read_text())["nearest_train_index"]
+    assert len(nearest) == 12 and max(nearest) < 48
     assert metrics["extractor"] == "domain:" + dataset and "class_accuracy" in metrics
     # The export measures its FD there too, and its card names the classes.
     result = zoo_run("export", out, "--variants", "float32", "--fd-samples", 12)
