@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from export import export_run, latent_shape, open_saved_model, open_tflite
-from tests.conftest import families, tiny_images, tiny_labels, tiny_model
+import zoo
+from export import export_run, latent_shape, open_saved_model, open_tflite, read_manifest
+from tests.conftest import FAST_FAMILIES, families, tiny_images, tiny_labels, tiny_model
 from zoo import explore
 from zoo.images import from_uint8, to_uint8
 
@@ -28,14 +29,18 @@ def test_slerp_of_parallel_latents_is_the_straight_line():
 
 
 @pytest.fixture(scope="module", params=families())
-def generators(request, tmp_path_factory):
+def generators(request, tmp_path_factory, family_run):
     """A tiny trained model of each registered family, its Keras generator and the generators of its
     SavedModel and float32 file."""
-    model = tiny_model(request.param)
-    model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
-    run = tmp_path_factory.mktemp(request.param)
-    model.save(run / "model.keras")
-    manifest = export_run(str(run), variants=("float32",), latency_runs=5)
+    if request.param in FAST_FAMILIES:  # the fast tier: a float32 export, made here in seconds
+        model = tiny_model(request.param)
+        model.fit(tiny_images(model), tiny_labels(), batch_size=4, epochs=1, verbose=0)
+        run = tmp_path_factory.mktemp(request.param)
+        model.save(run / "model.keras")
+        manifest = export_run(str(run), variants=("float32",), latency_runs=5)
+    else:  # the slow tier: the session's shared whole export of the family
+        run = family_run(request.param)
+        model, manifest = zoo.load(run / "model.keras"), read_manifest(str(run))
     dims = (latent_shape(manifest), manifest["image"]["num_classes"])
     exported = {
         "saved_model": explore.Generator.from_signatures(open_saved_model(str(run), manifest).signatures, *dims),
