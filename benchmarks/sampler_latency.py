@@ -1,11 +1,11 @@
 """LiteRT milliseconds per image of a multi-step sampler against its size and step count, before training.
 
     python benchmarks/sampler_latency.py --model flow --widths 8,16,32 --steps 1,2,8 [--set attention=False]
-        [--quantizations float32,int8] [--threads 2] [--rounds 10] [--runs 20]
+        [--vary attention=True,False] [--quantizations float32,int8] [--threads 2] [--rounds 10] [--runs 20]
 
 Builds the model at each `width` (seeded, untrained: latency depends on the
 graph, not on the weights), converts its TFLite `generate` at batch 1 with
-each step count unrolled, the way `zoo export` does (`export.signatures`,
+each step count unrolled (and each value of a `--vary` option), the way `zoo export` does (`export.signatures`,
 builtin ops only; int8 calibrated on 100 seeds), and times the files'
 `generate` invokes round-robin (`--runs` invokes per file per round, after a
 warm-up round), so every file sees the same machine load. Prints one JSON
@@ -60,34 +60,44 @@ def main():
     parser.add_argument("--steps", default="1,2,8")
     parser.add_argument("--quantizations", default="float32,int8")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--vary", metavar="KEY=V1,V2", help="one option whose values are compared in the same run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=20, help="invokes per file per round")
     args = parser.parse_args()
     overrides = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
 
+    varied, values = None, [None]
+    if args.vary:
+        varied, listed = args.vary.split("=", 1)
+        values = [ast.literal_eval(value) for value in listed.split(",")]
+
     files, rows = {}, []
-    for width in map(int, args.widths.split(",")):
-        model = zoo.create(args.model, **{**overrides, "width": width, "seed": 0})
-        parameters = model.velocity_network.count_params()
-        for steps in map(int, args.steps.split(",")):
-            sampler = model.with_sampling(steps=steps)
-            for quantization in args.quantizations.split(","):
-                content = convert(sampler, quantization)
-                runner = interpreter(content, num_threads=args.threads).get_signature_runner("generate")
-                inputs = {name: np.zeros(detail["shape"], detail["dtype"])
-                          for name, detail in runner.get_input_details().items()}
-                key = (width, steps, quantization)
-                files[key] = (runner, inputs)
-                rows.append({"width": width, "steps": steps, "quantization": quantization,
-                             "parameters": parameters, "bytes": len(content)})
+    for value in values:
+        options = {**overrides, **({varied: value} if varied else {})}
+        for width in map(int, args.widths.split(",")):
+            model = zoo.create(args.model, **{**options, "width": width, "seed": 0})
+            parameters = model.velocity_network.count_params()
+            for steps in map(int, args.steps.split(",")):
+                sampler = model.with_sampling(steps=steps)
+                for quantization in args.quantizations.split(","):
+                    content = convert(sampler, quantization)
+                    runner = interpreter(content, num_threads=args.threads).get_signature_runner("generate")
+                    inputs = {name: np.zeros(detail["shape"], detail["dtype"])
+                              for name, detail in runner.get_input_details().items()}
+                    row = {"width": width, "steps": steps, "quantization": quantization,
+                           "parameters": parameters, "bytes": len(content)}
+                    if varied:
+                        row[varied] = value
+                    files[len(rows)] = (runner, inputs)
+                    rows.append(row)
     times = round_robin_ms(files, args.rounds, args.runs)
-    for row in rows:
-        samples = times[(row["width"], row["steps"], row["quantization"])]
+    for index, row in enumerate(rows):
+        samples = times[index]
         deciles = statistics.quantiles(samples, n=10)
         row.update(ms_median=round(statistics.median(samples), 3), ms_p10=round(deciles[0], 3),
                    ms_p90=round(deciles[-1], 3))
-    print(json.dumps({"benchmark": "sampler_latency", "model": args.model, "overrides": overrides,
+    print(json.dumps({"benchmark": "sampler_latency", "model": args.model, "overrides": overrides, "varied": varied,
                       "threads": args.threads, "rounds": args.rounds, "runs": args.runs, "rows": rows,
                       "environment": environment()}, indent=2))
 

@@ -522,6 +522,46 @@ shown and name it."""]
     return out
 
 
+SAMPLER_LATENCY = ("sampler_latency_flow_width32_cpu2.json", "sampler_latency_flow_widths_cpu2.json",
+                   "sampler_latency_flow_attention_cpu2.json")
+
+
+def sampler_latency(results):
+    out = ["""Milliseconds per image of a multi-step sampler's `.tflite` `generate` at
+batch 1 in LiteRT from Python, for each step count unrolled into the file, as
+`zoo export` converts it (builtin ops only; int8 calibrated on seeds). The
+networks are seeded and untrained: the time depends on the graph, not on the
+weights, so this sizes the architecture before any training. Each run times
+its files round-robin, one block of `--runs` invokes per file per round after
+a warm-up round, so the files of one table saw the same machine load; ratios
+hold within a table."""]
+    for name in SAMPLER_LATENCY:
+        data = results[name]
+        rows = data["rows"]
+        varied = data.get("varied")
+        words = ["--model", data["model"],
+                 "--widths", ",".join(dict.fromkeys(str(r["width"]) for r in rows)),
+                 "--steps", ",".join(dict.fromkeys(str(r["steps"]) for r in rows)),
+                 *[word for key, value in data["overrides"].items() for word in ("--set", f"{key}={value}")],
+                 *(["--vary", f"{varied}={','.join(dict.fromkeys(str(r[varied]) for r in rows))}"] if varied else []),
+                 "--quantizations", ",".join(dict.fromkeys(r["quantization"] for r in rows)),
+                 "--threads", data["threads"], "--rounds", data["rounds"], "--runs", data["runs"]]
+        header = [*([f"`{varied}`"] if varied else []), "width", "parameters", "steps", "variant", "file (MB)",
+                  "ms per image (median)", "p10-p90 (ms)"]
+        table_rows = [[*([flag_value(r[varied])] if varied else []), r["width"], integer(r["parameters"]),
+                       r["steps"], r["quantization"], megabytes(r["bytes"]), number(r["ms_median"], 2),
+                       f"{number(r['ms_p10'], 2)}-{number(r['ms_p90'], 2)}"] for r in rows]
+        title = f"`{data['model']}`" + (f": `{varied}` on and off" if varied else
+                                        f", width {_join([str(w) for w in dict.fromkeys(r['width'] for r in rows)])}")
+        out += [f"### {title}",
+                fence(command("sampler_latency.py", *words)),
+                recorded_on(name, data),
+                (f"Batch 1, {data['threads']} threads, {integer(data['rounds'] * data['runs'])} timed invokes per "
+                 "file."),
+                table(header, table_rows, "l" * bool(varied) + "rrrlrrr")]
+    return out
+
+
 WEB_PAGE = ("web_page_dcgan_cpu2.json", "web_page_cgan_cpu2.json")
 
 
@@ -666,6 +706,7 @@ SECTIONS = (
     ("LiteRT latency of the exported files", tflite_latency, TFLITE_LATENCY, "tflite_latency.py"),
     ("The browser page", web_page, WEB_PAGE, "web_page.py"),
     ("Flow matching: quality against sampler steps", sampling_steps, SAMPLING_STEPS, "sampling_steps.py"),
+    ("Flow matching: LiteRT latency against sampler steps", sampler_latency, SAMPLER_LATENCY, "sampler_latency.py"),
     ("Evaluation speed", evaluate_speed, EVALUATE_SPEED, "evaluate_speed.py"),
     ("Kill and resume", kill_resume, ("kill_resume_cpu2.json",), "kill_resume.py"),
 )

@@ -4,7 +4,7 @@ import argparse
 import json
 import os
 
-from commands.common import UsageError, positive
+from commands.common import positive
 
 
 def image_shape(text):
@@ -24,19 +24,12 @@ def run(args):
     from training import data
     from zoo.files import run_lock
 
-    folder = args.dataset.startswith(data.FOLDER_PREFIX)
-    if folder and args.image_shape is None:
-        raise UsageError(f"{args.dataset!r} is an image folder: pass --image-shape H,W,C, the shape of the "
-                         "models it will evaluate (e.g. 28,28,1).")
-    if folder and args.test_split is None:
-        raise UsageError(f"{args.dataset!r} has one split, train: pass two slices of it that share no image, "
-                         "e.g. --split 'train[:90%]' --test-split 'train[90%:]'.")
     out = args.out or os.path.join("saved_models", f"{data.short_name(args.dataset)}_classifier")
     with run_lock(out, "zoo train-classifier", advice="wait for it to finish, or choose another --out"):
         card = train_classifier(
             args.dataset, out, epochs=args.epochs, batch_size=args.batch_size,
             seed=args.seed, data_dir=args.data_dir, command=["zoo", *args.argv],
-            train_split=args.split, test_split=args.test_split or "test", image_shape=args.image_shape,
+            train_split=args.split, test_split=args.test_split, image_shape=args.image_shape,
         )
     print(json.dumps(card, indent=2))
 

@@ -37,7 +37,7 @@ def build_classifier(image_shape, num_classes, feature_dim=128):
 
 
 def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=None, command=None,
-                     train_split="train", test_split="test", image_shape=None):
+                     train_split="train", test_split=None, image_shape=None):
     """Trains the domain classifier of `dataset`; writes classifier.keras and model_card.json.
 
     Args:
@@ -47,20 +47,32 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
         data_dir: TFDS data directory.
         command: the command line to record in the card.
         train_split, test_split: splits to train on and to measure the
-            accuracy on (slices such as "train[:512]" make a quick test; an
-            image folder's are two slices of `train` that share no image).
+            accuracy on (slices such as "train[:512]" make a quick test); a
+            TFDS dataset's test split is "test" by default, an image
+            folder's are two slices of `train` that share no image, both given.
         image_shape: `(H, W, C)` to resize the images to: needed for a
             folder, the dataset's own by default for TFDS (the shape the
             evaluated models generate).
+
+    Raises:
+        DatasetUnavailableError: the dataset has no labels or fewer than two
+            classes, or a folder's `image_shape` or `test_split` is missing,
+            or its two slices share images.
 
     Returns:
         The card: dataset, test accuracy, training settings, sha256.
     """
     keras.utils.set_random_seed(seed)
-    names = data.class_names(dataset, data_dir)
     if dataset.startswith(data.FOLDER_PREFIX):
         if image_shape is None:
-            raise ValueError("a folder's classifier needs the image_shape its images are resized to")
+            raise data.DatasetUnavailableError(
+                f"{dataset!r} is an image folder: pass --image-shape H,W,C (image_shape), the shape of the "
+                "models it will evaluate, e.g. 28,28,1.")
+        if test_split is None:
+            raise data.DatasetUnavailableError(
+                f"{dataset!r} has one split, train: pass two slices of it that share no image, e.g. "
+                "--split 'train[:90%]' --test-split 'train[90%:]'.")
+        names = data.class_names(dataset, data_dir)
         if not names or len(names) < 2:
             raise data.DatasetUnavailableError(
                 f"{dataset!r} has {'one class folder' if names else 'no class subfolders'}; a classifier "
@@ -76,6 +88,8 @@ def train_classifier(dataset, out, epochs=5, batch_size=128, seed=0, data_dir=No
             )
         num_classes = builder.info.features[label_key].num_classes
         image_shape = image_shape or tuple(builder.info.features[image_key].shape)
+        test_split = test_split or "test"
+        names = data.class_names(dataset, data_dir)
     image_shape = tuple(image_shape)
     train = data.load(dataset, train_split, image_shape=image_shape, batch_size=batch_size, seed=seed,
                       data_dir=data_dir)

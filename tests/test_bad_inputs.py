@@ -257,6 +257,13 @@ CASES = [
     ("no domain classifier for a folder", [*TRAIN[:-6], "--dataset", "folder:TMP/images", "--split", "train[:50%]",
                                            "--validation-split", "train[50%:]", "--metrics", "fd", "--out",
                                            "TMP/new"], _image_folder("flat"), "has no shipped domain classifier"),
+    ("a folder classifier without its image shape", ["train-classifier", "--dataset", "folder:TMP/images",
+                                                     "--split", "train[:50%]", "--test-split", "train[50%:]",
+                                                     "--out", "TMP/new"],
+     _image_folder("empty"), "--image-shape H,W,C"),
+    ("a folder classifier without a test slice", ["train-classifier", "--dataset", "folder:TMP/images",
+                                                  "--image-shape", "8,8,1", "--out", "TMP/new"],
+     _image_folder("empty"), "has one split, train"),
     ("truncated dataset files", [*TRAIN, "--data-dir", "TMP/tfds", "--out", "TMP/new"], _damaged_tfds,
      "damaged or truncated"),
     # Output folders that cannot be written.
