@@ -117,13 +117,19 @@ def training_record(run_dir, run, history):
     }
 
 
-def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False, dataset_source=None,
-         dataset_licence=None):
+def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False, average_only=False,
+         dataset_source=None, dataset_licence=None):
     """Writes the shipped model `name` from `run_dir` into the new folder `out`; returns its card.
 
-    `dataset_source` and `dataset_licence` say, for an image folder, where its
-    images came from and under which licence (the card's `dataset`).
+    `drop_ema` ships the trained weights instead of their average (for a
+    model whose average measured worse); `average_only` ships the average
+    as the model's one network (`model.average_only()`: the same samples
+    from a `.keras` file one copy of the weights smaller). `dataset_source`
+    and `dataset_licence` say, for an image folder, where its images came
+    from and under which licence (the card's `dataset`).
     """
+    if drop_ema and average_only:
+        raise ValueError("drop_ema and average_only keep opposite weights; choose one.")
     if os.path.exists(out):
         raise FileExistsError(f"{out!r} exists; remove it first (a shipped folder is written once).")
     run = load_run_config(run_dir)
@@ -137,12 +143,18 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False,
     for file in (RunFolder.CONFIG, RunFolder.HISTORY):
         shutil.copy2(source.join(file), staging.join(file))
     model = without_optimizer(zoo.load(source.best if os.path.exists(source.best) else source.model))
+    raw = model.without_average()
+    if (average_only or drop_ema) and raw is None:
+        raise ValueError(f"{run_dir!r}: the model keeps no weight average (ema_decay); drop "
+                         f"{'--average-only' if average_only else '--drop-ema'}.")
+    if average_only:
+        model = model.average_only()
     ema_fd = None
     if drop_ema:
         extractor = get_extractor(run.extractor, run.dataset)
         ema_fd = evaluation.evaluate(evaluation.model_generator(model), extractor, run.dataset, metrics=("fd",),
                                      n=n, seed=0, split=split, data_dir=run.data_dir)["fd"]
-        model = model.without_average()
+        model = raw
     model.save(staging.model)
 
     fd, _ = evaluation.export_fd(run, n)
@@ -162,8 +174,7 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False,
     measured.pop("nearest_train_index", None)
     if ema_fd is not None:
         measured["fd_of_dropped_ema"] = ema_fd
-    raw = model.without_average()
-    if raw is not None:
+    if raw is not None and not drop_ema:
         # What the weight average buys: the same FD of the network being trained.
         measured["fd_without_ema"] = evaluation.evaluate(
             evaluation.model_generator(raw), extractor, run.dataset, metrics=("fd",), n=n, seed=0,
@@ -182,6 +193,9 @@ def ship(run_dir, name, out, n=10000, variants=SHIPPED_VARIANTS, drop_ema=False,
     if drop_ema:
         card["ema"] = ("trained with ema_decay; shipped without the averaged copy (ema_decay=0, the trained "
                        "generator's weights), whose FD (metrics.fd_of_dropped_ema) was worse")
+    if average_only:
+        card["ema"] = ("trained with ema_decay; shipped as the weight average alone (ema_decay=0, the average's "
+                       "weights); metrics.fd_without_ema is the trained network's FD")
     return _finish(staging.path, out, card, variants)
 
 
@@ -255,6 +269,9 @@ def main(argv=None):
                         help=f"LiteRT variants to ship (default: {','.join(SHIPPED_VARIANTS)})")
     parser.add_argument("--drop-ema", action="store_true",
                         help="ship the trained generator instead of its EMA copy (GANs with ema_decay)")
+    parser.add_argument("--average-only", action="store_true",
+                        help="ship the weight average as the one network (models with ema_decay): the same "
+                             "samples from a .keras file one copy of the weights smaller")
     parser.add_argument("--dataset-source", help="where an image folder's images came from, for the card")
     parser.add_argument("--dataset-licence", help="their licence, for the card")
     parser.add_argument("--reexport", action="store_true",
@@ -265,7 +282,8 @@ def main(argv=None):
         card = reexport(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","))
     else:
         card = ship(args.run, args.name, args.out, n=args.n, variants=args.variants.split(","),
-                    drop_ema=args.drop_ema, dataset_source=args.dataset_source, dataset_licence=args.dataset_licence)
+                    drop_ema=args.drop_ema, average_only=args.average_only, dataset_source=args.dataset_source,
+                    dataset_licence=args.dataset_licence)
     print(json.dumps({"name": card["name"], "metrics": card["metrics"],
                       "bytes": sum(os.path.getsize(os.path.join(args.out, f)) for f in card["files"])}, indent=2))
     return 0

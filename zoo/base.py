@@ -374,6 +374,16 @@ class GenerativeModel(keras.Model):
         """
         return None
 
+    def average_only(self):
+        """A copy whose one network holds the running average's weights, or None when the model keeps none.
+
+        `ema_decay=0` and the average as the trained weights: it samples the
+        same images as this model from a `.keras` file with one copy of the
+        weights fewer (what a shipped model keeps); training it on starts
+        from the average. The copy is not compiled.
+        """
+        return None
+
     def image_network(self, decoding=False):
         """The functional model whose output is the images, for export's full-integer image tail.
 

@@ -333,6 +333,14 @@ class FlowMatching(GenerativeModel):
         copy.velocity_network.set_weights(self.velocity_network.get_weights())
         return copy
 
+    def average_only(self):
+        """This flow with `ema_decay=0` whose network holds the average's weights, or None without `ema_decay`."""
+        if self.ema_velocity is None:
+            return None
+        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
+        copy.velocity_network.set_weights(self.ema_velocity.get_weights())
+        return copy
+
     def compute_loss_of(self, images, labels, training):
         n = ops.shape(images)[0]
         noise = self.random_latents(n)
@@ -444,7 +452,13 @@ class DistilledFlow(FlowMatching):
         return {**super().get_config(), "teacher": None, "teacher_solver": self.teacher_solver}
 
     def without_average(self):
-        copy = super().without_average()
+        return self._with_teacher(super().without_average())
+
+    def average_only(self):
+        return self._with_teacher(super().average_only())
+
+    def _with_teacher(self, copy):
+        """`copy` (a model of this class, or None) with this model's teacher weights."""
         if copy is not None:
             copy.teacher_velocity.set_weights(self.teacher_velocity.get_weights())
         return copy

@@ -238,6 +238,15 @@ class GAN(GenerativeModel):
         copy.discriminator.set_weights(self.discriminator.get_weights())
         return copy
 
+    def average_only(self):
+        """This GAN with `ema_decay=0` whose generator holds the average's weights, or None without `ema_decay`."""
+        if self.ema_generator is None:
+            return None
+        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
+        copy.generator_network.set_weights(self.ema_generator.get_weights())
+        copy.discriminator.set_weights(self.discriminator.get_weights())
+        return copy
+
     def get_compile_config(self):
         config = super().get_compile_config()
         if not config:  # not compiled

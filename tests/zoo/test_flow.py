@@ -159,6 +159,9 @@ def test_sampling_uses_the_average_and_without_average_the_trained_weights():
     for a, b in zip(trained.velocity_network.weights, model.velocity_network.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not np.array_equal(trained.sample(2, seed=0), model.sample(2, seed=0))
+    average = model.average_only()
+    assert average.ema_decay == 0.0 and average.ema_velocity is None
+    np.testing.assert_array_equal(average.sample(2, seed=0), model.sample(2, seed=0))
 
 
 def _saved_teacher(tmp_path, name="flow", **overrides):
@@ -199,7 +202,7 @@ def test_the_student_starts_as_its_teachers_sampler_and_keeps_its_teacher_when_s
     for a, b in zip(loaded.teacher_velocity.weights, before):
         np.testing.assert_array_equal(a.numpy(), b)
     np.testing.assert_array_equal(loaded.sample(2, seed=3), student.sample(2, seed=3))
-    for copy in (loaded.without_average(), loaded.with_sampling(steps=2)):  # copies keep the teacher too
+    for copy in (loaded.without_average(), loaded.average_only(), loaded.with_sampling(steps=2)):  # keep the teacher
         for a, b in zip(copy.teacher_velocity.weights, before):
             np.testing.assert_array_equal(a.numpy(), b)
 

@@ -203,3 +203,15 @@ def test_without_average_samples_from_the_trained_generator():
     np.testing.assert_array_equal(raw.generate(z), model.generator_network(z))
     assert np.abs(raw.generate(z) - model.generate(z)).max() > 0  # the average differs from it
     assert tiny_model("dcgan").without_average() is None and tiny_model("vae").without_average() is None
+
+
+def test_average_only_samples_what_the_average_does_from_one_generator():
+    model = tiny_model("dcgan", ema_decay=0.5)
+    model.fit(tiny_images(model), batch_size=4, epochs=1, verbose=0)
+    average = model.average_only()
+    assert average.ema_generator is None and average.get_config()["ema_decay"] == 0.0
+    z = model.latents(range(4))
+    np.testing.assert_array_equal(average.generate(z), model.generate(z))
+    assert np.abs(average.generate(z) - model.generator_network(z)).max() > 0  # not the trained weights
+    assert len(average.weights) < len(model.weights)
+    assert tiny_model("dcgan").average_only() is None and tiny_model("vae").average_only() is None
