@@ -77,7 +77,8 @@ def main():
         options = {**overrides, **({varied: value} if varied else {})}
         for width in map(int, args.widths.split(",")):
             model = zoo.create(args.model, **{**options, "width": width, "seed": 0})
-            parameters = model.velocity_network.count_params()
+            # The weights the sampler runs: one network's (no average copy, no frozen teacher).
+            parameters = sum(int(np.prod(w.shape)) for w in (model.average_only() or model).trainable_weights)
             for steps in map(int, args.steps.split(",")):
                 sampler = model.with_sampling(steps=steps)
                 for quantization in args.quantizations.split(","):
