@@ -53,6 +53,14 @@ def convert(model, quantization):
                                    rows if quantization == "int8" else None)
 
 
+def literal(text):
+    """A `--set`/`--vary` value as `zoo train --set` reads it: a Python literal, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="flow")
@@ -65,12 +73,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=20, help="invokes per file per round")
     args = parser.parse_args()
-    overrides = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = {key: literal(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     varied, values = None, [None]
     if args.vary:
         varied, listed = args.vary.split("=", 1)
-        values = [ast.literal_eval(value) for value in listed.split(",")]
+        values = [literal(value) for value in listed.split(",")]
 
     files, rows = {}, []
     for value in values:

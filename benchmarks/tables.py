@@ -523,7 +523,8 @@ shown and name it."""]
 
 
 SAMPLER_LATENCY = ("sampler_latency_flow_width32_cpu2.json", "sampler_latency_flow_widths_cpu2.json",
-                   "sampler_latency_flow_attention_cpu2.json")
+                   "sampler_latency_flow_attention_cpu2.json", "sampler_latency_flow_normalization_cpu2.json",
+                   "sampler_latency_flow_light_attention_cpu2.json")
 
 
 def sampler_latency(results):
@@ -551,8 +552,10 @@ hold within a table."""]
         table_rows = [[*([flag_value(r[varied])] if varied else []), r["width"], integer(r["parameters"]),
                        r["steps"], r["quantization"], megabytes(r["bytes"]), number(r["ms_median"], 2),
                        f"{number(r['ms_p10'], 2)}-{number(r['ms_p90'], 2)}"] for r in rows]
-        title = f"`{data['model']}`" + (f": `{varied}` on and off" if varied else
-                                        f", width {_join([str(w) for w in dict.fromkeys(r['width'] for r in rows)])}")
+        title = f"`{data['model']}`" + (f" ({code_arguments(data['overrides'])})" if data["overrides"] else "")
+        values = [flag_value(value) for value in dict.fromkeys(r[varied] for r in rows)] if varied else []
+        title += (f": `{varied}` {' against '.join(f'`{value}`' for value in values)}" if varied else
+                  f", width {_join([str(w) for w in dict.fromkeys(r['width'] for r in rows)])}")
         out += [f"### {title}",
                 fence(command("sampler_latency.py", *words)),
                 recorded_on(name, data),

@@ -41,6 +41,8 @@ from zoo.registry import register
 
 #: ODE solvers `generate` knows: network calls per step.
 SOLVERS = {"euler": 1, "heun": 2}
+#: Normalizations of the velocity U-Net's residual blocks.
+NORMALIZATIONS = ("group", "none")
 
 
 def check_steps(steps):
@@ -67,6 +69,13 @@ def check_solver(solver):
     return solver
 
 
+def check_choice(name, value, choices):
+    """`value` if it is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; use one of {', '.join(map(repr, choices))}.")
+    return value
+
+
 def time_embedding(t, dim):
     """Sinusoidal features of times `t` `(batch, 1)` in [0, 1]: `(batch, dim)` (Vaswani et al.'s, on 1000 t)."""
     half = dim // 2
@@ -79,37 +88,55 @@ def _groups(channels):
     return math.gcd(channels, 8)
 
 
-def _residual_block(x, embedding, channels, name):
-    """GroupNorm-swish-conv twice, the time (and class) embedding added between; a 1x1 skip if channels change."""
-    h = keras.layers.GroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm1")(x)
+def _normalize(x, normalization, name):
+    """Group norm of `x`, or `x` itself for `normalization="none"`."""
+    if normalization == "none":
+        return x
+    return keras.layers.GroupNormalization(_groups(x.shape[-1]), name=name)(x)
+
+
+def _residual_block(x, embedding, channels, name, normalization="group"):
+    """Norm-swish-conv twice, the time (and class) embedding added between; a 1x1 skip if channels change.
+
+    Without normalization the second convolution starts at zero, so each
+    block starts as the identity (SkipInit, De & Smith 2020) and the
+    activations keep their scale through the depth.
+    """
+    h = _normalize(x, normalization, f"{name}_norm1")
     h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1")(keras.activations.silu(h))
     h = h + keras.layers.Dense(channels, name=f"{name}_embedding")(embedding)[:, None, None, :]
-    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm2")(h)
-    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv2")(keras.activations.silu(h))
+    h = _normalize(h, normalization, f"{name}_norm2")
+    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv2",
+                            kernel_initializer="zeros" if normalization == "none" else "glorot_uniform")(
+        keras.activations.silu(h))
     if x.shape[-1] != channels:
         x = keras.layers.Conv2D(channels, 1, name=f"{name}_skip")(x)
     return x + h
 
 
-def _attention(x, name):
+def _attention(x, name, normalization="group"):
     """Self-attention over the feature map's positions (one head per 32 channels), residual."""
     height, width, channels = x.shape[1:]
-    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm")(x)
+    h = _normalize(x, normalization, f"{name}_norm")
     tokens = keras.layers.Reshape((height * width, channels))(h)
     heads = max(1, channels // 32)
     attended = keras.layers.MultiHeadAttention(heads, channels // heads, name=f"{name}_mha")(tokens, tokens)
     return x + keras.layers.Reshape((height, width, channels))(attended)
 
 
-def velocity_unet(image_shape, width, num_classes=0, attention=True, name="velocity"):
+def velocity_unet(image_shape, width, num_classes=0, attention=True, name="velocity", normalization="group",
+                  blocks=2):
     """The velocity network `v(x, t[, label])`: a U-Net of two down-samplings with a time embedding.
 
-    Residual blocks with group norm at each resolution (widths `width`,
-    `2 * width`, `2 * width`), self-attention at the lowest one (7x7 for
-    28x28 images) and in the middle when `attention`; skips concatenated
-    on the way up. A conditional network adds a learnt class embedding to
-    the time embedding; class `num_classes` is "no class", the
-    unconditional velocity classifier-free guidance mixes in.
+    Residual blocks with group norm (or none) at each resolution (widths
+    `width`, `2 * width`, `2 * width`), self-attention at the lowest one
+    (7x7 for 28x28 images) and in the middle when `attention`; skips
+    concatenated on the way up. `blocks=2` is DDPM's layout: two blocks in
+    the middle and per resolution on the way up, each taking one skip of
+    the way down; `blocks=1` has one of each, taking the resolution's
+    output. A conditional network adds a learnt class embedding to the time
+    embedding; class `num_classes` is "no class", the unconditional
+    velocity classifier-free guidance mixes in.
     """
     x_in = keras.Input(image_shape, name="x")
     t_in = keras.Input((1,), name="t")
@@ -125,31 +152,36 @@ def velocity_unet(image_shape, width, num_classes=0, attention=True, name="veloc
             label_in)
     embedding = keras.activations.silu(embedding)
 
+    def block(h, channels, block_name):
+        return _residual_block(h, embedding, channels, block_name, normalization)
+
     widths = (width, 2 * width, 2 * width)
     h = keras.layers.Conv2D(width, 3, padding="same", name="conv_in")(x_in)
-    skips = [h]
+    skips, outputs = [h], []  # every stage's output (blocks=2); each resolution's (blocks=1)
     for level, channels in enumerate(widths):
-        h = _residual_block(h, embedding, channels, f"down{level}")
+        h = block(h, channels, f"down{level}")
         if attention and level == len(widths) - 1:
-            h = _attention(h, f"down{level}_attention")
+            h = _attention(h, f"down{level}_attention", normalization)
         skips.append(h)
+        outputs.append(h)
         if level < len(widths) - 1:
             h = keras.layers.Conv2D(channels, 3, strides=2, padding="same", name=f"downsample{level}")(h)
             skips.append(h)
-    h = _residual_block(h, embedding, widths[-1], "middle1")
+    h = block(h, widths[-1], "middle1")
     if attention:
-        h = _attention(h, "middle_attention")
-    h = _residual_block(h, embedding, widths[-1], "middle2")
+        h = _attention(h, "middle_attention", normalization)
+    if blocks == 2:
+        h = block(h, widths[-1], "middle2")
     for level, channels in reversed(list(enumerate(widths))):
-        for k in range(2):
-            h = keras.layers.Concatenate()([h, skips.pop()])
-            h = _residual_block(h, embedding, channels, f"up{level}_{k}")
+        for k in range(blocks):
+            h = keras.layers.Concatenate()([h, (skips if blocks == 2 else outputs).pop()])
+            h = block(h, channels, f"up{level}_{k}")
         if attention and level == len(widths) - 1:
-            h = _attention(h, f"up{level}_attention")
+            h = _attention(h, f"up{level}_attention", normalization)
         if level > 0:
             h = keras.layers.UpSampling2D(2, name=f"upsample{level}")(h)
             h = keras.layers.Conv2D(channels, 3, padding="same", name=f"upsample{level}_conv")(h)
-    h = keras.layers.GroupNormalization(_groups(width), name="norm_out")(h)
+    h = _normalize(h, normalization, "norm_out")
     h = keras.layers.Conv2D(image_shape[-1], 3, padding="same", name="conv_out", kernel_initializer="zeros")(
         keras.activations.silu(h))
     velocity = keras.layers.Activation("linear", dtype="float32", name="velocity_out")(h)
@@ -165,6 +197,11 @@ class FlowMatching(GenerativeModel):
             by 4 (the U-Net halves them twice).
         width: channels of the U-Net's first level (then 2x, 2x).
         attention: self-attention at the lowest resolution and the middle.
+        normalization: "group" (group norm in every residual block) or
+            "none" (blocks that start as the identity instead): about half
+            the LiteRT time per step, group norm being many small ops.
+        blocks: residual blocks in the middle and per resolution on the way
+            up: 2 (DDPM's U-Net) or 1 (a third fewer weights, faster).
         steps: ODE steps `sample` and `generate` take by default (exports
             hold this many unrolled).
         solver: "euler" (one network call per step) or "heun" (two; second order).
@@ -187,7 +224,8 @@ class FlowMatching(GenerativeModel):
     TINY_CONFIG = {"image_shape": (16, 16, 1), "width": 8, "steps": 2, "attention": False}
 
     def __init__(self, image_shape=(28, 28, 1), width=32, attention=True, steps=8, solver="euler", guidance=1.0,
-                 ema_decay=0.999, latent_prior="normal", latent_dim=None, seed=None, **kwargs):
+                 ema_decay=0.999, latent_prior="normal", latent_dim=None, seed=None, normalization="group", blocks=2,
+                 **kwargs):
         size = math.prod(int(side) for side in image_shape) if isinstance(image_shape, (tuple, list)) else None
         if latent_dim is not None and latent_dim != size:
             raise ValueError(
@@ -200,13 +238,18 @@ class FlowMatching(GenerativeModel):
                 f"divisible by 4, e.g. {(4 * -(-self.image_shape[0] // 4), 4 * -(-self.image_shape[1] // 4))}.")
         self.width = check_integer("width", width, 1, "an integer >= 1, e.g. 32")
         self.attention = check_flag("attention", attention)
+        self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
+        self.blocks = check_integer("blocks", blocks, 1, "1 or 2 (residual blocks per stage on the way up)")
+        if self.blocks > 2:
+            raise ValueError(f"blocks={blocks!r}; use 1 or 2 (residual blocks per stage on the way up).")
         self.sampling_steps = check_steps(steps)
         self.solver = check_solver(solver)
         self.guidance = check_guidance(guidance, self.num_classes)
         self.ema_decay = check_number(
             "ema_decay", ema_decay, lambda d: 0 <= d < 1, "a decay in [0, 1) (0 is off), e.g. 0.999")
         self.latent_prior = check_prior(latent_prior)
-        self.velocity_network = velocity_unet(self.image_shape, self.width, self.num_classes, self.attention)
+        self.velocity_network = velocity_unet(self.image_shape, self.width, self.num_classes, self.attention,
+                                              normalization=self.normalization, blocks=self.blocks)
         self.ema_velocity = None
         if self.ema_decay:
             self.ema_velocity = keras.models.clone_model(self.velocity_network)
@@ -235,8 +278,9 @@ class FlowMatching(GenerativeModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width, attention=self.attention, steps=self.sampling_steps, solver=self.solver,
-                      guidance=self.guidance, ema_decay=self.ema_decay, latent_prior=self.latent_prior)
+        config.update(width=self.width, attention=self.attention, normalization=self.normalization, blocks=self.blocks,
+                      steps=self.sampling_steps, solver=self.solver, guidance=self.guidance, ema_decay=self.ema_decay,
+                      latent_prior=self.latent_prior)
         return config
 
     def call(self, inputs, training=False):
@@ -409,7 +453,8 @@ class DistilledFlow(FlowMatching):
             shipped name of an unconditional `flow` or `distilled_flow`;
             its sampling weights (the average when it keeps one) become the
             teacher and the student's start, and its architecture
-            (`image_shape`, `width`, `attention`, `latent_prior`) this model's.
+            (`ARCHITECTURE`: `image_shape`, `width`, `attention`,
+            `normalization`, `blocks`, `latent_prior`) this model's.
             None: a teacher network of this architecture whose weights come
             from the model file (what loading a saved model does).
         steps: the student's steps; the teacher takes twice as many.
@@ -421,7 +466,7 @@ class DistilledFlow(FlowMatching):
         Diffusion Models", ICLR 2022.
     """
 
-    ARCHITECTURE = ("image_shape", "width", "attention", "latent_prior")
+    ARCHITECTURE = ("image_shape", "width", "attention", "normalization", "blocks", "latent_prior")
 
     def __init__(self, teacher=None, teacher_solver="euler", **kwargs):
         source = None if teacher is None else _teacher_model(teacher)
@@ -439,7 +484,8 @@ class DistilledFlow(FlowMatching):
             kwargs.update(architecture)
         super().__init__(**kwargs)
         self.teacher_solver = check_solver(teacher_solver)
-        self.teacher_velocity = velocity_unet(self.image_shape, self.width, 0, self.attention, name="teacher_velocity")
+        self.teacher_velocity = velocity_unet(self.image_shape, self.width, 0, self.attention, name="teacher_velocity",
+                                              normalization=self.normalization, blocks=self.blocks)
         self.teacher_velocity.trainable = False
         if source is not None:
             weights = source.velocity.get_weights()

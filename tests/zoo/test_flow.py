@@ -1,5 +1,6 @@
 """Flow matching: its loss by hand, its ODE solvers on velocities with known solutions, its options."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -149,6 +150,28 @@ def test_a_tensor_step_count_loops_in_the_graph_and_matches_the_unrolled_steps()
 def test_the_constructor_refuses_what_the_network_cannot_be(config, message):
     with pytest.raises(ValueError, match=message):
         zoo.create("flow", **{**zoo.get("flow").TINY_CONFIG, **config})
+
+
+def test_a_norm_free_block_starts_as_the_identity_and_one_block_per_stage_is_lighter():
+    def network(**options):
+        return zoo.create("flow", **{**zoo.get("flow").TINY_CONFIG, "width": 8, **options}).velocity_network
+
+    def layer_names(net, kind):
+        return sorted(layer.name for layer in net.layers if isinstance(layer, kind))
+
+    full, free, light = network(), network(normalization="none"), network(blocks=1)
+    norms = keras.layers.GroupNormalization
+    assert len(layer_names(full, norms)) == 2 * 11 + 1 and not layer_names(free, norms)
+    for layer in free.layers:
+        if layer.name.endswith("_conv2"):  # each residual branch starts at zero: the block is the identity
+            assert not np.any(layer.kernel.numpy())
+    # DDPM's layout: 3 down, 2 middle, 2 per resolution up; one block of each: 3 down, 1 middle, 1 up.
+    blocks = [name[:-len("_conv1")] for name in layer_names(light, keras.layers.Conv2D) if name.endswith("_conv1")]
+    assert sorted(blocks) == ["down0", "down1", "down2", "middle1", "up0_0", "up1_0", "up2_0"]
+    assert light.count_params() < 0.8 * full.count_params()
+    model = tiny_model("flow", normalization="none", blocks=1)
+    model.fit(tiny_images(model), batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(model.sample(2, seed=0)).all()
 
 
 def test_sampling_uses_the_average_and_without_average_the_trained_weights():

@@ -143,6 +143,15 @@ BAD = {
     "attention": [
         ("yes", r"attention='yes'; use True or False"),
     ],
+    "normalization": [
+        ("batch", r"normalization='batch'; use one of 'group', 'none'"),
+        (None, r"normalization=None; use one of 'group', 'none'"),
+    ],
+    "blocks": [
+        (3, r"blocks=3; use 1 or 2 \(residual blocks per stage"),
+        (0, r"blocks=0; use 1 or 2"),
+        (1.5, r"blocks=1\.5; use 1 or 2"),
+    ],
     "teacher": [
         (5, r"teacher=5; use the path of a flow's .keras file or run folder"),
         ("no/such/flow.keras", r"no model file at 'no/such/flow.keras'"),
@@ -197,6 +206,8 @@ EDGES = {
     "steps": [1, 1000, 3.0],
     "solver": ["euler", "heun"],
     "attention": [False, True, np.True_],
+    "normalization": ["group", "none"],
+    "blocks": [1, 2, np.int64(1)],
     "guidance": [1, 0.0, 7.5],
     "teacher": [None],  # a teacher file: tests/zoo/test_flow.py
     "teacher_solver": ["euler", "heun"],  # other than 1 only for a conditional flow
