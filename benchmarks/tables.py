@@ -528,8 +528,8 @@ SAMPLER_LATENCY = ("sampler_latency_flow_width32_cpu2.json", "sampler_latency_fl
 
 
 def sampler_latency(results):
-    out = ["""Milliseconds per image of a multi-step sampler's `.tflite` `generate` at
-batch 1 in LiteRT from Python, for each step count unrolled into the file, as
+    out = ["""Milliseconds per image of a multi-step sampler's `.tflite` `generate`, one image
+per invoke, in LiteRT from Python, for each step count unrolled into the file, as
 `zoo export` converts it (builtin ops only; int8 calibrated on seeds). The
 networks are seeded and untrained: the time depends on the graph, not on the
 weights, so this sizes the architecture before any training. Each run times
