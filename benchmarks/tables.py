@@ -159,7 +159,8 @@ def policy_of(variant):
 
 
 TRAIN_THROUGHPUT = ("train_throughput_cpu2.json", "train_throughput_precision_cpu2.json",
-                    "train_throughput_flow_width16_cpu2.json", "train_throughput_flow_width32_cpu2.json")
+                    "train_throughput_flow_width16_cpu2.json", "train_throughput_flow_width32_cpu2.json",
+                    "train_throughput_flow_light_cpu2.json")
 
 
 def by_policy(result):
@@ -565,6 +566,36 @@ hold within a table."""]
     return out
 
 
+RUN_CURVES = ("run_curves_flow_architecture_cpu2.json",)
+
+
+def run_curves(results):
+    out = ["""The `val_fd` that `zoo train --metrics fd` measured after each epoch
+(generated against held-out images at the `--metrics-samples` count, domain
+extractor; of the weight average, for a model that keeps one) for runs that
+differ in the options shown, trained with the same data, batch size and
+steps per epoch: the same number of steps and images at each row. How long
+an epoch takes on this CPU is in the training throughput section. The run
+folders are not kept in the repository: to reproduce, train runs with the
+options shown and name them."""]
+    for name in RUN_CURVES:
+        data = results[name]
+        runs = data["runs"]
+        keys = [key for key in runs[0]["model_config"]
+                if key not in ("name", "seed") and len({json.dumps(r["model_config"].get(key)) for r in runs}) > 1]
+        labels = [code_arguments({key: r["model_config"][key] for key in keys}) for r in runs]
+        length = min(len(r["epochs"]) for r in runs)
+        out += [f"### `{runs[0]['model']}`: {' against '.join(labels)}",
+                fence(command("run_curves.py", *[r["run"] for r in runs], "--epochs", length)),
+                recorded_on(name, data),
+                (f"Batch {runs[0]['batch_size']}, {integer(runs[0]['steps_per_epoch'])} steps per epoch; "
+                 f"`val_fd` at {integer(runs[0]['metrics_samples'])} images. Parameters of the sampling network: "
+                 + ", ".join(f"{label} {integer(r['parameters'])}" for label, r in zip(labels, runs)) + "."),
+                table(["epoch", *[f"{label} `val_fd`" for label in labels]],
+                      [[runs[0]["epochs"][i], *[fd(r["val_fd"][i]) for r in runs]] for i in range(length)])]
+    return out
+
+
 WEB_PAGE = ("web_page_dcgan_cpu2.json", "web_page_cgan_cpu2.json")
 
 
@@ -710,6 +741,7 @@ SECTIONS = (
     ("The browser page", web_page, WEB_PAGE, "web_page.py"),
     ("Flow matching: quality against sampler steps", sampling_steps, SAMPLING_STEPS, "sampling_steps.py"),
     ("Flow matching: LiteRT latency against sampler steps", sampler_latency, SAMPLER_LATENCY, "sampler_latency.py"),
+    ("Flow matching: training curves", run_curves, RUN_CURVES, "run_curves.py"),
     ("Evaluation speed", evaluate_speed, EVALUATE_SPEED, "evaluate_speed.py"),
     ("Kill and resume", kill_resume, ("kill_resume_cpu2.json",), "kill_resume.py"),
 )

@@ -12,7 +12,6 @@ them alike.
 """
 
 import argparse
-import ast
 import json
 import os
 import statistics
@@ -22,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 from environment import environment  # noqa: E402
+from sampler_latency import literal  # noqa: E402
 
 import zoo  # noqa: E402
 from training import data  # noqa: E402
@@ -76,9 +76,10 @@ def main():
                         help="comma list of Keras dtype policies, alternated epoch by epoch "
                         "(e.g. float32,mixed_bfloat16)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a constructor argument over the preset's (a Python literal), e.g. width=16")
+                        help="a constructor argument over the preset's (a Python literal, else a string), "
+                        "e.g. width=16")
     args = parser.parse_args()
-    overrides = {key: ast.literal_eval(value) for key, _, value in (item.partition("=") for item in args.set)}
+    overrides = {key: literal(value) for key, _, value in (item.partition("=") for item in args.set)}
     results = {
         name: measure(name, args.batch_size, args.steps, args.repeats, args.precisions.split(","), overrides)
         for name in args.models.split(",")

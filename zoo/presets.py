@@ -28,13 +28,18 @@ PRESETS = {
     "cvae_mnist": ("cvae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32, "num_classes": 10}),
     "two_stage_vae_mnist": ("two_stage_vae", {"image_shape": (28, 28, 1), "latent_dim": 16, "width": 32,
                                               "second_width": 256, "second_depth": 2}),
-    # Flow matching at 28x28: a 1.1M-parameter U-Net (width 32, attention at
-    # 7x7; 8 Euler steps). Width 32 reached a lower FD than width 16
-    # in about the same CPU time with half the steps (benchmarks/README.md,
-    # "Flow matching: quality against sampler steps").
-    "flow_fashion_mnist": ("flow", {"image_shape": (28, 28, 1), "width": 32, "attention": True, "steps": 8}),
-    "cflow_fashion_mnist": ("cflow", {"image_shape": (28, 28, 1), "width": 32, "attention": True, "steps": 8,
-                                      "num_classes": 10}),
+    # Flow matching at 28x28: a 693k-parameter U-Net (width 32; no group norm,
+    # one residual block per stage up, no attention; 8 Euler steps), chosen
+    # for the phone: its int8 LiteRT file takes under 5 ms for 8 steps and
+    # under 1 ms for 1 (the DDPM-style U-Net, with group norm, two blocks and
+    # attention at 7x7, takes 21 ms for 8), and it trains on more images per
+    # CPU second, though it learns less per step (benchmarks/README.md:
+    # "Flow matching: LiteRT latency against sampler steps", "Training
+    # throughput", "Flow matching: training curves").
+    "flow_fashion_mnist": ("flow", {"image_shape": (28, 28, 1), "width": 32, "attention": False,
+                                    "normalization": "none", "blocks": 1, "steps": 8}),
+    "cflow_fashion_mnist": ("cflow", {"image_shape": (28, 28, 1), "width": 32, "attention": False,
+                                      "normalization": "none", "blocks": 1, "steps": 8, "num_classes": 10}),
 }
 
 
