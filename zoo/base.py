@@ -39,6 +39,13 @@ def check_number(name, value, valid, use):
     return float(value)
 
 
+def check_choice(name, value, choices):
+    """`value` if it is one of `choices` (a tuple)."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; use one of {', '.join(map(repr, choices))}.")
+    return value
+
+
 def check_flag(name, value):
     """`value` as a bool; only True and False pass (bool("no") would be True)."""
     if not _is_bool(value):

@@ -27,6 +27,7 @@ from zoo import losses
 from zoo.base import (
     MAX_SAMPLING_STEPS,
     GenerativeModel,
+    check_choice,
     check_flag,
     check_integer,
     check_number,
@@ -64,16 +65,7 @@ def check_guidance(guidance, num_classes):
 
 def check_solver(solver):
     """`solver` if `generate` knows it (`SOLVERS`)."""
-    if solver not in SOLVERS:
-        raise ValueError(f"solver={solver!r}; use one of {', '.join(map(repr, SOLVERS))}.")
-    return solver
-
-
-def check_choice(name, value, choices):
-    """`value` if it is one of `choices`."""
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}; use one of {', '.join(map(repr, choices))}.")
-    return value
+    return check_choice("solver", solver, tuple(SOLVERS))
 
 
 def time_embedding(t, dim):
