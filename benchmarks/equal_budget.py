@@ -17,7 +17,6 @@ JSON object; the last point of each curve is the `--minutes` one.
 """
 
 import argparse
-import ast
 import inspect
 import json
 import os
@@ -29,6 +28,7 @@ import keras  # noqa: E402
 from environment import environment  # noqa: E402
 
 import zoo  # noqa: E402
+from commands.common import assignment  # noqa: E402
 from evaluation import evaluate as evaluation  # noqa: E402
 from evaluation.features import get_extractor  # noqa: E402
 from reports.images import make_grid, write_png  # noqa: E402
@@ -62,7 +62,7 @@ class WallClockBudget(keras.callbacks.Callback):
 def parse_recipe(text):
     """`PRESET[,key=value...]` -> (preset, batch size or None, constructor overrides)."""
     preset, *pairs = [part.strip() for part in text.split(",") if part.strip()]
-    overrides = {key: ast.literal_eval(value) for key, value in (pair.split("=", 1) for pair in pairs)}
+    overrides = dict(assignment(pair) for pair in pairs)
     return preset, overrides.pop("batch_size", None), overrides
 
 

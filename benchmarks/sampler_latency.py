@@ -14,7 +14,6 @@ size, and the network's parameters.
 """
 
 import argparse
-import ast
 import json
 import os
 import statistics
@@ -28,6 +27,7 @@ from environment import environment  # noqa: E402
 from tflite_latency import round_robin_ms  # noqa: E402
 
 import zoo  # noqa: E402
+from commands.common import assignment, option_value  # noqa: E402
 from export.saved_model import write_saved_model  # noqa: E402
 from export.signatures import TFLITE  # noqa: E402
 from export.tflite import convert_saved_model, interpreter  # noqa: E402
@@ -53,14 +53,6 @@ def convert(model, quantization):
                                    rows if quantization == "int8" else None)
 
 
-def literal(text):
-    """A `--set`/`--vary` value as `zoo train --set` reads it: a Python literal, else the string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="flow")
@@ -73,12 +65,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=20, help="invokes per file per round")
     args = parser.parse_args()
-    overrides = {key: literal(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = dict(assignment(item) for item in args.set)
 
     varied, values = None, [None]
     if args.vary:
         varied, listed = args.vary.split("=", 1)
-        values = [literal(value) for value in listed.split(",")]
+        values = [option_value(value) for value in listed.split(",")]
 
     files, rows = {}, []
     for value in values:

@@ -21,9 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 from environment import environment  # noqa: E402
-from sampler_latency import literal  # noqa: E402
 
 import zoo  # noqa: E402
+from commands.common import assignment  # noqa: E402
 from training import data  # noqa: E402
 from training.train import dtype_policy  # noqa: E402
 
@@ -79,7 +79,7 @@ def main():
                         help="a constructor argument over the preset's (a Python literal, else a string), "
                         "e.g. width=16")
     args = parser.parse_args()
-    overrides = {key: literal(value) for key, _, value in (item.partition("=") for item in args.set)}
+    overrides = dict(assignment(item) for item in args.set)
     results = {
         name: measure(name, args.batch_size, args.steps, args.repeats, args.precisions.split(","), overrides)
         for name in args.models.split(",")

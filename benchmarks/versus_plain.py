@@ -25,7 +25,6 @@ written.
 """
 
 import argparse
-import ast
 import json
 import os
 import statistics
@@ -40,6 +39,7 @@ from environment import environment  # noqa: E402
 from keras import layers  # noqa: E402
 
 import zoo  # noqa: E402
+from commands.common import assignment  # noqa: E402
 from training import data  # noqa: E402
 from training.train import dtype_policy  # noqa: E402
 
@@ -122,9 +122,8 @@ def project_model(fast_arguments, precision=None):
 
 
 def parse_arguments(text):
-    """`k=v,k=v` -> dict of Python literals."""
-    pairs = (item.split("=", 1) for item in text.split(",") if item)
-    return {key: ast.literal_eval(value) for key, value in pairs}
+    """`k=v,k=v` -> dict of constructor arguments, as `--set` reads each."""
+    return dict(assignment(item) for item in text.split(",") if item)
 
 
 def main():

@@ -1,6 +1,7 @@
 """What the `zoo` subcommands share: the user-error type, flag parsers and model lookup."""
 
 import argparse
+import ast
 import contextlib
 import os
 import sys
@@ -14,6 +15,22 @@ class UsageError(ValueError):
     module, and `--help` answers without importing Keras, which importing
     anything from `zoo` does. The command line catches it beside `ZooError`.
     """
+
+
+def option_value(text):
+    """A `--set key=value` value: a Python literal (`16`, `(28, 28, 1)`, `False`), else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def assignment(text):
+    """`key=value` -> (key, `option_value(value)`), as `--set` takes it."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got {text!r}")
+    return key.strip(), option_value(raw)
 
 
 def positive(text):

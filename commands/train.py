@@ -1,25 +1,12 @@
 """`zoo train`: train a model with model.fit and write a run folder."""
 
 import argparse
-import ast
 import dataclasses
 import inspect
 import os
 
-from commands.common import UsageError, non_negative, positive, positive_float
+from commands.common import UsageError, assignment, non_negative, positive, positive_float
 from training.config import PRECISIONS, STRATEGIES
-
-
-def _parse_assignment(text):
-    """`key=value` -> (key, python value); value parsed as a literal if it is one."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise UsageError(f"--set expects key=value, got {text!r}")
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return key.strip(), value
 
 
 def _model_arguments(model_name, preset_name, assignments):
@@ -45,7 +32,7 @@ def _model_arguments(model_name, preset_name, assignments):
     except ValueError as error:
         raise UsageError(str(error)) from None
     for text in assignments:
-        key, value = _parse_assignment(text)
+        key, value = assignment(text)
         if key not in accepted:
             raise UsageError(
                 f"--set {key}=...: model {model_name!r} has no hyperparameter {key!r}; "

@@ -363,18 +363,18 @@ class FlowMatching(GenerativeModel):
 
     def without_average(self):
         """This flow with `ema_decay=0` and the trained network's weights, or None without `ema_decay`."""
-        if self.ema_velocity is None:
-            return None
-        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
-        copy.velocity_network.set_weights(self.velocity_network.get_weights())
-        return copy
+        return self._single_network(self.velocity_network)
 
     def average_only(self):
         """This flow with `ema_decay=0` whose network holds the average's weights, or None without `ema_decay`."""
+        return self._single_network(self.ema_velocity)
+
+    def _single_network(self, source):
+        """A copy with `ema_decay=0` whose velocity network holds `source`'s weights, or None without `ema_decay`."""
         if self.ema_velocity is None:
             return None
         copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
-        copy.velocity_network.set_weights(self.ema_velocity.get_weights())
+        copy.velocity_network.set_weights(source.get_weights())
         return copy
 
     def compute_loss_of(self, images, labels, training):
@@ -489,14 +489,9 @@ class DistilledFlow(FlowMatching):
         # The teacher's weights are this model's own (`teacher_velocity`), saved with it.
         return {**super().get_config(), "teacher": None, "teacher_solver": self.teacher_solver}
 
-    def without_average(self):
-        return self._with_teacher(super().without_average())
-
-    def average_only(self):
-        return self._with_teacher(super().average_only())
-
-    def _with_teacher(self, copy):
-        """`copy` (a model of this class, or None) with this model's teacher weights."""
+    def _single_network(self, source):
+        # The copy keeps this model's teacher (its weights are the model's own).
+        copy = super()._single_network(source)
         if copy is not None:
             copy.teacher_velocity.set_weights(self.teacher_velocity.get_weights())
         return copy

@@ -231,19 +231,18 @@ class GAN(GenerativeModel):
         For a GAN whose average measures worse than the network it averages:
         the copy holds one generator's weights fewer.
         """
-        if self.ema_generator is None:
-            return None
-        copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
-        copy.generator_network.set_weights(self.generator_network.get_weights())
-        copy.discriminator.set_weights(self.discriminator.get_weights())
-        return copy
+        return self._single_generator(self.generator_network)
 
     def average_only(self):
         """This GAN with `ema_decay=0` whose generator holds the average's weights, or None without `ema_decay`."""
+        return self._single_generator(self.ema_generator)
+
+    def _single_generator(self, source):
+        """A copy with `ema_decay=0` whose generator holds `source`'s weights, or None without `ema_decay`."""
         if self.ema_generator is None:
             return None
         copy = type(self).from_config(dict(self.get_config(), ema_decay=0.0))
-        copy.generator_network.set_weights(self.ema_generator.get_weights())
+        copy.generator_network.set_weights(source.get_weights())
         copy.discriminator.set_weights(self.discriminator.get_weights())
         return copy
 
