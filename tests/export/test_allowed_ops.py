@@ -29,12 +29,12 @@ from export.saved_model import write_saved_model
 from tests.conftest import tiny_model
 from zoo.files import file_digests, folder_digest
 
-#: Non-default values of options that may change a generator's graph; a
-#: model gets those its constructor accepts (and does not refuse).
+#: Values, other than the tiny models' (`TINY_CONFIG`), of options that may change a
+#: generator's graph; a model gets those its constructor accepts (and does not refuse).
 OPTIONS = {
     "ema_decay": 0.9, "minibatch_stddev": True, "pack": 2, "latent_prior": "truncated_normal",
     "diffaugment": "color,translation,cutout", "r1_weight": 1.0, "label_smoothing": 0.1,
-    "attention": True, "solver": "heun",
+    "attention": True, "solver": "heun", "normalization": "group", "blocks": 2,
 }
 
 
