@@ -175,34 +175,71 @@ sys.exit(status or main(["export", out, "--fd-samples", "0"]))
 
 
 @pytest.fixture(scope="session")
-def family_run(tmp_path_factory, worker_id):
+def family_run(request, tmp_path_factory, worker_id):
     """`run(name)`: a run folder of the registered family `name`, trained by `zoo train` and exported whole.
 
     Made once for the whole test session (`FAMILY_RUN`): the first test
     process that asks makes it while the others wait, and all of them read
-    it. It is made in a Python process of its own: the TFLite converter keeps
-    what it allocated for the process's life, gigabytes over a multi-step
-    sampler's unrolled graphs and every variant. Copy it before changing
-    anything in it but the files the image commands write (their run lock
-    keeps two test processes from writing it at once).
+    it. A process that would wait makes, meanwhile, another family's run that
+    the session's tests ask for and no process has started (the test files
+    ask in the same order, so otherwise one process idles while the other
+    makes each run). A run is made in a Python process of its own: the TFLite
+    converter keeps what it allocated for the process's life, gigabytes over
+    a multi-step sampler's unrolled graphs and every variant. Copy it before
+    changing anything in it but the files the image commands write (their run
+    lock keeps two test processes from writing it at once).
     """
     import fcntl
 
     # Shared by the test processes of one session (pytest-xdist's workers have a base folder each).
     shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
     (shared / "family_runs").mkdir(exist_ok=True)
+    # Every process collects every test: the families any of them will ask for, in the order they ask.
+    wanted = list(dict.fromkeys(
+        value for item in request.session.items if "family_run" in getattr(item, "fixturenames", ())
+        for value in (item.callspec.params.values() if hasattr(item, "callspec") else ())
+        if isinstance(value, str) and value in zoo.names()))
+
+    def folder_of(name):
+        return shared / "family_runs" / name
+
+    def made(name):
+        return (folder_of(name) / "exports" / "1" / "model_card.json").is_file()
+
+    def make(name):  # with the family's lock held
+        if made(name):
+            return
+        shutil.rmtree(folder_of(name), ignore_errors=True)  # a run a failed process left half-made
+        result = subprocess.run([sys.executable, "-c", FAMILY_RUN, name, str(folder_of(name))], capture_output=True,
+                                text=True, timeout=1800, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    def make_another(busy):
+        """Makes one wanted run other than `busy` that no process holds; False when there is none."""
+        for other in wanted:
+            if other == busy or made(other):
+                continue
+            with open(shared / "family_runs" / f"{other}.lock", "w") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file closes
+                except BlockingIOError:
+                    continue
+                make(other)
+                return True
+        return False
 
     def run(name):
-        folder = shared / "family_runs" / name
         with open(shared / "family_runs" / f"{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            if not (folder / "exports" / "1" / "model_card.json").is_file():
-                shutil.rmtree(folder, ignore_errors=True)  # a run a failed process left half-made
-                result = subprocess.run([sys.executable, "-c", FAMILY_RUN, name, str(folder)], capture_output=True,
-                                        text=True, timeout=1800, cwd=ROOT,
-                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-                assert result.returncode == 0, result.stderr[-3000:]
-        return folder
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:  # another process makes it
+                    if not make_another(busy=name):
+                        fcntl.flock(lock, fcntl.LOCK_EX)
+                        break
+            make(name)
+        return folder_of(name)
 
     return run
 
